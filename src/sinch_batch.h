@@ -1,0 +1,356 @@
+/*
+ * sinch_batch.h -- the public C API of sinch-batch, a client for the Sinch
+ * Conversation Batch API.
+ *
+ * This is the only header a C embedder includes.  Two libraries implement it:
+ *
+ *   libsinchbatch       the sans-I/O core: request building, OAuth2 token
+ *                       state, the call state machine, JSON, webhook HMAC.
+ *                       It never opens a socket, sleeps or reads a clock.
+ *   libsinchbatch_curl  a driver that moves the core's requests with libcurl,
+ *                       blocking (one call) or non-blocking (many calls, for
+ *                       game loops and other event loops).
+ *
+ * Conventions (hiredis style):
+ *   - Functions return SINCH_BATCH_OK (0) or a negative SINCH_BATCH_E* code.
+ *   - Every object keeps its last error in itself; read it with the object's
+ *     *_error() accessor.  Constructors fill the caller's sinch_batch_error
+ *     (which may be NULL).
+ *   - Strings passed in are borrowed for the duration of the call; the core
+ *     copies what it keeps.  Strings handed out are owned by the object that
+ *     handed them out and stay valid until that object changes or is freed.
+ *   - Times are milliseconds.  "now_ms" is wall-clock time since the Unix
+ *     epoch, supplied by the caller (the core reads no clock).
+ *   - Nothing here prints, aborts or exits.  No secret (key secret, token,
+ *     Authorization value) is ever written into an error message.
+ */
+#ifndef SINCH_BATCH_H
+#define SINCH_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SINCH_BATCH_VERSION_MAJOR 0
+#define SINCH_BATCH_VERSION_MINOR 1
+#define SINCH_BATCH_VERSION_PATCH 0
+#define SINCH_BATCH_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define SINCH_BATCH_API __attribute__((visibility("default")))
+#else
+#define SINCH_BATCH_API
+#endif
+
+/* ------------------------------------------------------------------ errors */
+
+#define SINCH_BATCH_OK 0
+#define SINCH_BATCH_ERR (-1)      /* see the object's error for details */
+#define SINCH_BATCH_ENOMEM (-2)   /* out of memory (kind = INTERNAL) */
+
+typedef enum sinch_batch_error_kind {
+    SINCH_BATCH_ERROR_NONE = 0,
+    SINCH_BATCH_ERROR_NETWORK,  /* connect/reset/send/recv failure */
+    SINCH_BATCH_ERROR_TIMEOUT,  /* a timeout or the call's deadline */
+    SINCH_BATCH_ERROR_TLS,      /* handshake or certificate failure */
+    SINCH_BATCH_ERROR_HTTP,     /* the API answered with HTTP >= 400 */
+    SINCH_BATCH_ERROR_AUTH,     /* token endpoint refused us, or 401 stayed */
+    SINCH_BATCH_ERROR_INVALID,  /* bad input caught before sending */
+    SINCH_BATCH_ERROR_JSON,     /* the server sent JSON we cannot read */
+    SINCH_BATCH_ERROR_INTERNAL  /* out of memory, misuse of the C API */
+} sinch_batch_error_kind;
+
+#define SINCH_BATCH_ERRSTR_LEN 512
+
+typedef struct sinch_batch_error {
+    sinch_batch_error_kind kind;
+    int status;                 /* HTTP status, 0 when there was none */
+    int code;                   /* the API's error.code, 0 when absent */
+    char api_status[64];        /* the API's error.status ("INVALID_ARGUMENT") */
+    int retryable;              /* trying the same request later may work */
+    int may_have_been_processed;/* the server may have acted on it: do NOT
+                                   resend a batch blindly, look it up first */
+    char message[SINCH_BATCH_ERRSTR_LEN];
+} sinch_batch_error;
+
+/* "network", "timeout", "tls", "http", "auth", "invalid", "json",
+ * "internal" ("none" for SINCH_BATCH_ERROR_NONE). */
+SINCH_BATCH_API const char *sinch_batch_error_kind_name(sinch_batch_error_kind kind);
+
+/* ------------------------------------------------------------------ client */
+
+typedef struct sinch_batch_client sinch_batch_client;
+
+typedef struct sinch_batch_config {
+    const char *project_id;   /* required */
+    const char *region;       /* "us" (default), "eu", "br" */
+    const char *base_url;     /* overrides the region's URL (no trailing /) */
+    const char *auth_url;     /* default "https://auth.sinch.com" */
+    const char *key_id;       /* OAuth2 client credentials ...            */
+    const char *key_secret;   /* ... both, or neither when token is set   */
+    const char *token;        /* a static bearer token instead of keys */
+    const char *user_agent;   /* full User-Agent; default
+                                 "sinch-batch/<version> (C)" */
+    int max_attempts;         /* per call, including the first; default 3 */
+    long timeout_ms;          /* per HTTP request; default 30000 */
+    long deadline_ms;         /* per call, all attempts and waits; 60000 */
+    long backoff_base_ms;     /* full-jitter backoff base; default 500 */
+    long backoff_max_ms;      /* cap of one backoff wait; default 20000 */
+    long refresh_ahead_ms;    /* refresh a token this long before expiry;
+                                 default 60000 */
+    uint64_t seed;            /* jitter PRNG seed; 0 = fixed default */
+} sinch_batch_config;
+
+/* Zero a config and fill in the defaults above. */
+SINCH_BATCH_API void sinch_batch_config_init(sinch_batch_config *cfg);
+
+/* Validates and copies cfg.  NULL on error (err filled, kind INVALID). */
+SINCH_BATCH_API sinch_batch_client *sinch_batch_client_new(const sinch_batch_config *cfg,
+                                                           sinch_batch_error *err);
+/* Calls still alive keep working until freed; free them first. */
+SINCH_BATCH_API void sinch_batch_client_free(sinch_batch_client *c);
+
+/* The API base actually used, e.g. "https://eu.conversationbatch.api.sinch.com". */
+SINCH_BATCH_API const char *sinch_batch_client_base_url(const sinch_batch_client *c);
+SINCH_BATCH_API const char *sinch_batch_client_project_id(const sinch_batch_client *c);
+SINCH_BATCH_API const char *sinch_batch_client_region(const sinch_batch_client *c);
+
+/* Token sharing (e.g. across nginx workers).  get copies the current token
+ * (if any and not expired at now_ms) into buf and its expiry into *expires_at_ms;
+ * returns its length, 0 when there is none, SINCH_BATCH_ERR when buf is too
+ * small.  set installs a token obtained elsewhere. */
+SINCH_BATCH_API int sinch_batch_client_get_token(sinch_batch_client *c, int64_t now_ms,
+                                                 char *buf, size_t bufsz,
+                                                 int64_t *expires_at_ms);
+SINCH_BATCH_API int sinch_batch_client_set_token(sinch_batch_client *c, const char *token,
+                                                 int64_t expires_at_ms);
+
+/* --------------------------------------------------------------- operations */
+
+typedef enum sinch_batch_op {
+    SINCH_BATCH_OP_SEND = 1,         /* POST   /messages                 body */
+    SINCH_BATCH_OP_CANCEL,           /* DELETE /messages                 body */
+    SINCH_BATCH_OP_STATUS,           /* GET    /messages/{batch_id}          */
+    SINCH_BATCH_OP_FIND,             /* GET    /messages?metadataKey=&metadataValue= */
+    SINCH_BATCH_OP_CREATE_CONTACTS,  /* POST   /contacts                 body */
+    SINCH_BATCH_OP_DELETE_CONTACTS,  /* DELETE /contacts                 body */
+    SINCH_BATCH_OP_INSERT_CONSENTS   /* POST   /consents                 body */
+} sinch_batch_op;
+
+/* Paths are relative to {base_url}/v1/projects/{project_id}. */
+typedef struct sinch_batch_request {
+    sinch_batch_op op;
+    const char *batch_id;        /* STATUS (URL-escaped by the core) */
+    const char *metadata_key;    /* FIND (URL-escaped by the core) */
+    const char *metadata_value;  /* FIND */
+    const char *body;            /* JSON body for SEND, CANCEL, *_CONTACTS,
+                                    INSERT_CONSENTS; copied */
+    size_t body_len;             /* 0 = strlen(body) */
+} sinch_batch_request;
+
+/* ------------------------------------------------------- the call machine */
+
+typedef struct sinch_batch_call sinch_batch_call;
+
+typedef enum sinch_batch_action_kind {
+    SINCH_BATCH_PERFORM = 1,  /* do this HTTP request, then feed the result */
+    SINCH_BATCH_WAIT,         /* wait wait_ms, then call next again */
+    SINCH_BATCH_DONE          /* finished: status/body or error */
+} sinch_batch_action_kind;
+
+typedef struct sinch_batch_header {
+    const char *name;
+    const char *value;
+} sinch_batch_header;
+
+typedef struct sinch_batch_action {
+    sinch_batch_action_kind kind;
+    /* PERFORM */
+    const char *method;                 /* "GET", "POST", "DELETE" */
+    const char *url;                    /* absolute URL */
+    const sinch_batch_header *headers;  /* n_headers entries */
+    size_t n_headers;
+    const char *body;                   /* NULL when none */
+    size_t body_len;
+    long timeout_ms;                    /* for this one request */
+    int is_token_request;               /* 1 when this is the OAuth2 fetch */
+    /* WAIT */
+    long wait_ms;
+    /* DONE */
+    int status;                         /* final HTTP status (0 if none) */
+    const char *response;               /* final response body (may be "") */
+    size_t response_len;
+    const sinch_batch_error *error;     /* NULL on success (2xx) */
+    int attempts;                       /* API requests made */
+} sinch_batch_action;
+
+/* One HTTP response, as a driver read it. Header names are matched
+ * case-insensitively by the core. */
+typedef struct sinch_batch_response {
+    int status;
+    const sinch_batch_header *headers;
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+} sinch_batch_response;
+
+typedef enum sinch_batch_transport_error {
+    SINCH_BATCH_TE_CONNECT = 1, /* resolve/connect failed: nothing was sent */
+    SINCH_BATCH_TE_TLS,         /* TLS handshake/verification failed: nothing sent */
+    SINCH_BATCH_TE_TIMEOUT,     /* timed out (see `sent`) */
+    SINCH_BATCH_TE_IO           /* reset, send/recv failure, empty reply (see `sent`) */
+} sinch_batch_transport_error;
+
+/* A call is one API operation from first try to final answer: it fetches or
+ * refreshes the token as needed (one refresh in flight per client; other
+ * calls WAIT), retries what is safe to retry, and never resends a batch that
+ * may have been accepted.  NULL on error (err filled). */
+SINCH_BATCH_API sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c,
+                                                       const sinch_batch_request *req,
+                                                       int64_t now_ms,
+                                                       sinch_batch_error *err);
+SINCH_BATCH_API void sinch_batch_call_free(sinch_batch_call *call);
+
+/* What to do next.  The action's pointers stay valid until the next
+ * next/feed/free on this call.  Calling next twice without feeding returns
+ * the same PERFORM again. */
+SINCH_BATCH_API int sinch_batch_call_next(sinch_batch_call *call, int64_t now_ms,
+                                          sinch_batch_action *out);
+/* The response to the last PERFORM. */
+SINCH_BATCH_API int sinch_batch_call_feed(sinch_batch_call *call, int64_t now_ms,
+                                          const sinch_batch_response *resp);
+/* The last PERFORM failed in transport.  sent = 1 when any byte of the
+ * request may have reached the server. message must hold no secret. */
+SINCH_BATCH_API int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t now_ms,
+                                                sinch_batch_transport_error te, int sent,
+                                                const char *message);
+SINCH_BATCH_API const sinch_batch_error *sinch_batch_call_error(const sinch_batch_call *call);
+SINCH_BATCH_API sinch_batch_op sinch_batch_call_op(const sinch_batch_call *call);
+
+/* ------------------------------------------------------------- the builder */
+
+/* Streams a send-batch request body:
+ *   {"app_id":…,"message":<raw>,"recipient_and_params":[ … ],<fields>}
+ * One builder per batch; reset() reuses it for the next chunk. */
+typedef struct sinch_batch_builder sinch_batch_builder;
+
+#define SINCH_BATCH_MAX_RECIPIENTS 1000
+
+SINCH_BATCH_API sinch_batch_builder *sinch_batch_builder_new(const char *app_id,
+                                                             const char *message_json,
+                                                             size_t message_len,
+                                                             size_t max_recipients,
+                                                             sinch_batch_error *err);
+SINCH_BATCH_API void sinch_batch_builder_free(sinch_batch_builder *b);
+SINCH_BATCH_API const sinch_batch_error *sinch_batch_builder_error(const sinch_batch_builder *b);
+
+/* A top-level field written after the recipients, as raw JSON
+ * ("batch_metadata", "{\"campaign\":\"x\"}") or as a string. */
+SINCH_BATCH_API int sinch_batch_builder_field_raw(sinch_batch_builder *b, const char *key,
+                                                  const char *json, size_t len);
+SINCH_BATCH_API int sinch_batch_builder_field_string(sinch_batch_builder *b, const char *key,
+                                                     const char *value, size_t len);
+
+/* One recipient_and_params entry:
+ *   begin; contact | identity+ ; param* ; entry_raw* ; end
+ * begin fails (kind INVALID) on recipient max+1 with
+ * "recipients[1001]: a batch holds at most 1000 recipients". */
+SINCH_BATCH_API int sinch_batch_builder_begin(sinch_batch_builder *b);
+SINCH_BATCH_API int sinch_batch_builder_contact(sinch_batch_builder *b, const char *contact_id,
+                                                size_t len);
+SINCH_BATCH_API int sinch_batch_builder_identity(sinch_batch_builder *b, const char *channel,
+                                                 const char *identity, size_t identity_len,
+                                                 const char *app_id /* NULL */);
+SINCH_BATCH_API int sinch_batch_builder_param(sinch_batch_builder *b, const char *key,
+                                              size_t key_len, const char *value,
+                                              size_t value_len);
+/* "message_metadata" or "conversation_metadata" for this recipient, raw JSON. */
+SINCH_BATCH_API int sinch_batch_builder_entry_raw(sinch_batch_builder *b, const char *key,
+                                                  const char *json, size_t len);
+SINCH_BATCH_API int sinch_batch_builder_end(sinch_batch_builder *b);
+
+SINCH_BATCH_API size_t sinch_batch_builder_count(const sinch_batch_builder *b);
+/* Closes the body (idempotent) and returns it; NULL with the builder's error
+ * set when the batch is empty or an entry is still open. */
+SINCH_BATCH_API const char *sinch_batch_builder_body(sinch_batch_builder *b, size_t *len);
+/* Drop the recipients, keep app_id, message and fields. */
+SINCH_BATCH_API void sinch_batch_builder_reset(sinch_batch_builder *b);
+
+/* A SEND call whose body is the builder's body. */
+SINCH_BATCH_API sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_batch_builder *b,
+                                                   int64_t now_ms, sinch_batch_error *err);
+
+/* ------------------------------------------------------------------ JSON */
+
+/* Copies the top-level string member `key` of a JSON object into out.
+ * Returns its length, or SINCH_BATCH_ERR when absent/not a string/too long.
+ * For reading "batch_id" and the like without a JSON library. */
+SINCH_BATCH_API int sinch_batch_json_get_string(const char *json, size_t len, const char *key,
+                                                char *out, size_t outsz);
+
+/* --------------------------------------------------------------- webhooks */
+
+#define SINCH_BATCH_SIGNATURE_LEN 44 /* base64 of 32 bytes, with padding */
+
+/* base64(HMAC-SHA256(secret, body "." nonce "." timestamp)) into out
+ * (at least SINCH_BATCH_SIGNATURE_LEN + 1 bytes, NUL-terminated). */
+SINCH_BATCH_API int sinch_batch_webhook_sign(const char *secret, size_t secret_len,
+                                             const char *body, size_t body_len,
+                                             const char *nonce, const char *timestamp,
+                                             char *out);
+/* 1 when signature matches (constant-time compare), 0 when not. */
+SINCH_BATCH_API int sinch_batch_webhook_check(const char *secret, size_t secret_len,
+                                              const char *body, size_t body_len,
+                                              const char *nonce, const char *timestamp,
+                                              const char *signature, size_t signature_len);
+
+/* -------------------------------------------------------- libcurl driver */
+
+typedef struct sinch_batch_curl sinch_batch_curl;
+
+typedef struct sinch_batch_curl_opts {
+    const char *ca_file;        /* CA bundle; NULL = system default */
+    int insecure;               /* 1 turns TLS verification OFF (never default) */
+    long connect_timeout_ms;    /* default 10000 */
+    int http2;                  /* 1 (default when zeroed: on) use HTTP/2 over TLS when offered;
+                                   set -1 to disable */
+} sinch_batch_curl_opts;
+
+/* Blocking driver: one easy handle, reused across calls (keep-alive). */
+SINCH_BATCH_API sinch_batch_curl *sinch_batch_curl_new(const sinch_batch_curl_opts *opts,
+                                                       sinch_batch_error *err);
+SINCH_BATCH_API void sinch_batch_curl_free(sinch_batch_curl *d);
+/* Runs call to completion (PERFORM via libcurl, WAIT by sleeping) and fills
+ * *done with its DONE action.  Returns SINCH_BATCH_OK when the API answered
+ * 2xx, SINCH_BATCH_ERR otherwise (done->error says why). */
+SINCH_BATCH_API int sinch_batch_curl_perform(sinch_batch_curl *d, sinch_batch_call *call,
+                                             sinch_batch_action *done);
+/* "libcurl/7.88.1" */
+SINCH_BATCH_API const char *sinch_batch_curl_version(void);
+
+/* Non-blocking driver for event loops: many calls in flight on one
+ * curl multi handle.  poll never blocks longer than timeout_ms (0 = not at
+ * all); finished calls are popped with done(). */
+typedef struct sinch_batch_curl_multi sinch_batch_curl_multi;
+
+SINCH_BATCH_API sinch_batch_curl_multi *sinch_batch_curl_multi_new(const sinch_batch_curl_opts *opts,
+                                                                   sinch_batch_error *err);
+SINCH_BATCH_API void sinch_batch_curl_multi_free(sinch_batch_curl_multi *m);
+SINCH_BATCH_API int sinch_batch_curl_multi_add(sinch_batch_curl_multi *m, sinch_batch_call *call,
+                                               void *userdata);
+/* Returns the number of calls still running, or SINCH_BATCH_ERR. */
+SINCH_BATCH_API int sinch_batch_curl_multi_poll(sinch_batch_curl_multi *m, long timeout_ms);
+/* A finished call (its DONE action in *done) or NULL when none is ready.
+ * The call is removed from m; the caller frees it. */
+SINCH_BATCH_API sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_multi *m,
+                                                              sinch_batch_action *done,
+                                                              void **userdata);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SINCH_BATCH_H */
