@@ -1,0 +1,55 @@
+-- Builds without network: `luarocks make --deps-mode=none` with Debian's
+-- luarocks and the -dev packages listed in README.md.  lua-cjson comes from
+-- Debian's lua-cjson package (not a rock), hence deps-mode=none.
+rockspec_format = "3.0"
+package = "sinch-batch"
+version = "scm-1"
+source = {
+  url = "git+file:///usr/src/sinch-batch",
+}
+description = {
+  summary = "A client for the Sinch Conversation Batch API: C core, Lua module, sandbox.",
+  detailed = [[
+Send one message to up to 1000 recipients per request with ${param}
+substitution, cancel and look up scheduled batches, bulk-create and delete
+contacts, insert consent records, and verify and parse the callbacks.  A
+sans-I/O C core (libcurl, jansson, libcrypto, libcsv) with a thin Lua binding
+for Lua 5.1-5.4, LuaJIT and OpenResty (cosockets, never blocks a worker).
+]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1, < 5.5",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h" },
+  JANSSON = { header = "jansson.h" },
+  OPENSSL = { header = "openssl/hmac.h" },
+  CSV = { header = "csv.h" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["sinch.batch"] = "lua/sinch/batch/init.lua",
+    ["sinch.batch.errors"] = "lua/sinch/batch/errors.lua",
+    ["sinch.batch.message"] = "lua/sinch/batch/message.lua",
+    ["sinch.batch.recipient"] = "lua/sinch/batch/recipient.lua",
+    ["sinch.batch.chunk"] = "lua/sinch/batch/chunk.lua",
+    ["sinch.batch.webhook"] = "lua/sinch/batch/webhook.lua",
+    ["sinch.batch.ledger"] = "lua/sinch/batch/ledger.lua",
+    ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
+    ["sinch.batch.core"] = {
+      sources = {
+        -- SOURCES (kept in sync with src/ by spec/binding/rockspec_spec.lua)
+      },
+      incdirs = { "src", "src/core", "$(CURL_INCDIR)", "$(JANSSON_INCDIR)", "$(OPENSSL_INCDIR)",
+                  "$(CSV_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(JANSSON_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(CSV_LIBDIR)" },
+      libraries = { "curl", "jansson", "crypto", "csv" },
+    },
+  },
+  install = {
+    bin = { ["sinch-batch"] = "bin/sinch-batch" },
+  },
+}

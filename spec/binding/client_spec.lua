@@ -1,0 +1,155 @@
+-- The C contract of sinch.batch.core's Client and Call: misuse raises,
+-- failures return nil, err, close is idempotent, nothing leaks, and no
+-- secret shows in tostring or errors.
+local core = require "sinch.batch.core"
+local batch = require "sinch.batch"
+
+local SECRET = "s3cr3t-key-secret-value"
+
+local function new_client(extra)
+  local o = { project_id = "p1", region = "eu", key_id = "kid", key_secret = SECRET }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return core.client(o)
+end
+
+describe("sinch.batch.core", function()
+  it("reports one version, the same as the Lua facade", function()
+    assert.is_string(core._VERSION)
+    assert.equal(batch._VERSION, core._VERSION)
+    assert.matches("^libcurl/%d", core.curl_version)
+  end)
+
+  describe("client", function()
+    it("raises naming the option on wrong types", function()
+      assert.has_error(function() core.client{ project_id = 1 } end,
+        "bad argument #1 to 'client' (opts.project_id: expected a string, got number)")
+      assert.has_error(function() core.client{ project_id = "p", timeout_ms = "x" } end,
+        "bad argument #1 to 'client' (opts.timeout_ms: expected a number, got string)")
+      assert.has_error(function() core.client("p") end)
+    end)
+
+    it("returns nil, err for an invalid configuration", function()
+      local c, err = core.client{ project_id = "p", region = "xx", token = "t" }
+      assert.is_nil(c)
+      assert.equal("invalid", err.kind)
+      assert.matches("region", err.message)
+      assert.is_false(err.retryable)
+      c, err = core.client{ region = "eu", token = "t" }
+      assert.is_nil(c)
+      assert.matches("project_id", err.message)
+    end)
+
+    it("maps the region to its URL and shows no secret in tostring", function()
+      local c = assert(new_client())
+      local base, project, region = c:info()
+      assert.equal("https://eu.conversationbatch.api.sinch.com", base)
+      assert.equal("p1", project)
+      assert.equal("eu", region)
+      local s = tostring(c)
+      assert.equal("sinch.batch.Client (eu, project p1)", s)
+      assert.is_nil(s:find(SECRET, 1, true))
+      assert.is_nil(s:find("kid", 1, true))
+    end)
+
+    it("closes idempotently and refuses use after close", function()
+      local c = assert(new_client())
+      c:close()
+      c:close()
+      assert.equal("sinch.batch.Client (closed)", tostring(c))
+      assert.has_error(function() c:info() end, "attempt to use a closed client")
+    end)
+
+    it("checks the operation name", function()
+      local c = assert(new_client())
+      assert.has_error(function() c:start("explode") end)
+      assert.has_error(function() c:start("status") end) -- batch id missing
+    end)
+
+    it("does not leak when 10,000 clients are created and collected", function()
+      collectgarbage()
+      collectgarbage()
+      local before = collectgarbage("count")
+      for _ = 1, 10000 do
+        local c = new_client()
+        if _ % 2 == 0 then c:close() end
+      end
+      collectgarbage()
+      collectgarbage()
+      assert.is_true(collectgarbage("count") - before < 256)
+    end)
+  end)
+
+  describe("call (sans-I/O)", function()
+    it("asks for a token first, then the API request, and decodes the answer", function()
+      local c = assert(new_client{ base_url = "http://127.0.0.1:9", auth_url = "http://127.0.0.1:9" })
+      local call = assert(c:start("status", nil, "01BATCH", nil, 1000))
+      local kind, req = call:next(1000)
+      assert.equal("perform", kind)
+      assert.is_true(req.token_request)
+      assert.equal("POST", req.method)
+      assert.equal("http://127.0.0.1:9/oauth2/token", req.url)
+      assert.equal("grant_type=client_credentials", req.body)
+      assert.truthy(call:feed(1010, 200, { ["Content-Type"] = "application/json" },
+        '{"access_token":"tok-1","expires_in":3600,"token_type":"bearer"}'))
+      kind, req = call:next(1020)
+      assert.equal("perform", kind)
+      assert.is_false(req.token_request)
+      assert.equal("GET", req.method)
+      assert.equal("http://127.0.0.1:9/v1/projects/p1/messages/01BATCH", req.url)
+      local auth
+      for k, v in pairs(req.headers) do if k:lower() == "authorization" then auth = v end end
+      assert.equal("Bearer tok-1", auth)
+      assert.truthy(call:feed(1030, 200, {}, '{"batch_id":"01BATCH","status":"PROCESSED"}'))
+      local status, body, attempts
+      kind, status, body, attempts = call:next(1040)
+      assert.equal("done", kind)
+      assert.equal(200, status)
+      assert.equal('{"batch_id":"01BATCH","status":"PROCESSED"}', body)
+      assert.equal(1, attempts)
+      call:close()
+      call:close()
+      assert.has_error(function() call:next(1) end, "attempt to use a finished call")
+    end)
+
+    it("turns an API error into nil, err with kind, status and api_status", function()
+      local c = assert(core.client{ project_id = "p1", region = "eu", token = "static" })
+      local call = assert(c:start("status", nil, "nope", nil, 0))
+      local kind = call:next(0)
+      assert.equal("perform", kind)
+      call:feed(1, 404, {}, '{"error":{"code":404,"message":"batch nope not found","status":"NOT_FOUND"}}')
+      local k2, ok, err = call:next(2)
+      assert.equal("done", k2)
+      assert.is_nil(ok)
+      assert.equal("http", err.kind)
+      assert.equal(404, err.status)
+      assert.equal("NOT_FOUND", err.api_status)
+      assert.matches("batch nope not found", err.message)
+      assert.matches("^sinch.batch: http error %(HTTP 404 NOT_FOUND%)", tostring(err))
+    end)
+
+    it("keeps the client alive while a call holds it, even after close", function()
+      local c = assert(core.client{ project_id = "p1", region = "eu", token = "static" })
+      local call = assert(c:start("find", nil, "campaign", "spring", 0))
+      c:close()
+      c = nil -- luacheck: ignore 311
+      collectgarbage()
+      local kind, req = call:next(0)
+      assert.equal("perform", kind)
+      assert.equal("https://eu.conversationbatch.api.sinch.com/v1/projects/p1/messages"
+        .. "?metadataKey=campaign&metadataValue=spring", req.url)
+    end)
+
+    it("reports a transport failure on a send as possibly processed", function()
+      local c = assert(core.client{ project_id = "p1", region = "eu", token = "static" })
+      local call = assert(c:start("send", '{"app_id":"a"}', nil, nil, 0))
+      assert.equal("perform", (call:next(0)))
+      call:feed_error(5, "timeout", true, "operation timed out")
+      local kind, ok, err = call:next(6)
+      assert.equal("done", kind)
+      assert.is_nil(ok)
+      assert.is_true(err.may_have_been_processed)
+      assert.is_false(err.retryable)
+      assert.has_error(function() call:feed_error(7, "bogus", true) end)
+    end)
+  end)
+end)

@@ -1,0 +1,331 @@
+-- Every Batch API operation through the Lua client, against the sandbox on
+-- 127.0.0.1, checking both the decoded answers and the exact requests the
+-- sandbox received (method, path, headers, JSON body).
+local cjson = require "cjson.safe"
+local batch = require "sinch.batch"
+local mock = require "support.mock"
+
+local M, R = batch.message, batch.recipient
+local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
+
+local function lower_headers(h)
+  local t = {}
+  for k, v in pairs(h or {}) do t[k:lower()] = v end
+  return t
+end
+
+-- the API requests the sandbox logged (token fetches left out)
+local function api_requests(m)
+  local out = {}
+  for _, r in ipairs(m:requests()) do
+    if r.path ~= "/oauth2/token" then out[#out + 1] = r end
+  end
+  return out
+end
+
+local function last_api_request(m)
+  local reqs = api_requests(m)
+  return reqs[#reqs]
+end
+
+describe("client against the sandbox", function()
+  local m, client
+
+  setup(function()
+    m = mock.start()
+  end)
+
+  teardown(function()
+    if client then client:close() end
+    if m then m:stop() end
+  end)
+
+  before_each(function()
+    m:reset()
+    if client then client:close() end
+    client = assert(batch.client{
+      project_id = m.project_id, app_id = APP, base_url = m.url, auth_url = m.url,
+      key_id = m.key_id, key_secret = m.key_secret, backoff_base = 0.01, seed = 7,
+    })
+  end)
+
+  it("sends a batch and the sandbox receives exactly that body", function()
+    local res, err = client:send{
+      message = M.text("Hi ${name}, your code is ${code}"),
+      batch_metadata = { campaign = "spring" },
+      message_metadata = { campaign = "spring" },
+      processing_strategy = "DISPATCH_ONLY",
+      ttl = 86400,
+      channel_priority_order = { "SMS" },
+      recipients = {
+        { recipient = R.sms("+46700000001"), parameters = { name = "Ann", code = "1234" },
+          message_metadata = { row = "1" } },
+        { recipient = R.contact("01CONTACTXXXXXXXXXXXXXXXXX"), parameters = { name = "Bo", code = "5678" } },
+      },
+    }
+    assert.is_nil(err)
+    assert.is_string(res.batch_id)
+    assert.equal(26, #res.batch_id)
+
+    local req = last_api_request(m)
+    assert.equal("POST", req.method)
+    assert.equal("/v1/projects/" .. m.project_id .. "/messages", req.path)
+    local h = lower_headers(req.headers)
+    assert.equal("Bearer <redacted>", h.authorization)
+    assert.equal("application/json", h["content-type"])
+    assert.matches("^sinch%-batch/" .. batch._VERSION:gsub("%.", "%%.") .. " %(", h["user-agent"])
+    assert.matches("libcurl/", h["user-agent"])
+    assert.same({
+      app_id = APP,
+      message = { text_message = { text = "Hi ${name}, your code is ${code}" } },
+      recipient_and_params = {
+        { recipient = { identified_by = { channel_identities = { { channel = "SMS", identity = "+46700000001" } } } },
+          parameters = { name = "Ann", code = "1234" }, message_metadata = { row = "1" } },
+        { recipient = { contact_id = "01CONTACTXXXXXXXXXXXXXXXXX" }, parameters = { name = "Bo", code = "5678" } },
+      },
+      batch_metadata = { campaign = "spring" },
+      message_metadata = { campaign = "spring" },
+      processing_strategy = "DISPATCH_ONLY",
+      ttl = "86400s",
+      channel_priority_order = { "SMS" },
+    }, cjson.decode(req.body))
+  end)
+
+  it("sends through the C builder (client:batch) with the same result", function()
+    local b = assert(client:batch{ message = M.text("Code ${code}"), batch_metadata = { campaign = "fast" } })
+    for i = 1, 1000 do
+      assert(b:add(R.sms(("+4670%07d"):format(i)), { code = tostring(i) }))
+    end
+    local extra, err = b:add(R.sms("+46800000000"), { code = "x" })
+    assert.is_nil(extra)
+    assert.equal("invalid", err.kind)
+    assert.equal("recipients[1001]: a batch holds at most 1000 recipients", err.message)
+    local res = assert(client:send(b))
+    assert.is_string(res.batch_id)
+    local body = cjson.decode(last_api_request(m).body)
+    assert.equal(1000, #body.recipient_and_params)
+    assert.same({ code = "1000" }, body.recipient_and_params[1000].parameters)
+    local stats = m:stats()
+    assert.equal(1, stats.batches_accepted)
+    assert.equal(1000, stats.recipients_accepted)
+  end)
+
+  it("fetches one token and reuses it across calls", function()
+    assert(client:find("campaign", "none"))
+    assert(client:find("campaign", "none"))
+    assert(client:find("campaign", "none"))
+    assert.equal(1, m:stats().tokens_issued)
+  end)
+
+  it("gets a batch's status by id and finds it by metadata", function()
+    local res = assert(client:send{ message = M.text("hello"), batch_metadata = { campaign = "st" },
+      recipients = { { recipient = R.sms("+46700000009") } } })
+    local st = assert(client:status(res.batch_id))
+    assert.equal(res.batch_id, st.batch_id)
+    assert.same({ campaign = "st" }, st.meta_data)
+    assert.is_truthy(({ READY = true, PROCESSED = true })[st.status])
+    local req = last_api_request(m)
+    assert.equal("GET", req.method)
+    assert.equal("/v1/projects/" .. m.project_id .. "/messages/" .. res.batch_id, req.path)
+
+    local found = assert(client:find{ key = "campaign", value = "st" })
+    assert.equal(1, #found)
+    assert.equal(res.batch_id, found[1].batch_id)
+    req = last_api_request(m)
+    assert.equal("GET", req.method)
+    assert.equal("/v1/projects/" .. m.project_id .. "/messages", req.path)
+    assert.matches("metadataKey=campaign", req.query)
+    assert.matches("metadataValue=st", req.query)
+  end)
+
+  it("cancels a scheduled batch by id and by metadata", function()
+    local when = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 3600)
+    local a = assert(client:send{ message = M.text("later"), send_after = when,
+      batch_metadata = { campaign = "c1" }, recipients = { { recipient = R.sms("+46700000010") } } })
+    local b = assert(client:send{ message = M.text("later"), send_after = when,
+      batch_metadata = { campaign = "c2" }, recipients = { { recipient = R.sms("+46700000011") } } })
+    assert.equal("SCHEDULED", assert(client:status(a.batch_id)).status)
+
+    assert(client:cancel{ batch_id = a.batch_id })
+    local req = last_api_request(m)
+    assert.equal("DELETE", req.method)
+    assert.equal("/v1/projects/" .. m.project_id .. "/messages", req.path)
+    assert.same({ batch_id = a.batch_id }, cjson.decode(req.body))
+    assert.equal("CANCELLED", assert(client:status(a.batch_id)).status)
+
+    assert(client:cancel{ metadata = { campaign = "c2" } })
+    assert.same({ metadata_key = "campaign", metadata_value = "c2" }, cjson.decode(last_api_request(m).body))
+    assert.equal("CANCELLED", assert(client:status(b.batch_id)).status)
+  end)
+
+  it("bulk-creates and deletes contacts", function()
+    local res, err = client:create_contacts{
+      { channel_identities = { { channel = "SMS", identity = "+46700000020" } }, language = "EN_US",
+        display_name = "Ann" },
+      { channel_identities = { { channel = "WHATSAPP", identity = "+46700000021" } }, language = "SV" },
+    }
+    assert.is_nil(err)
+    assert.is_table(res)
+    local req = last_api_request(m)
+    assert.equal("POST", req.method)
+    assert.equal("/v1/projects/" .. m.project_id .. "/contacts", req.path)
+    local body = cjson.decode(req.body)
+    assert.equal(2, #body.contacts)
+    assert.equal("Ann", body.contacts[1].display_name)
+
+    assert(client:delete_contacts{ "01C1", "01C2" })
+    req = last_api_request(m)
+    assert.equal("DELETE", req.method)
+    assert.equal("/v1/projects/" .. m.project_id .. "/contacts", req.path)
+    assert.same({ contact_ids = { "01C1", "01C2" } }, cjson.decode(req.body))
+  end)
+
+  it("inserts consent records", function()
+    local res = assert(client:insert_consents{ records = {
+      { identification = "+46700000030", consent_type = "OPT_OUT_MARKETING" },
+      { identification = "+46700000031", consent_type = "OPT_OUT_ALL" } } })
+    assert.is_string(res.batch_id)
+    local req = last_api_request(m)
+    assert.equal("POST", req.method)
+    assert.equal("/v1/projects/" .. m.project_id .. "/consents", req.path)
+    assert.same({ app_id = APP, consent_records = {
+      { identification = "+46700000030", consent_type = "OPT_OUT_MARKETING" },
+      { identification = "+46700000031", consent_type = "OPT_OUT_ALL" } } }, cjson.decode(req.body))
+  end)
+
+  it("passes a raw JSON body through for any operation", function()
+    assert(client:cancel{ body = '{"batch_ids":["01A","01B"]}' })
+    assert.equal('{"batch_ids":["01A","01B"]}', last_api_request(m).body)
+  end)
+
+  describe("bad input is refused before anything is sent", function()
+    local function nothing_sent() assert.equal(0, #api_requests(m)) end
+
+    it("a recipient without a ${param} value", function()
+      local res, err = client:send{ message = M.text("Hi ${name}"),
+        recipients = { { recipient = R.sms("+46700000001"), parameters = { name = "A" } },
+                       { recipient = R.sms("+46700000002"), parameters = {} } } }
+      assert.is_nil(res)
+      assert.equal("invalid", err.kind)
+      assert.equal("recipients[2].parameters: missing value for ${name}", err.message)
+      nothing_sent()
+    end)
+
+    it("1001 recipients", function()
+      local list = {}
+      for i = 1, 1001 do list[i] = { recipient = R.sms(("+4670%07d"):format(i)) } end
+      local res, err = client:send{ message = M.text("x"), recipients = list }
+      assert.is_nil(res)
+      assert.equal("recipients[1001]: a batch holds at most 1000 recipients", err.message)
+      nothing_sent()
+    end)
+
+    it("an empty batch, _batch_id metadata, send_after beyond 7 days, a bad ttl", function()
+      local cases = {
+        { { recipients = {} }, "recipients: a batch needs at least 1 recipient" },
+        { { message_metadata = { _batch_id = "x" } },
+          "message_metadata._batch_id: reserved, the API sets it to the batch id" },
+        { { send_after = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 8 * 86400) }, "more than 7 days ahead" },
+        { { ttl = "10m" }, 'ttl: "10m" must be a whole number of seconds' },
+        { { processing_strategy = "FAST" }, 'processing_strategy: "FAST" is not one of DEFAULT, DISPATCH_ONLY' },
+      }
+      for _, case in ipairs(cases) do
+        local o = { message = M.text("x"), recipients = { { recipient = R.sms("+46700000001") } } }
+        for k, v in pairs(case[1]) do o[k] = v end
+        local res, err = client:send(o)
+        assert.is_nil(res)
+        assert.equal("invalid", err.kind)
+        assert.truthy(err.message:find(case[2], 1, true), err.message)
+      end
+      nothing_sent()
+    end)
+
+    it("misuse raises naming the argument", function()
+      assert.has_error(function() client:send("x") end, "bad argument #1 to 'send' (expected a batch or a table)")
+      assert.has_error(function() client:status(42) end,
+        "bad argument #1 to 'status' (batch_id: expected a non-empty string)")
+      assert.has_error(function() client:batch{ message = M.text("x"), colour = "red" } end,
+        "bad argument #1 to 'batch' (unknown option 'colour')")
+      assert.has_error(function() batch.client{ project_id = "p", token = "t", retries = 3 } end,
+        "bad argument #1 to 'client' (unknown option 'retries')")
+      nothing_sent()
+    end)
+  end)
+
+  describe("server errors come back as nil, err", function()
+    it("with kind, status, api_status and the server's message", function()
+      local res, err = client:status("01NOSUCHBATCHXXXXXXXXXXXXX")
+      assert.is_nil(res)
+      assert.equal("http", err.kind)
+      assert.equal(404, err.status)
+      assert.equal("NOT_FOUND", err.api_status)
+      assert.is_string(err.message)
+      assert.matches("01NOSUCHBATCHXXXXXXXXXXXXX", err.message)
+    end)
+
+    it("for validation the sandbox does server-side", function()
+      local res, err = client:create_contacts{ body = '{"contacts":[]}' }
+      assert.is_nil(res)
+      assert.equal("http", err.kind)
+      assert.equal(400, err.status)
+      assert.equal("INVALID_ARGUMENT", err.api_status)
+      assert.matches("contacts", err.message)
+    end)
+
+    it("wrong credentials: kind auth, and no secret in the error", function()
+      local bad = assert(batch.client{ project_id = m.project_id, app_id = APP, base_url = m.url,
+        auth_url = m.url, key_id = m.key_id, key_secret = "wrong-secret-value" })
+      local res, err = bad:status("01X")
+      bad:close()
+      assert.is_nil(res)
+      assert.equal("auth", err.kind)
+      assert.equal(401, err.status)
+      assert.is_nil(tostring(err):find("wrong-secret-value", 1, true))
+    end)
+
+    it("retries a 429 and a 503, then succeeds", function()
+      m:fault{ kind = "status", status = 429, retry_after = "0", times = 1 }
+      m:fault{ kind = "status", status = 503, times = 1 }
+      local res, err = client:find("campaign", "x")
+      assert.is_nil(err)
+      assert.is_table(res)
+      assert.equal(3, #api_requests(m))
+    end)
+
+    it("never resends a batch that may have been accepted", function()
+      m:fault{ kind = "accept_then_error", status = 500, method = "POST",
+               path = "/v1/projects/" .. m.project_id .. "/messages" }
+      local res, err = client:send{ message = M.text("once"), batch_metadata = { campaign = "once" },
+        recipients = { { recipient = R.sms("+46700000040") } } }
+      assert.is_nil(res)
+      assert.is_true(err.may_have_been_processed)
+      assert.is_false(err.retryable)
+      assert.equal(1, #api_requests(m))
+      assert.equal(1, m:stats().batches_accepted)
+      -- the way out: look it up by its tag
+      local found = assert(client:find("campaign", "once"))
+      assert.equal(1, #found)
+    end)
+
+    it("refreshes an expired token once and retries", function()
+      local m2 = mock.start{ args = { "--token-ttl", "120" } }
+      local c2 = assert(batch.client{ project_id = m2.project_id, base_url = m2.url, auth_url = m2.url,
+        key_id = m2.key_id, key_secret = m2.key_secret, refresh_ahead = 0 })
+      assert(c2:find("k", "v"))
+      m2:advance(121) -- the sandbox's clock moves; the client still holds the old token
+      local res, err = c2:find("k", "v")
+      c2:close()
+      local stats = m2:stats()
+      local reqs = m2:requests()
+      m2:stop()
+      assert.is_nil(err)
+      assert.is_table(res)
+      assert.equal(2, stats.tokens_issued)
+      local api = {}
+      for _, r in ipairs(reqs) do if r.path ~= "/oauth2/token" then api[#api + 1] = r end end
+      assert.equal(3, #api)
+      assert.equal(1, api[2].token_index)
+      assert.equal(2, api[3].token_index)
+    end)
+  end)
+end)

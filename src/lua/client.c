@@ -1,0 +1,424 @@
+/* client.c -- the Client and Call types of sinch.batch.core.
+ *
+ * core.client(opts) wraps a sinch_batch_client (the sans-I/O core) and, for
+ * blocking use, a sinch_batch_curl driver created on first use.
+ *   client:call(op, body|builder|nil, a, b)  blocking: status, body, attempts
+ *   client:start(op, body|builder|nil, a, b, now_ms) -> Call (sans-I/O)
+ *   call:next(now_ms) / call:feed(now_ms, status, headers, body) /
+ *   call:feed_error(now_ms, kind, sent, message)
+ * The Lua facade (sinch/batch/init.lua) checks option names and policy; this
+ * file checks C types only.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "binding.h"
+
+#if LUA_VERSION_NUM < 502
+#define lua_setuservalue(L, i) lua_setfenv(L, i)
+#define lua_getuservalue(L, i) lua_getfenv(L, i)
+#endif
+
+#if defined(__has_include)
+#if __has_include(<luajit.h>)
+#include <luajit.h>
+#endif
+#endif
+#ifdef LUAJIT_VERSION
+#define SB_LUA_NAME LUAJIT_VERSION
+#else
+#define SB_LUA_NAME LUA_VERSION
+#endif
+
+#define MAX_HEADERS 64
+
+typedef struct sb_client {
+    sinch_batch_client *core;
+    sinch_batch_curl *curl;
+    sinch_batch_curl_opts copts;
+    char *ca_file;
+    int live_calls; /* Calls holding core; the core is freed after the last */
+    int closed;
+} sb_client;
+
+typedef struct sb_call {
+    sinch_batch_call *call;
+    sb_client *owner;
+} sb_call;
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static sb_client *check_client(lua_State *L, int i) {
+    sb_client *c = luaL_checkudata(L, i, SB_CLIENT_MT);
+    if (c->closed) luaL_error(L, "attempt to use a closed client");
+    return c;
+}
+
+static sb_call *check_call(lua_State *L, int i) {
+    sb_call *k = luaL_checkudata(L, i, SB_CALL_MT);
+    if (k->call == NULL) luaL_error(L, "attempt to use a finished call");
+    return k;
+}
+
+/* ---------------------------------------------------------- options */
+
+static const char *opt_string(lua_State *L, const char *key) {
+    const char *s = NULL;
+    lua_getfield(L, 1, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bad argument #1 to 'client' (opts.%s: expected a string, got %s)", key,
+                       luaL_typename(L, -1));
+        s = lua_tostring(L, -1); /* stays referenced by the opts table */
+    }
+    lua_pop(L, 1);
+    return s;
+}
+
+static long opt_int(lua_State *L, const char *key, long dflt) {
+    long v = dflt;
+    lua_getfield(L, 1, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "bad argument #1 to 'client' (opts.%s: expected a number, got %s)", key,
+                       luaL_typename(L, -1));
+        v = (long)lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, const char *key, int dflt) {
+    int v = dflt;
+    lua_getfield(L, 1, key);
+    if (!lua_isnil(L, -1)) v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void close_client(sb_client *c) {
+    if (c->curl) sinch_batch_curl_free(c->curl);
+    c->curl = NULL;
+    free(c->ca_file);
+    c->ca_file = NULL;
+    c->closed = 1;
+    if (c->core && c->live_calls == 0) {
+        sinch_batch_client_free(c->core);
+        c->core = NULL;
+    }
+}
+
+/* core.client(opts) */
+static int l_client_new(lua_State *L) {
+    sinch_batch_config cfg;
+    sinch_batch_error err;
+    const char *ca, *s;
+    char ua[256];
+    sb_client *c;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    c = lua_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, SB_CLIENT_MT);
+
+    sinch_batch_config_init(&cfg);
+    cfg.project_id = opt_string(L, "project_id");
+    if ((s = opt_string(L, "region")) != NULL) cfg.region = s;
+    cfg.base_url = opt_string(L, "base_url");
+    if ((s = opt_string(L, "auth_url")) != NULL) cfg.auth_url = s;
+    cfg.key_id = opt_string(L, "key_id");
+    cfg.key_secret = opt_string(L, "key_secret");
+    cfg.token = opt_string(L, "token");
+    snprintf(ua, sizeof ua, "sinch-batch/%s (%s; %s)", SINCH_BATCH_VERSION, SB_LUA_NAME,
+             sinch_batch_curl_version());
+    cfg.user_agent = (s = opt_string(L, "user_agent")) != NULL ? s : ua;
+    cfg.max_attempts = (int)opt_int(L, "max_attempts", cfg.max_attempts);
+    cfg.timeout_ms = opt_int(L, "timeout_ms", cfg.timeout_ms);
+    cfg.deadline_ms = opt_int(L, "deadline_ms", cfg.deadline_ms);
+    cfg.backoff_base_ms = opt_int(L, "backoff_base_ms", cfg.backoff_base_ms);
+    cfg.backoff_max_ms = opt_int(L, "backoff_max_ms", cfg.backoff_max_ms);
+    cfg.refresh_ahead_ms = opt_int(L, "refresh_ahead_ms", cfg.refresh_ahead_ms);
+    cfg.seed = (uint64_t)opt_int(L, "seed", 0);
+    c->copts.connect_timeout_ms = opt_int(L, "connect_timeout_ms", 10000);
+    c->copts.insecure = opt_bool(L, "insecure", 0);
+    c->copts.http2 = opt_bool(L, "http2", 1) ? 1 : -1;
+    ca = opt_string(L, "ca_file");
+    if (ca && (c->ca_file = strdup(ca)) == NULL) return luaL_error(L, "out of memory");
+    c->copts.ca_file = c->ca_file;
+
+    c->core = sinch_batch_client_new(&cfg, &err);
+    if (c->core == NULL) {
+        close_client(c);
+        return sb_lua_fail(L, &err);
+    }
+    return 1;
+}
+
+static int l_client_close(lua_State *L) {
+    sb_client *c = luaL_checkudata(L, 1, SB_CLIENT_MT);
+    if (!c->closed) close_client(c);
+    return 0;
+}
+
+static int l_client_tostring(lua_State *L) {
+    sb_client *c = luaL_checkudata(L, 1, SB_CLIENT_MT);
+    if (c->core == NULL || c->closed)
+        lua_pushliteral(L, "sinch.batch.Client (closed)");
+    else
+        lua_pushfstring(L, "sinch.batch.Client (%s, project %s)",
+                        sinch_batch_client_region(c->core),
+                        sinch_batch_client_project_id(c->core));
+    return 1;
+}
+
+/* client:info() -> base_url, project_id, region */
+static int l_client_info(lua_State *L) {
+    sb_client *c = check_client(L, 1);
+    lua_pushstring(L, sinch_batch_client_base_url(c->core));
+    lua_pushstring(L, sinch_batch_client_project_id(c->core));
+    lua_pushstring(L, sinch_batch_client_region(c->core));
+    return 3;
+}
+
+/* client:token(now_ms) -> token, expires_at_ms | nil */
+static int l_client_token(lua_State *L) {
+    sb_client *c = check_client(L, 1);
+    int64_t exp = 0;
+    char buf[8192];
+    int n = sinch_batch_client_get_token(c->core, (int64_t)luaL_optnumber(L, 2, (lua_Number)wall_ms()),
+                                         buf, sizeof buf, &exp);
+    if (n <= 0) return 0;
+    lua_pushlstring(L, buf, (size_t)n);
+    lua_pushnumber(L, (lua_Number)exp);
+    return 2;
+}
+
+/* client:set_token(token, expires_at_ms) */
+static int l_client_set_token(lua_State *L) {
+    sb_client *c = check_client(L, 1);
+    const char *tok = luaL_checkstring(L, 2);
+    if (sinch_batch_client_set_token(c->core, tok, (int64_t)luaL_checknumber(L, 3)) != 0)
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
+/* --------------------------------------------------------------- calls */
+
+static const char *const op_names[] = {"send", "cancel", "status", "find", "create_contacts",
+                                       "delete_contacts", "insert_consents", NULL};
+
+/* Pushes a Call userdata for (op, body, a, b) at stack index 2..5 of the
+ * caller; returns it or pushes nil, err and returns NULL. */
+static sb_call *start_call(lua_State *L, sb_client *c, int64_t now) {
+    sinch_batch_request req;
+    sinch_batch_error err;
+    sinch_batch_builder *b = NULL;
+    sb_call *k;
+    memset(&req, 0, sizeof req);
+    req.op = (sinch_batch_op)(luaL_checkoption(L, 2, NULL, op_names) + SINCH_BATCH_OP_SEND);
+    if (lua_isuserdata(L, 3)) {
+        b = sb_lua_check_builder(L, 3);
+        if (req.op != SINCH_BATCH_OP_SEND) luaL_argerror(L, 3, "a builder can only be sent");
+    } else {
+        req.body = luaL_optlstring(L, 3, NULL, &req.body_len);
+    }
+    if (req.op == SINCH_BATCH_OP_STATUS) req.batch_id = luaL_checkstring(L, 4);
+    if (req.op == SINCH_BATCH_OP_FIND) {
+        req.metadata_key = luaL_checkstring(L, 4);
+        req.metadata_value = luaL_checkstring(L, 5);
+    }
+    k = lua_newuserdata(L, sizeof *k);
+    k->call = NULL;
+    k->owner = NULL;
+    luaL_setmetatable(L, SB_CALL_MT);
+    lua_createtable(L, 1, 0); /* keep the client alive while the call is */
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    lua_setuservalue(L, -2);
+    k->call = b ? sinch_batch_send(c->core, b, now, &err)
+                : sinch_batch_call_new(c->core, &req, now, &err);
+    if (k->call == NULL) {
+        sb_lua_fail(L, &err);
+        return NULL;
+    }
+    k->owner = c;
+    c->live_calls++;
+    return k;
+}
+
+static void close_call(sb_call *k) {
+    if (k->call) sinch_batch_call_free(k->call);
+    k->call = NULL;
+    if (k->owner) {
+        sb_client *c = k->owner;
+        k->owner = NULL;
+        if (--c->live_calls == 0 && c->closed && c->core) {
+            sinch_batch_client_free(c->core);
+            c->core = NULL;
+        }
+    }
+}
+
+/* Pushes the DONE action: status, body, attempts | nil, err. */
+static int push_done(lua_State *L, const sinch_batch_action *a) {
+    if (a->error) return sb_lua_fail(L, a->error);
+    lua_pushinteger(L, a->status);
+    lua_pushlstring(L, a->response ? a->response : "", a->response_len);
+    lua_pushinteger(L, a->attempts);
+    return 3;
+}
+
+/* client:call(op, body, a, b) -- blocking, with libcurl */
+static int l_client_call(lua_State *L) {
+    sb_client *c = check_client(L, 1);
+    sinch_batch_action done;
+    sinch_batch_error err;
+    sb_call *k;
+    lua_settop(L, 5);
+    if (c->curl == NULL && (c->curl = sinch_batch_curl_new(&c->copts, &err)) == NULL)
+        return sb_lua_fail(L, &err);
+    if ((k = start_call(L, c, wall_ms())) == NULL) return 2;
+    sinch_batch_curl_perform(c->curl, k->call, &done);
+    {
+        /* done's strings belong to k->call, which stays on the stack (and
+         * so alive) until the results are pushed */
+        int n = push_done(L, &done);
+        close_call(k);
+        return n;
+    }
+}
+
+/* client:start(op, body, a, b, now_ms) -> Call | nil, err */
+static int l_client_start(lua_State *L) {
+    sb_client *c = check_client(L, 1);
+    int64_t now = (int64_t)luaL_optnumber(L, 6, (lua_Number)wall_ms());
+    lua_settop(L, 5);
+    return start_call(L, c, now) ? 1 : 2;
+}
+
+static const char *const action_names[] = {"", "perform", "wait", "done"};
+
+/* call:next(now_ms) -> "perform", req | "wait", ms | "done", status, body, attempts
+ *                     | "done", nil, err */
+static int l_call_next(lua_State *L) {
+    sb_call *k = check_call(L, 1);
+    sinch_batch_action a;
+    size_t i;
+    if (sinch_batch_call_next(k->call, (int64_t)luaL_checknumber(L, 2), &a) != 0)
+        return sb_lua_fail(L, sinch_batch_call_error(k->call));
+    lua_pushstring(L, action_names[a.kind]);
+    switch (a.kind) {
+    case SINCH_BATCH_PERFORM:
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, a.method);
+        lua_setfield(L, -2, "method");
+        lua_pushstring(L, a.url);
+        lua_setfield(L, -2, "url");
+        lua_createtable(L, 0, (int)a.n_headers);
+        for (i = 0; i < a.n_headers; i++) {
+            lua_pushstring(L, a.headers[i].value);
+            lua_setfield(L, -2, a.headers[i].name);
+        }
+        lua_setfield(L, -2, "headers");
+        if (a.body) {
+            lua_pushlstring(L, a.body, a.body_len);
+            lua_setfield(L, -2, "body");
+        }
+        lua_pushinteger(L, a.timeout_ms);
+        lua_setfield(L, -2, "timeout_ms");
+        lua_pushboolean(L, a.is_token_request);
+        lua_setfield(L, -2, "token_request");
+        return 2;
+    case SINCH_BATCH_WAIT:
+        lua_pushinteger(L, a.wait_ms);
+        return 2;
+    default:
+        return 1 + push_done(L, &a);
+    }
+}
+
+/* call:feed(now_ms, status, headers, body) -> true | nil, err */
+static int l_call_feed(lua_State *L) {
+    sb_call *k = check_call(L, 1);
+    sinch_batch_header h[MAX_HEADERS];
+    sinch_batch_response r;
+    memset(&r, 0, sizeof r);
+    r.status = (int)luaL_checkinteger(L, 3);
+    r.body = luaL_optlstring(L, 5, "", &r.body_len);
+    r.headers = h;
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 4) != 0 && r.n_headers < MAX_HEADERS) {
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                if (lua_istable(L, -1)) lua_rawgeti(L, -1, 1); /* repeated: first */
+                else lua_pushvalue(L, -1);
+                if (lua_type(L, -1) == LUA_TSTRING) {
+                    h[r.n_headers].name = lua_tostring(L, -3);
+                    h[r.n_headers].value = lua_tostring(L, -1); /* anchored in the table */
+                    r.n_headers++;
+                }
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (sinch_batch_call_feed(k->call, (int64_t)luaL_checknumber(L, 2), &r) != 0)
+        return sb_lua_fail(L, sinch_batch_call_error(k->call));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const char *const te_names[] = {"connect", "tls", "timeout", "io", NULL};
+
+/* call:feed_error(now_ms, kind, sent, message) -> true | nil, err */
+static int l_call_feed_error(lua_State *L) {
+    sb_call *k = check_call(L, 1);
+    int te = luaL_checkoption(L, 3, NULL, te_names) + SINCH_BATCH_TE_CONNECT;
+    if (sinch_batch_call_feed_error(k->call, (int64_t)luaL_checknumber(L, 2),
+                                    (sinch_batch_transport_error)te, lua_toboolean(L, 4),
+                                    luaL_optstring(L, 5, "transport error")) != 0)
+        return sb_lua_fail(L, sinch_batch_call_error(k->call));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_call_close(lua_State *L) {
+    close_call(luaL_checkudata(L, 1, SB_CALL_MT));
+    return 0;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"call", l_client_call},   {"start", l_client_start},         {"info", l_client_info},
+    {"token", l_client_token}, {"set_token", l_client_set_token}, {"close", l_client_close},
+    {NULL, NULL},
+};
+static const luaL_Reg client_meta[] = {
+    {"__gc", l_client_close},
+    {"__close", l_client_close},
+    {"__tostring", l_client_tostring},
+    {NULL, NULL},
+};
+static const luaL_Reg call_methods[] = {
+    {"next", l_call_next},
+    {"feed", l_call_feed},
+    {"feed_error", l_call_feed_error},
+    {"close", l_call_close},
+    {NULL, NULL},
+};
+static const luaL_Reg call_meta[] = {
+    {"__gc", l_call_close},
+    {"__close", l_call_close},
+    {NULL, NULL},
+};
+
+void sb_lua_open_client(lua_State *L) {
+    sb_lua_newclass(L, SB_CLIENT_MT, client_methods, client_meta);
+    sb_lua_newclass(L, SB_CALL_MT, call_methods, call_meta);
+    lua_pushcfunction(L, l_client_new);
+    lua_setfield(L, -2, "client");
+}
