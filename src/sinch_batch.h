@@ -102,7 +102,7 @@ typedef struct sinch_batch_config {
     long refresh_ahead_ms;    /* refresh a token this long before expiry;
                                  default 60000 */
     uint64_t seed;            /* jitter PRNG seed; 0 = fixed default */
-} sinch_batch_config;
+} sinch_batch_config;         /* a numeric field left 0 takes its default */
 
 /* Zero a config and fill in the defaults above. */
 SINCH_BATCH_API void sinch_batch_config_init(sinch_batch_config *cfg);
@@ -110,7 +110,8 @@ SINCH_BATCH_API void sinch_batch_config_init(sinch_batch_config *cfg);
 /* Validates and copies cfg.  NULL on error (err filled, kind INVALID). */
 SINCH_BATCH_API sinch_batch_client *sinch_batch_client_new(const sinch_batch_config *cfg,
                                                            sinch_batch_error *err);
-/* Calls still alive keep working until freed; free them first. */
+/* Calls still alive hold a reference: they keep working, and the client's
+ * memory goes with the last of them.  Idempotent. */
 SINCH_BATCH_API void sinch_batch_client_free(sinch_batch_client *c);
 
 /* The API base actually used, e.g. "https://eu.conversationbatch.api.sinch.com". */
@@ -207,7 +208,9 @@ typedef enum sinch_batch_transport_error {
 /* A call is one API operation from first try to final answer: it fetches or
  * refreshes the token as needed (one refresh in flight per client; other
  * calls WAIT), retries what is safe to retry, and never resends a batch that
- * may have been accepted.  NULL on error (err filled). */
+ * may have been accepted.  max_attempts bounds API requests and, separately,
+ * token requests; the one retry after a 401 "expired" is not counted.
+ * The deadline is now_ms + deadline_ms.  NULL on error (err filled). */
 SINCH_BATCH_API sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c,
                                                        const sinch_batch_request *req,
                                                        int64_t now_ms,
@@ -219,7 +222,9 @@ SINCH_BATCH_API void sinch_batch_call_free(sinch_batch_call *call);
  * the same PERFORM again. */
 SINCH_BATCH_API int sinch_batch_call_next(sinch_batch_call *call, int64_t now_ms,
                                           sinch_batch_action *out);
-/* The response to the last PERFORM. */
+/* The response to the last PERFORM.  SINCH_BATCH_OK when it was taken (the
+ * call may now be DONE with an error); SINCH_BATCH_ERR (kind INTERNAL) when
+ * no PERFORM is pending. */
 SINCH_BATCH_API int sinch_batch_call_feed(sinch_batch_call *call, int64_t now_ms,
                                           const sinch_batch_response *resp);
 /* The last PERFORM failed in transport.  sent = 1 when any byte of the
@@ -227,6 +232,7 @@ SINCH_BATCH_API int sinch_batch_call_feed(sinch_batch_call *call, int64_t now_ms
 SINCH_BATCH_API int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t now_ms,
                                                 sinch_batch_transport_error te, int sent,
                                                 const char *message);
+/* Never NULL; kind NONE while nothing failed. */
 SINCH_BATCH_API const sinch_batch_error *sinch_batch_call_error(const sinch_batch_call *call);
 SINCH_BATCH_API sinch_batch_op sinch_batch_call_op(const sinch_batch_call *call);
 
@@ -348,6 +354,92 @@ SINCH_BATCH_API int sinch_batch_curl_multi_poll(sinch_batch_curl_multi *m, long 
 SINCH_BATCH_API sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_multi *m,
                                                               sinch_batch_action *done,
                                                               void **userdata);
+
+/* ------------------------------------------------------------ CSV reader */
+
+/* Streams a CSV file (RFC 4180: quoted fields with commas, quotes and line
+ * breaks; CRLF or LF; a UTF-8 BOM is skipped) with libcsv, 64 KiB at a time,
+ * and maps each row to one recipient.  The first row is the header (column
+ * names, matched case-insensitively).  Spaces around unquoted fields are
+ * trimmed; quote a value to keep them.
+ *
+ * Columns: channel (or a fixed channel for every row), identity (or
+ * "phone"), contact_id (a row with a non-empty contact_id is sent to that
+ * contact), app_id (optional); every other column is a parameter, or only
+ * those listed in params.  Channel values are upper-cased.
+ *
+ * A bad row (wrong number of fields, empty identity, an identity that is
+ * not E.164 on a phone channel, a missing app_id on an app-scoped channel,
+ * a duplicate when dedupe is on) is skipped and kept with its line number
+ * (the physical line where the row starts, 1-based; the header is line 1)
+ * and the reason; reading goes on. */
+typedef struct sinch_batch_csv sinch_batch_csv;
+
+typedef struct sinch_batch_csv_opts {
+    const char *channel;          /* fixed channel for every row ("SMS");
+                                     NULL = read the channel column */
+    const char *channel_column;   /* default "channel" */
+    const char *identity_column;  /* default "identity", else "phone" */
+    const char *contact_column;   /* default "contact_id" */
+    const char *app_id_column;    /* default "app_id" */
+    const char *const *params;    /* the parameter columns (n_params of
+                                     them); NULL = every other column */
+    size_t n_params;
+    int dedupe;                   /* 1: skip a channel+identity (or contact)
+                                     seen before, as "duplicate of line N" */
+    int check_e164;               /* 1 (default): SMS, WHATSAPP, RCS, MMS and
+                                     VIBERBM identities must be E.164 */
+    char delimiter;               /* default ',' */
+} sinch_batch_csv_opts;
+
+/* One mapped row; its pointers stay valid until the next call on the
+ * reader.  Either contact_id or channel+identity is set. */
+typedef struct sinch_batch_csv_row {
+    size_t line;                  /* where the row starts */
+    const char *contact_id;       /* NULL unless a contact row */
+    size_t contact_id_len;
+    const char *channel;          /* upper-cased */
+    const char *identity;
+    size_t identity_len;
+    const char *app_id;           /* NULL when none */
+    size_t n_params;
+    const char *const *param_names;
+    const char *const *param_values;
+    const size_t *param_lens;
+} sinch_batch_csv_row;
+
+/* Zero opts and fill in the defaults above. */
+SINCH_BATCH_API void sinch_batch_csv_opts_init(sinch_batch_csv_opts *o);
+
+/* Opens path and reads the header.  NULL on error (err filled: kind
+ * INVALID for an unreadable file, an empty file or a header that does not
+ * fit the options).  o may be NULL for the defaults. */
+SINCH_BATCH_API sinch_batch_csv *sinch_batch_csv_open(const char *path,
+                                                      const sinch_batch_csv_opts *o,
+                                                      sinch_batch_error *err);
+SINCH_BATCH_API void sinch_batch_csv_close(sinch_batch_csv *r);
+SINCH_BATCH_API const sinch_batch_error *sinch_batch_csv_error(const sinch_batch_csv *r);
+
+/* The next good row: 1, 0 at the end of the file, or a negative code. */
+SINCH_BATCH_API int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row);
+
+/* Appends up to max good rows to b (begin; contact | identity; param*;
+ * end) and writes each one's line into rows[i] (room for max).  Returns
+ * SINCH_BATCH_OK with *n rows added -- *n == 0 only at the end of the file
+ * -- or a negative code (the reader's error says why, builder errors
+ * included). */
+SINCH_BATCH_API int sinch_batch_csv_fill(sinch_batch_csv *r, sinch_batch_builder *b, size_t max,
+                                         size_t *rows, size_t *n);
+
+/* Bad rows found so far, i from 0. bad_row returns SINCH_BATCH_ERR when i
+ * is out of range; reason stays valid until the reader is closed. */
+SINCH_BATCH_API size_t sinch_batch_csv_bad_count(const sinch_batch_csv *r);
+SINCH_BATCH_API int sinch_batch_csv_bad_row(const sinch_batch_csv *r, size_t i, size_t *line,
+                                            const char **reason);
+
+/* The header's column names, i from 0 (NULL when out of range). */
+SINCH_BATCH_API size_t sinch_batch_csv_column_count(const sinch_batch_csv *r);
+SINCH_BATCH_API const char *sinch_batch_csv_column_name(const sinch_batch_csv *r, size_t i);
 
 #ifdef __cplusplus
 }
