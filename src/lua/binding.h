@@ -14,9 +14,13 @@
 #include "sinch_batch.h"
 
 #if LUA_VERSION_NUM < 502
+#define lua_rawlen(L, i) lua_objlen(L, i)
+#endif
+/* LuaJIT 2.1 has these 5.2 functions already (and defines luaL_newlibtable);
+ * plain Lua 5.1 does not. */
+#if LUA_VERSION_NUM < 502 && !defined(luaL_newlibtable)
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_register(L, NULL, l))
 #define luaL_setfuncs(L, l, n) luaL_register(L, NULL, l)
-#define lua_rawlen(L, i) lua_objlen(L, i)
 static inline void *sb_testudata(lua_State *L, int i, const char *tname) {
     void *p = lua_touserdata(L, i);
     if (p != NULL && lua_getmetatable(L, i)) {

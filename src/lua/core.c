@@ -10,7 +10,8 @@ void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *methods,
                      const luaL_Reg *metamethods) {
     luaL_newmetatable(L, name);
     if (metamethods) luaL_setfuncs(L, metamethods, 0);
-    luaL_newlib(L, methods);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__name");
