@@ -427,6 +427,31 @@ local function fill(b, recipients)
   return true
 end
 
+-- Records an accepted batch in the ledger before send returns. A failed
+-- write is reported with the batch id: the batch WAS accepted.
+local function record(ledger, b, batch_id, opts, entries)
+  local tag
+  if b.batch_metadata then
+    local k, v = next(b.batch_metadata)
+    if k then tag = k .. "=" .. v end
+  end
+  local rows, recipients = opts and opts.rows, opts and opts.recipients
+  if rows == nil and recipients == nil then
+    if entries then
+      recipients = entries
+    else
+      rows = {}
+      for i = 1, b:count() do rows[i] = i end
+    end
+  end
+  local ok, err = ledger:record{ batch_id = batch_id, tag = tag, rows = rows, recipients = recipients }
+  if not ok then
+    return fail("internal", fmt("batch %s was accepted but the ledger write failed: %s", batch_id,
+      tostring(err and err.message or err)), { batch_id = batch_id, may_have_been_processed = true })
+  end
+  return true
+end
+
 --- Sends a batch: a Batch from client:batch(), or a table
 -- `{ message = …, recipients = { {recipient=…, parameters=…}, … }, …options of client:batch }`.
 -- Nothing is sent when any check fails.
@@ -434,27 +459,22 @@ end
 --   set when the batch may have been accepted: look it up before resending)
 function Client:send(batch, opts)
   check_client(self, "send")
-  local b = batch
+  local b, entries = batch, nil
   if getmetatable(batch) ~= Batch then
     if type(batch) ~= "table" then argerror(1, "send", "expected a batch or a table") end
-    local recipients = batch.recipients
+    entries = batch.recipients
     local err
     b, err = self:batch(batch)
     if not b then return nil, err end
     local ok
-    ok, err = fill(b, recipients)
+    ok, err = fill(b, entries)
     if not ok then return nil, err end
   end
-  local ledger = (opts and opts.ledger) or self.ledger
   local res, err = self:_call("send", b.b)
+  local ledger = (opts and opts.ledger) or self.ledger
   if res and ledger and res.batch_id then
-    local tag
-    if b.batch_metadata then
-      local k, v = next(b.batch_metadata)
-      if k then tag = k .. "=" .. v end
-    end
-    ledger:record{ batch_id = res.batch_id, tag = tag, rows = opts and opts.rows,
-                   recipients = opts and opts.recipients }
+    local ok, lerr = record(ledger, b, res.batch_id, opts, entries)
+    if not ok then return nil, lerr end
   end
   return res, err
 end

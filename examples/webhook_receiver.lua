@@ -1,0 +1,152 @@
+-- A plain-Lua callback receiver (LuaSocket): verifies each Sinch callback,
+-- parses it, ties delivery receipts back to the CSV row they were sent from
+-- (through the ledger the sender wrote), and logs one JSON line per
+-- callback on stdout.
+--
+--   lua5.4 examples/webhook_receiver.lua --secret S --ledger spring.ledger \
+--          --csv contacts.csv --port 8080
+--
+-- Options:
+--   --secret S      webhook secret (repeat it while rotating: any one matches)
+--   --port N        port to listen on; 0 picks a free one (default 8080);
+--                   the first line of stdout is then port=N
+--   --host ADDR     address to bind (default 127.0.0.1)
+--   --ledger FILE   the ledger written by the sender (client{ ledger = … })
+--   --csv FILE      the CSV the batches were built from; the ledger's rows are
+--                   its line numbers, and the logged line carries that row
+--   --count N       exit after N verified callbacks (default: run forever)
+--   --lifetime S    exit after S seconds whatever happens (default: never)
+--
+-- It answers 200 to every verified callback (Sinch retries anything else),
+-- 401 when the signature check fails and 400 when the body is not JSON.
+local socket = require "socket"
+local cjson = require "cjson"
+local webhook = require "sinch.batch.webhook"
+local ledger_mod = require "sinch.batch.ledger"
+
+local function usage(msg)
+  io.stderr:write("webhook_receiver: ", msg, "\n")
+  os.exit(2)
+end
+
+local opts = { secrets = {}, port = 8080, host = "127.0.0.1" }
+do
+  local i = 1
+  while arg[i] do
+    local k, v = arg[i], arg[i + 1]
+    if v == nil then usage(k .. ": needs a value") end
+    if k == "--secret" then opts.secrets[#opts.secrets + 1] = v
+    elseif k == "--port" then opts.port = tonumber(v)
+    elseif k == "--host" then opts.host = v
+    elseif k == "--ledger" then opts.ledger = v
+    elseif k == "--csv" then opts.csv = v
+    elseif k == "--count" then opts.count = tonumber(v)
+    elseif k == "--lifetime" then opts.lifetime = tonumber(v)
+    else usage(k .. ": unknown option") end
+    i = i + 2
+  end
+end
+if #opts.secrets == 0 then usage("--secret is required") end
+
+-- the CSV, by line number (line 1 is the header)
+local csv_lines = {}
+if opts.csv then
+  local f = assert(io.open(opts.csv, "rb"))
+  for line in f:lines() do csv_lines[#csv_lines + 1] = (line:gsub("\r$", "")) end
+  f:close()
+end
+
+local ledger = opts.ledger and assert(ledger_mod.open(opts.ledger))
+local deadline = opts.lifetime and (socket.gettime() + opts.lifetime)
+
+local function log(t)
+  io.stdout:write(cjson.encode(t), "\n")
+  io.stdout:flush()
+end
+
+-- One HTTP/1.1 request: method, path, headers (as sent), body.
+local function read_request(c)
+  local line, err = c:receive("*l")
+  if not line then return nil, err end
+  local method, path = line:match("^(%u+) (%S+) HTTP/1%.[01]$")
+  if not method then return nil, "bad request line" end
+  local headers = {}
+  while true do
+    local h, herr = c:receive("*l")
+    if not h then return nil, herr end
+    if h == "" then break end
+    local name, value = h:match("^([^:]+):%s*(.-)%s*$")
+    if name then headers[name] = value end
+  end
+  local len
+  for name, value in pairs(headers) do
+    if name:lower() == "content-length" then len = tonumber(value) end
+  end
+  if not len then return method, path, headers, nil end
+  local body, berr = c:receive(len)
+  if not body then return nil, berr end
+  return method, path, headers, body
+end
+
+local REASONS = { [200] = "OK", [400] = "Bad Request", [401] = "Unauthorized",
+                  [405] = "Method Not Allowed", [411] = "Length Required" }
+
+local function respond(c, status, text)
+  text = text or ""
+  c:send(("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+          .. "Connection: close\r\n\r\n%s"):format(status, REASONS[status], #text, text))
+end
+
+-- Verify, parse, map: the answer's status and the log line.
+local function handle(headers, body)
+  local ok, err = webhook.verify(opts.secrets, headers, body, { replay = true })
+  if not ok then
+    -- err.message names the failed check, never a secret or a signature
+    return 401, { verified = false, reason = err.reason, error = err.message }
+  end
+  local ev, perr = webhook.parse(body)
+  if not ev then return 400, { verified = true, error = perr.message } end
+  local entry = { verified = true, type = ev.type, status = ev.status,
+                  batch_id = ev.batch_id, message_index = ev.message_index }
+  if ev.type == "message_delivery" then
+    entry.reason_code = ev.reason and ev.reason.code
+    entry.identity = ev.channel_identity and ev.channel_identity.identity
+    local hit = ledger and ev.batch_id and ev.message_index
+                and ledger:lookup(ev.batch_id, ev.message_index)
+    if hit then
+      entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
+      entry.csv = csv_lines[tonumber(hit.row)]
+    end
+  end
+  return 200, entry
+end
+
+local server = assert(socket.bind(opts.host, opts.port))
+server:settimeout(1) -- wake up now and then to honour --lifetime
+local _, port = server:getsockname()
+io.stdout:write("port=", port, "\n")
+io.stdout:flush()
+
+local verified = 0
+while not (opts.count and verified >= opts.count) do
+  if deadline and socket.gettime() > deadline then break end
+  local c = server:accept()
+  if c then
+    c:settimeout(10)
+    local method, path, headers, body = read_request(c)
+    if method == "POST" and body then
+      local status, entry = handle(headers, body)
+      entry.path = path
+      respond(c, status)
+      log(entry)
+      if entry.verified then verified = verified + 1 end
+    elseif method == "POST" then
+      respond(c, 411)
+    elseif method then
+      respond(c, 405)
+    end
+    c:close()
+  end
+end
+server:close()
+if ledger then ledger:close() end

@@ -1,0 +1,212 @@
+-- sinch.batch.ledger: an append-only record of accepted batches, so that
+-- every delivery receipt (batch_id, message_index) can be tied back to the
+-- recipient and the source row it came from.
+--
+--   local ledger = assert(require("sinch.batch.ledger").open("spring.ledger"))
+--   ledger:record{ batch_id = res.batch_id, tag = "spring",
+--                  rows = { 2, 3, 4 }, recipients = { "+46700000001", … } }
+--   local hit = ledger:lookup(event.batch_id, event.message_index)  -- 0-based
+--   --> { row = 3, recipient = "+46700000002", tag = "spring", batch_id = …, index = 1 }
+--
+-- The file holds one JSON object per line, one line per batch:
+--   {"batch_id":"01J…","tag":"spring","rows":[2,3,4],"recipients":["+4670…",…]}
+-- Each line goes out in one write and is flushed before record() returns.
+-- Reopening reloads it; a torn last line (a crash mid-write) is ignored and
+-- the next record starts on a fresh line.  lookup() of a batch it does not
+-- know reads what other processes appended since (a receiver running beside
+-- the sender).
+
+local errors = require "sinch.batch.errors"
+local cjson = require "cjson.safe"
+
+local type, tostring, tonumber, error, setmetatable = type, tostring, tonumber, error, setmetatable
+local ipairs, floor = ipairs, math.floor
+local io_open, format, find, sub = io.open, string.format, string.find, string.sub
+local encode, decode, null = cjson.encode, cjson.decode, cjson.null
+
+local _M = { _VERSION = "0.1.0" }
+
+local Ledger = {}
+Ledger.__index = Ledger
+
+local function io_error(path, what, msg)
+  return errors.new("internal", format("ledger %s: %s: %s", path, what, tostring(msg)))
+end
+
+local function valid_entry(e)
+  return type(e) == "table" and type(e.batch_id) == "string" and e.batch_id ~= ""
+     and type(e.rows) == "table"
+end
+
+-- Indexes an entry; a batch recorded twice keeps its last entry.
+local function add(self, e)
+  if self.index[e.batch_id] == nil then self.count = self.count + 1 end
+  self.index[e.batch_id] = e
+end
+
+-- Reads complete lines from self.offset on; stops before a last line that
+-- has no newline yet (torn, or still being written by another process).
+function Ledger:refresh()
+  local f, err = io_open(self.path, "rb")
+  if not f then return nil, io_error(self.path, "cannot read", err) end
+  f:seek("set", self.offset)
+  local data = f:read("*a") or ""
+  f:close()
+  local pos, n = 1, #data
+  while pos <= n do
+    local nl = find(data, "\n", pos, true)
+    if not nl then break end
+    if nl > pos then
+      local e = decode(sub(data, pos, nl - 1))
+      if valid_entry(e) then
+        if e.tag == null then e.tag = nil end
+        for i, r in ipairs(e.rows) do -- cjson gives Lua 5.4 floats: 3.0 -> 3
+          if type(r) == "number" and r % 1 == 0 then e.rows[i] = floor(r) end
+        end
+        if type(e.recipients) ~= "table" then e.recipients = nil end
+        add(self, e)
+      else
+        self.skipped = self.skipped + 1
+      end
+    end
+    pos = nl + 1
+  end
+  self.offset = self.offset + pos - 1
+  self.torn = pos <= n -- bytes after the last newline
+  return true
+end
+
+function _M.open(path)
+  if type(path) ~= "string" or path == "" then
+    error("ledger.open: path: expected a file name, got " .. tostring(path), 2)
+  end
+  local self = setmetatable({ path = path, index = {}, offset = 0, count = 0, skipped = 0,
+                              torn = false }, Ledger)
+  local f, err = io_open(path, "ab")
+  if not f then return nil, io_error(path, "cannot open for appending", err) end
+  f:setvbuf("no") -- each write() goes straight to the file
+  self.file = f
+  local ok, rerr = self:refresh()
+  if not ok then
+    f:close()
+    self.file = nil
+    return nil, rerr
+  end
+  return self
+end
+
+-- A recipient as one string: an identity, a contact id, or the first
+-- channel identity of a Recipient / RecipientAndParam table.
+local function identity_of(r)
+  if type(r) == "string" then return r end
+  if type(r) ~= "table" then return nil end
+  if r.recipient ~= nil then r = r.recipient end
+  if type(r) ~= "table" then return nil end
+  if type(r.contact_id) == "string" then return r.contact_id end
+  local ids = type(r.identified_by) == "table" and r.identified_by.channel_identities
+  local first = type(ids) == "table" and ids[1]
+  if type(first) == "table" and type(first.identity) == "string" then return first.identity end
+  return nil
+end
+_M.identity_of = identity_of
+
+-- Checks a record; returns its rows and recipients (identity strings).
+-- Without rows, the row of each recipient is its 1-based position.
+local function check_record(t)
+  if type(t) ~= "table" then error("ledger:record: expected a table, got " .. type(t), 3) end
+  if type(t.batch_id) ~= "string" or t.batch_id == "" then
+    error("ledger:record: batch_id: expected a non-empty string, got " .. tostring(t.batch_id), 3)
+  end
+  local tt = type(t.tag)
+  if t.tag ~= nil and tt ~= "string" and tt ~= "number" and tt ~= "table" then
+    error("ledger:record: tag: expected a string or a table, got " .. tt, 3)
+  end
+  if t.rows == nil and t.recipients == nil then
+    error("ledger:record: rows: expected an array of row numbers or ids (or recipients), got nil", 3)
+  end
+  if t.rows ~= nil and type(t.rows) ~= "table" then
+    error("ledger:record: rows: expected an array of row numbers or ids, got " .. type(t.rows), 3)
+  end
+  if t.recipients ~= nil and type(t.recipients) ~= "table" then
+    error("ledger:record: recipients: expected an array, got " .. type(t.recipients), 3)
+  end
+  local rows, recipients = {}, {}
+  local n = t.rows and #t.rows or #t.recipients
+  for i = 1, n do
+    local r = t.rows and t.rows[i] or i
+    if type(r) ~= "number" and type(r) ~= "string" then
+      error(format("ledger:record: rows[%d]: expected a row number or id, got %s", i, type(r)), 3)
+    end
+    rows[i] = r
+  end
+  if t.recipients ~= nil then
+    if #t.recipients ~= n then
+      error(format("ledger:record: recipients: %d given for %d rows; one per row is needed",
+                   #t.recipients, n), 3)
+    end
+    for i = 1, n do
+      local id = identity_of(t.recipients[i])
+      if id == nil then
+        error(format("ledger:record: recipients[%d]: expected an identity string or a recipient "
+                     .. "table with contact_id or identified_by", i), 3)
+      end
+      recipients[i] = id
+    end
+  end
+  return rows, recipients
+end
+
+-- Appends one batch; returns true, or nil, err when the file cannot be
+-- written (the batch is then remembered in memory only).
+function Ledger:record(t)
+  if not self.file then error("ledger:record: the ledger is closed", 2) end
+  local rows, recipients = check_record(t)
+  local entry = { batch_id = t.batch_id, tag = t.tag, rows = rows, recipients = recipients }
+  local line, jerr = encode(entry)
+  if not line then error("ledger:record: cannot encode the entry: " .. tostring(jerr), 2) end
+  add(self, entry)
+  -- a torn tail gets its own (bad, skipped) line; ours starts fresh
+  if self.torn then line = "\n" .. line end
+  local ok, err = self.file:write(line, "\n")
+  if ok then ok, err = self.file:flush() end
+  if not ok then return nil, io_error(self.path, "write failed", err) end
+  self.torn = false
+  return true
+end
+
+-- The whole entry of a batch, or nil.
+function Ledger:entry(batch_id)
+  local e = self.index[batch_id]
+  if e == nil and type(batch_id) == "string" then
+    self:refresh()
+    e = self.index[batch_id]
+  end
+  return e
+end
+
+-- The recipient at message_index (0-based, as in delivery receipts).
+function Ledger:lookup(batch_id, message_index)
+  if type(batch_id) ~= "string" then return nil end
+  local i = tonumber(message_index)
+  if i == nil or i < 0 or i % 1 ~= 0 then return nil end
+  local e = self:entry(batch_id)
+  local row = e and e.rows[i + 1]
+  if row == nil then return nil end
+  local rcpt = e.recipients and e.recipients[i + 1]
+  return { row = row, recipient = rcpt, tag = e.tag, batch_id = batch_id, index = i }
+end
+
+-- Closes the file (idempotent); lookups keep working on what was loaded.
+function Ledger:close()
+  if self.file then
+    self.file:close()
+    self.file = nil
+  end
+end
+
+function Ledger:__tostring()
+  return format("sinch.batch.Ledger(%s, %d batches%s)", self.path, self.count,
+                self.file and "" or ", closed")
+end
+
+return _M

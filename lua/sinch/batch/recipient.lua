@@ -1,0 +1,267 @@
+--- Recipients of a batch: the `recipient` part of each RecipientAndParam.
+--
+--   local R = require "sinch.batch.recipient"
+--   R.sms("+46700000001")
+--     --> { identified_by = { channel_identities = { { channel = "SMS", identity = "+46700000001" } } } }
+--   R.messenger("1234567890", "01APPID")   -- app-scoped channels need the app id
+--   R.contact("01CONTACTID")               --> { contact_id = "01CONTACTID" }
+--   R.any{ R.whatsapp("+46700000001"), { channel = "SMS", identity = "+46700000001" } }
+--
+-- Channel names are an open table: `R.channels` maps a ConversationChannel name to
+-- its properties (`phone = true`: the identity is an E.164 number; `app_scoped = true`:
+-- the identity needs an `app_id`).  `R.register_channel(name, props)` adds one.
+--
+-- Bad input raises (level 2) with the field and the rule, e.g.
+--   recipient: "0701234" is not an E.164 number (+ and 7-15 digits)
+--   recipient: MESSENGER identities need an app_id
+-- `R.validate(r)` checks a hand-made table and returns true or nil, err.
+local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error, tostring
+local setmetatable = setmetatable
+local format, find = string.format, string.find
+local sort, concat = table.sort, table.concat
+
+local ok_cjson, cjson = pcall(require, "cjson")
+local array_mt = ok_cjson and cjson.array_mt or nil
+
+local _M = { _VERSION = "0.1.0" }
+
+--- Known ConversationChannel names and their properties.  Open: add to it with
+-- `register_channel` (or assign directly) when Sinch adds a channel.
+_M.channels = {
+  SMS = { phone = true },
+  MMS = { phone = true },
+  WHATSAPP = { phone = true },
+  RCS = { phone = true },
+  VIBERBM = { phone = true },
+  MESSENGER = { app_scoped = true },
+  INSTAGRAM = { app_scoped = true },
+  LINE = { app_scoped = true },
+  WECHAT = { app_scoped = true },
+  TELEGRAM = {},
+  KAKAOTALK = {},
+  KAKAOTALKCHAT = {},
+  APPLEBC = {},
+  SINCH_CHAT = {},
+}
+
+local CHANNEL_PROPS = { phone = true, app_scoped = true }
+
+local function array(t)
+  if array_mt then setmetatable(t, array_mt) end
+  return t
+end
+
+--- True when `s` is an E.164 number: "+", a non-zero digit, 7 to 15 digits in all.
+function _M.is_e164(s)
+  return type(s) == "string" and find(s, "^%+[1-9]%d%d%d%d%d%d+$") ~= nil and #s <= 16
+end
+
+--- Add (or replace) a channel.  `props` may hold `phone` and `app_scoped` (booleans).
+function _M.register_channel(name, props)
+  if type(name) ~= "string" or not find(name, "^[A-Z][A-Z0-9_]*$") then
+    error("recipient.register_channel: name must be an upper-case channel name like \"SMS\"", 2)
+  end
+  props = props or {}
+  if type(props) ~= "table" then
+    error("recipient.register_channel: props must be a table", 2)
+  end
+  local copy = {}
+  for k, v in pairs(props) do
+    if not CHANNEL_PROPS[k] then
+      error(format("recipient.register_channel: unknown property %q (known: app_scoped, phone)",
+        tostring(k)), 2)
+    end
+    if type(v) ~= "boolean" then
+      error(format("recipient.register_channel: %s must be a boolean", k), 2)
+    end
+    copy[k] = v
+  end
+  _M.channels[name] = copy
+  return copy
+end
+
+local function known_channels()
+  local names = {}
+  for name in pairs(_M.channels) do names[#names + 1] = name end
+  sort(names)
+  return concat(names, ", ")
+end
+
+-- Check one channel identity; `path` prefixes the error.  Returns a fresh
+-- `{channel, identity, app_id}` table or nil, err.
+local function identity(path, channel, id, app_id)
+  if type(channel) ~= "string" then
+    return nil, format("%s: channel must be a string (got %s)", path, type(channel))
+  end
+  local props = _M.channels[channel]
+  if not props then
+    return nil, format("%s: unknown channel %q (known: %s; add one with recipient.register_channel)",
+      path, channel, known_channels())
+  end
+  if type(id) ~= "string" or id == "" then
+    return nil, format("%s: identity must be a non-empty string (got %s)", path,
+      id == "" and "an empty string" or type(id))
+  end
+  if props.phone and not _M.is_e164(id) then
+    return nil, format("%s: %q is not an E.164 number (+ and 7-15 digits)", path, id)
+  end
+  if app_id ~= nil and (type(app_id) ~= "string" or app_id == "") then
+    return nil, format("%s: app_id must be a non-empty string (got %s)", path,
+      app_id == "" and "an empty string" or type(app_id))
+  end
+  if props.app_scoped and app_id == nil then
+    return nil, format("%s: %s identities need an app_id", path, channel)
+  end
+  return { channel = channel, identity = id, app_id = app_id }
+end
+
+local function identified_by(list)
+  return { identified_by = { channel_identities = array(list) } }
+end
+
+--- A recipient on one channel: `channel("SMS", "+46700000001")`.
+function _M.channel(name, id, app_id)
+  local ci, err = identity("recipient", name, id, app_id)
+  if not ci then error(err, 2) end
+  return identified_by({ ci })
+end
+
+local function helper(name)
+  return function(id, app_id)
+    local ci, err = identity("recipient", name, id, app_id)
+    if not ci then error(err, 2) end
+    return identified_by({ ci })
+  end
+end
+
+_M.sms = helper("SMS")
+_M.mms = helper("MMS")
+_M.whatsapp = helper("WHATSAPP")
+_M.rcs = helper("RCS")
+_M.viber = helper("VIBERBM")
+_M.messenger = helper("MESSENGER")
+_M.instagram = helper("INSTAGRAM")
+_M.line = helper("LINE")
+_M.wechat = helper("WECHAT")
+_M.telegram = helper("TELEGRAM")
+_M.kakaotalk = helper("KAKAOTALK")
+_M.kakaotalkchat = helper("KAKAOTALKCHAT")
+_M.applebc = helper("APPLEBC")
+
+--- A recipient by contact id (CONVERSATION processing mode only).
+function _M.contact(id)
+  if type(id) ~= "string" or id == "" then
+    error(format("recipient: contact id must be a non-empty string (got %s)",
+      id == "" and "an empty string" or type(id)), 2)
+  end
+  return { contact_id = id }
+end
+
+local IDENTITY_KEYS = { channel = true, identity = true, app_id = true }
+
+-- Check an identity table `{channel=, identity=, app_id=}` with no other keys.
+local function identity_table(path, t)
+  if type(t) ~= "table" then
+    return nil, format("%s: expected a table (got %s)", path, type(t))
+  end
+  for k in pairs(t) do
+    if not IDENTITY_KEYS[k] then
+      return nil, format("%s.%s: unknown field (known: app_id, channel, identity)", path, tostring(k))
+    end
+  end
+  return identity(path, t.channel, t.identity, t.app_id)
+end
+
+--- One recipient with several channel identities, tried by the API in its order:
+-- `any{ {channel="WHATSAPP", identity="+46…"}, {"SMS", "+46…"}, R.sms("+46…") }`.
+-- Entries are `{channel=, identity=, app_id=}`, positional `{channel, identity, app_id}`,
+-- or recipients made by the helpers above (their identities are spliced in).
+function _M.any(list)
+  if type(list) ~= "table" or list[1] == nil then
+    error("recipient.any: expected a non-empty array of channel identities", 2)
+  end
+  local out = {}
+  for i, entry in ipairs(list) do
+    local path = format("recipient.any[%d]", i)
+    if type(entry) == "table" and entry.identified_by then
+      local ids = type(entry.identified_by) == "table" and entry.identified_by.channel_identities
+      if type(ids) ~= "table" then
+        error(path .. ".identified_by: expected channel_identities", 2)
+      end
+      for j, ci in ipairs(ids) do
+        local c, err = identity_table(format("%s.identified_by.channel_identities[%d]", path, j), ci)
+        if not c then error(err, 2) end
+        out[#out + 1] = c
+      end
+    else
+      local c, err
+      if type(entry) == "table" and entry[1] ~= nil then
+        c, err = identity(path, entry[1], entry[2], entry[3])
+      else
+        c, err = identity_table(path, entry)
+      end
+      if not c then error(err, 2) end
+      out[#out + 1] = c
+    end
+  end
+  if out[1] == nil then
+    error("recipient.any: expected a non-empty array of channel identities", 2)
+  end
+  return identified_by(out)
+end
+
+--- Check a recipient table (for hand-made or decoded recipients).
+-- Returns true, or nil and a message naming the field and the rule.
+function _M.validate(r, path)
+  path = path or "recipient"
+  if type(r) ~= "table" then
+    return nil, format("%s: expected a table (got %s)", path, type(r))
+  end
+  for k in pairs(r) do
+    if k ~= "contact_id" and k ~= "identified_by" then
+      return nil, format("%s.%s: unknown field (known: contact_id, identified_by)", path, tostring(k))
+    end
+  end
+  if r.contact_id ~= nil then
+    if r.identified_by ~= nil then
+      return nil, path .. ": give contact_id or identified_by, not both"
+    end
+    if type(r.contact_id) ~= "string" or r.contact_id == "" then
+      return nil, path .. ".contact_id: expected a non-empty string"
+    end
+    return true
+  end
+  local by = r.identified_by
+  if by == nil then
+    return nil, path .. ": needs contact_id or identified_by"
+  end
+  if type(by) ~= "table" then
+    return nil, format("%s.identified_by: expected a table (got %s)", path, type(by))
+  end
+  for k in pairs(by) do
+    if k ~= "channel_identities" then
+      return nil, format("%s.identified_by.%s: unknown field (known: channel_identities)", path, tostring(k))
+    end
+  end
+  local ids = by.channel_identities
+  local ipath = path .. ".identified_by.channel_identities"
+  if type(ids) ~= "table" then
+    return nil, format("%s: expected an array (got %s)", ipath, type(ids))
+  end
+  local n = #ids
+  if n == 0 then
+    return nil, ipath .. ": at least 1 channel identity"
+  end
+  for k in pairs(ids) do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
+      return nil, format("%s: expected an array (found key %s)", ipath, tostring(k))
+    end
+  end
+  for i = 1, n do
+    local c, err = identity_table(format("%s[%d]", ipath, i), ids[i])
+    if not c then return nil, err end
+  end
+  return true
+end
+
+return _M

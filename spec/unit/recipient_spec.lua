@@ -1,0 +1,231 @@
+local R = require "sinch.batch.recipient"
+local cjson = require "cjson"
+
+-- The message of an error raised by `fn`, checking that it points at this file
+-- (errors are raised at level 2, at the caller).
+local function err_of(fn)
+  local ok, err = pcall(fn)
+  assert.is_false(ok, "expected an error")
+  local rest = tostring(err):match("^[^:]*recipient_spec%.lua:%d+: (.*)$")
+  assert.is_string(rest, "error does not point at the caller: " .. tostring(err))
+  return rest
+end
+
+local function one(channel, identity, app_id)
+  return { identified_by = { channel_identities = { { channel = channel, identity = identity,
+    app_id = app_id } } } }
+end
+
+describe("sinch.batch.recipient", function()
+  describe("phone-number channels", function()
+    it("build an identified_by recipient per helper", function()
+      assert.same(one("SMS", "+46700000001"), R.sms("+46700000001"))
+      assert.same(one("MMS", "+46700000001"), R.mms("+46700000001"))
+      assert.same(one("WHATSAPP", "+46700000001"), R.whatsapp("+46700000001"))
+      assert.same(one("RCS", "+46700000001"), R.rcs("+46700000001"))
+      assert.same(one("VIBERBM", "+46700000001"), R.viber("+46700000001"))
+    end)
+
+    it("encode in the API's JSON shape", function()
+      assert.same(
+        cjson.decode('{"identified_by":{"channel_identities":'
+          .. '[{"channel":"SMS","identity":"+46700000001"}]}}'),
+        cjson.decode(cjson.encode(R.sms("+46700000001"))))
+    end)
+
+    it("accept an optional app_id", function()
+      assert.same(one("SMS", "+46700000001", "01APP"), R.sms("+46700000001", "01APP"))
+    end)
+
+    it("accept 7 to 15 digits", function()
+      assert.same(one("SMS", "+1234567"), R.sms("+1234567"))
+      assert.same(one("SMS", "+123456789012345"), R.sms("+123456789012345"))
+    end)
+
+    it("reject numbers that are not E.164", function()
+      assert.equal('recipient: "0701234" is not an E.164 number (+ and 7-15 digits)',
+        err_of(function() R.sms("0701234") end))
+      assert.equal('recipient: "+123456" is not an E.164 number (+ and 7-15 digits)',
+        err_of(function() R.sms("+123456") end))
+      assert.equal('recipient: "+1234567890123456" is not an E.164 number (+ and 7-15 digits)',
+        err_of(function() R.whatsapp("+1234567890123456") end))
+      assert.equal('recipient: "+0701234567" is not an E.164 number (+ and 7-15 digits)',
+        err_of(function() R.viber("+0701234567") end))
+      assert.equal('recipient: "+46 70 000 00 01" is not an E.164 number (+ and 7-15 digits)',
+        err_of(function() R.rcs("+46 70 000 00 01") end))
+    end)
+
+    it("reject a missing or non-string identity", function()
+      assert.equal("recipient: identity must be a non-empty string (got nil)",
+        err_of(function() R.sms() end))
+      assert.equal("recipient: identity must be a non-empty string (got number)",
+        err_of(function() R.sms(46700000001) end))
+      assert.equal("recipient: identity must be a non-empty string (got an empty string)",
+        err_of(function() R.telegram("") end))
+    end)
+  end)
+
+  describe("app-scoped channels", function()
+    it("take the identity and the app id", function()
+      assert.same(one("MESSENGER", "2345678", "01APP"), R.messenger("2345678", "01APP"))
+      assert.same(one("INSTAGRAM", "ig-1", "01APP"), R.instagram("ig-1", "01APP"))
+      assert.same(one("LINE", "U123", "01APP"), R.line("U123", "01APP"))
+      assert.same(one("WECHAT", "wx-1", "01APP"), R.wechat("wx-1", "01APP"))
+    end)
+
+    it("need an app_id", function()
+      assert.equal("recipient: MESSENGER identities need an app_id",
+        err_of(function() R.messenger("2345678") end))
+      assert.equal("recipient: WECHAT identities need an app_id",
+        err_of(function() R.channel("WECHAT", "wx-1") end))
+      assert.equal("recipient: app_id must be a non-empty string (got an empty string)",
+        err_of(function() R.line("U123", "") end))
+      assert.equal("recipient: app_id must be a non-empty string (got number)",
+        err_of(function() R.line("U123", 7) end))
+    end)
+  end)
+
+  describe("other channels", function()
+    it("take any identity string", function()
+      assert.same(one("TELEGRAM", "tg-1"), R.telegram("tg-1"))
+      assert.same(one("KAKAOTALK", "kk-1"), R.kakaotalk("kk-1"))
+      assert.same(one("KAKAOTALKCHAT", "kc-1"), R.kakaotalkchat("kc-1"))
+      assert.same(one("APPLEBC", "urn:mbid:x"), R.applebc("urn:mbid:x"))
+    end)
+  end)
+
+  describe("channel()", function()
+    it("builds any known channel", function()
+      assert.same(one("SMS", "+46700000001"), R.channel("SMS", "+46700000001"))
+      assert.same(one("MESSENGER", "p", "01APP"), R.channel("MESSENGER", "p", "01APP"))
+    end)
+
+    it("rejects an unknown channel, naming how to add one", function()
+      local msg = err_of(function() R.channel("PIGEON", "coop-1") end)
+      assert.matches('^recipient: unknown channel "PIGEON" %(known: APPLEBC, .*SMS.*; '
+        .. 'add one with recipient%.register_channel%)$', msg)
+      assert.equal("recipient: channel must be a string (got nil)", err_of(function() R.channel() end))
+    end)
+  end)
+
+  describe("register_channel()", function()
+    after_each(function() R.channels.PIGEON = nil end)
+
+    it("adds a channel that the helpers then accept, with its rules", function()
+      R.register_channel("PIGEON", { app_scoped = true })
+      assert.same(one("PIGEON", "coop-1", "01APP"), R.channel("PIGEON", "coop-1", "01APP"))
+      assert.equal("recipient: PIGEON identities need an app_id",
+        err_of(function() R.channel("PIGEON", "coop-1") end))
+      assert.is_true(R.validate(one("PIGEON", "coop-1", "01APP")))
+    end)
+
+    it("can make a phone channel", function()
+      R.register_channel("PIGEON", { phone = true })
+      assert.equal('recipient: "coop" is not an E.164 number (+ and 7-15 digits)',
+        err_of(function() R.channel("PIGEON", "coop") end))
+    end)
+
+    it("rejects bad names and properties", function()
+      assert.equal('recipient.register_channel: name must be an upper-case channel name like "SMS"',
+        err_of(function() R.register_channel("pigeon") end))
+      assert.equal('recipient.register_channel: unknown property "phones" (known: app_scoped, phone)',
+        err_of(function() R.register_channel("PIGEON", { phones = true }) end))
+      assert.equal("recipient.register_channel: phone must be a boolean",
+        err_of(function() R.register_channel("PIGEON", { phone = "yes" }) end))
+      assert.is_nil(R.channels.PIGEON)
+    end)
+  end)
+
+  describe("contact()", function()
+    it("builds a contact_id recipient", function()
+      assert.same({ contact_id = "01CONTACT" }, R.contact("01CONTACT"))
+    end)
+
+    it("rejects a missing id", function()
+      assert.equal("recipient: contact id must be a non-empty string (got nil)",
+        err_of(function() R.contact() end))
+      assert.equal("recipient: contact id must be a non-empty string (got an empty string)",
+        err_of(function() R.contact("") end))
+    end)
+  end)
+
+  describe("any()", function()
+    it("holds several identities in order, from tables, positional tables and helpers", function()
+      local r = R.any{
+        R.whatsapp("+46700000001"),
+        { channel = "MESSENGER", identity = "psid", app_id = "01APP" },
+        { "SMS", "+46700000001" },
+      }
+      assert.same({ identified_by = { channel_identities = {
+        { channel = "WHATSAPP", identity = "+46700000001" },
+        { channel = "MESSENGER", identity = "psid", app_id = "01APP" },
+        { channel = "SMS", identity = "+46700000001" },
+      } } }, r)
+    end)
+
+    it("names the position of a bad identity", function()
+      assert.equal('recipient.any[2]: "070" is not an E.164 number (+ and 7-15 digits)',
+        err_of(function() R.any{ R.sms("+46700000001"), { "SMS", "070" } } end))
+      assert.equal("recipient.any[1]: MESSENGER identities need an app_id",
+        err_of(function() R.any{ { channel = "MESSENGER", identity = "psid" } } end))
+      assert.equal("recipient.any[1].chanel: unknown field (known: app_id, channel, identity)",
+        err_of(function() R.any{ { chanel = "SMS", identity = "+46700000001" } } end))
+    end)
+
+    it("rejects an empty list", function()
+      assert.equal("recipient.any: expected a non-empty array of channel identities",
+        err_of(function() R.any{} end))
+    end)
+  end)
+
+  describe("validate()", function()
+    it("accepts what the helpers build and hand-made tables", function()
+      assert.is_true(R.validate(R.sms("+46700000001")))
+      assert.is_true(R.validate(R.contact("01C")))
+      assert.is_true(R.validate(cjson.decode(
+        '{"identified_by":{"channel_identities":[{"channel":"LINE","identity":"U1","app_id":"A"}]}}')))
+    end)
+
+    local cases = {
+      { "x", "recipient: expected a table (got string)" },
+      { {}, "recipient: needs contact_id or identified_by" },
+      { { contact_id = "a", identified_by = {} }, "recipient: give contact_id or identified_by, not both" },
+      { { contact_id = 5 }, "recipient.contact_id: expected a non-empty string" },
+      { { contact = "a" }, "recipient.contact: unknown field (known: contact_id, identified_by)" },
+      { { identified_by = { channel_identities = {} } },
+        "recipient.identified_by.channel_identities: at least 1 channel identity" },
+      { { identified_by = { identities = {} } },
+        "recipient.identified_by.identities: unknown field (known: channel_identities)" },
+      { { identified_by = { channel_identities = { x = 1 } } },
+        "recipient.identified_by.channel_identities: at least 1 channel identity" },
+      { { identified_by = { channel_identities = { { channel = "SMS", identity = "+46700000001" },
+        x = 1 } } },
+        "recipient.identified_by.channel_identities: expected an array (found key x)" },
+      { { identified_by = { channel_identities = {
+          { channel = "SMS", identity = "+46700000001" }, { channel = "SMS", identity = "46700000001" } } } },
+        'recipient.identified_by.channel_identities[2]: "46700000001" is not an E.164 number (+ and 7-15 ' ..
+          'digits)' },
+      { one("INSTAGRAM", "ig"),
+        "recipient.identified_by.channel_identities[1]: INSTAGRAM identities need an app_id" },
+    }
+    for i, case in ipairs(cases) do
+      it("rejects bad table #" .. i .. " with: " .. case[2], function()
+        local ok, err = R.validate(case[1])
+        assert.is_nil(ok)
+        assert.equal(case[2], err)
+      end)
+    end
+
+    it("takes a path prefix for errors", function()
+      local ok, err = R.validate({}, "recipients[7].recipient")
+      assert.is_nil(ok)
+      assert.equal("recipients[7].recipient: needs contact_id or identified_by", err)
+    end)
+  end)
+
+  it("is_e164() tells numbers apart", function()
+    assert.is_true(R.is_e164("+46700000001"))
+    assert.is_false(R.is_e164("46700000001"))
+    assert.is_false(R.is_e164(46700000001))
+  end)
+end)
