@@ -54,7 +54,7 @@ describe("client against the sandbox", function()
       message = M.text("Hi ${name}, your code is ${code}"),
       batch_metadata = { campaign = "spring" },
       message_metadata = { campaign = "spring" },
-      processing_strategy = "DISPATCH_ONLY",
+      processing_strategy = "DEFAULT",
       ttl = 86400,
       channel_priority_order = { "SMS" },
       recipients = {
@@ -79,13 +79,15 @@ describe("client against the sandbox", function()
       app_id = APP,
       message = { text_message = { text = "Hi ${name}, your code is ${code}" } },
       recipient_and_params = {
-        { recipient = { identified_by = { channel_identities = { { channel = "SMS", identity = "+46700000001" } } } },
+        { recipient = { identified_by = { channel_identities = {
+            { channel = "SMS", identity = "+46700000001" } } } },
           parameters = { name = "Ann", code = "1234" }, message_metadata = { row = "1" } },
-        { recipient = { contact_id = "01CONTACTXXXXXXXXXXXXXXXXX" }, parameters = { name = "Bo", code = "5678" } },
+        { recipient = { contact_id = "01CONTACTXXXXXXXXXXXXXXXXX" },
+          parameters = { name = "Bo", code = "5678" } },
       },
       batch_metadata = { campaign = "spring" },
       message_metadata = { campaign = "spring" },
-      processing_strategy = "DISPATCH_ONLY",
+      processing_strategy = "DEFAULT",
       ttl = "86400s",
       channel_priority_order = { "SMS" },
     }, cjson.decode(req.body))
@@ -227,7 +229,11 @@ describe("client against the sandbox", function()
           "message_metadata._batch_id: reserved, the API sets it to the batch id" },
         { { send_after = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 8 * 86400) }, "more than 7 days ahead" },
         { { ttl = "10m" }, 'ttl: "10m" must be a whole number of seconds' },
-        { { processing_strategy = "FAST" }, 'processing_strategy: "FAST" is not one of DEFAULT, DISPATCH_ONLY' },
+        { { processing_strategy = "FAST" },
+          'processing_strategy: "FAST" is not one of DEFAULT, DISPATCH_ONLY' },
+        { { processing_strategy = "DISPATCH_ONLY", recipients = { { recipient = R.contact("01C") } } },
+          "recipients[1].recipient.contact_id: processing_strategy DISPATCH_ONLY takes identified_by "
+          .. "recipients only" },
       }
       for _, case in ipairs(cases) do
         local o = { message = M.text("x"), recipients = { { recipient = R.sms("+46700000001") } } }
@@ -241,7 +247,8 @@ describe("client against the sandbox", function()
     end)
 
     it("misuse raises naming the argument", function()
-      assert.has_error(function() client:send("x") end, "bad argument #1 to 'send' (expected a batch or a table)")
+      assert.has_error(function() client:send("x") end,
+        "bad argument #1 to 'send' (expected a batch or a table)")
       assert.has_error(function() client:status(42) end,
         "bad argument #1 to 'status' (batch_id: expected a non-empty string)")
       assert.has_error(function() client:batch{ message = M.text("x"), colour = "red" } end,

@@ -148,20 +148,20 @@ end
 
 -- Runs one API operation and decodes its JSON answer.
 function Client:_call(op, body, a, b)
-  local status, resp, attempts
+  local status, resp
   if self.transport then
-    status, resp, attempts = self.transport:run(self.core, op, body, a, b)
+    status, resp = self.transport:run(self.core, op, body, a, b)
   else
-    status, resp, attempts = self.core:call(op, body, a, b)
+    status, resp = self.core:call(op, body, a, b)
   end
   if not status then return nil, resp end
-  if resp == "" then return {}, status end
+  if resp == "" then return {} end
   local data = decode(resp)
   if data == nil then
     return fail("json", fmt("HTTP %d: the response is not JSON (%d bytes)", status, #resp),
       { status = status })
   end
-  return data, status, attempts
+  return data
 end
 
 ------------------------------------------------------------ validation
@@ -360,7 +360,8 @@ function Client:batch(opts)
   local params = {}
   if opts.check ~= false then params = message.params(msg) end
   return setmetatable({ b = b, params = params, defaults = opts.defaults, client = self,
-                        batch_metadata = opts.batch_metadata }, Batch)
+                        batch_metadata = opts.batch_metadata,
+                        dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }, Batch)
 end
 
 --- Adds one recipient.
@@ -371,6 +372,10 @@ end
 -- @return the number of recipients so far | nil, err
 function Batch:add(recipient, params, message_metadata, conversation_metadata)
   local n = self.b:count() + 1
+  if self.dispatch_only and type(recipient) == "table" and recipient.contact_id ~= nil then
+    return invalid(fmt("recipients[%d].recipient.contact_id: processing_strategy DISPATCH_ONLY "
+      .. "takes identified_by recipients only", n))
+  end
   local names = self.params
   if #names > 0 then
     if params == nil then params = {} end

@@ -1,0 +1,515 @@
+/* builder.c -- streams a send-batch request body into one buffer.
+ *
+ *   {"app_id":"…","message":<raw>,"recipient_and_params":[<entry>,…]<fields>}
+ *
+ * The head (app_id, message) is written once by new(); each entry is
+ * appended in place by begin … end; body() closes the array and writes the
+ * top-level fields after it.  An entry is only ever complete or absent: any
+ * error inside an entry drops it (the buffer goes back to the end of the
+ * previous entry) and leaves the builder ready for the next begin().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "json.h"
+
+/* Where the builder is in the grammar  begin (contact | identity+) param*
+ * entry_raw* end. */
+enum state {
+    S_OPEN,    /* between entries */
+    S_BEGUN,   /* begin(): `{"recipient":{` written */
+    S_CONTACT, /* the contact_id is written, the recipient object closed */
+    S_IDS,     /* inside "channel_identities":[ */
+    S_PARAMS,  /* inside "parameters":{ */
+    S_RAW,     /* after a per-recipient metadata member */
+    S_CLOSED   /* body() closed the array and wrote the fields */
+};
+
+#define RAW_MESSAGE_METADATA 1u
+#define RAW_CONVERSATION_METADATA 2u
+
+typedef struct field {
+    char *key;
+    char *json; /* the value, as JSON text */
+    size_t len;
+} field;
+
+struct sinch_batch_builder {
+    sb_buf body;
+    size_t head_len;    /* up to and including `"recipient_and_params":[` */
+    size_t entries_len; /* end of the last complete entry */
+    size_t count;
+    size_t max;
+    enum state state;
+    int n_ids;          /* channel identities in the open entry */
+    unsigned raw_seen;  /* RAW_* members in the open entry */
+    int dirty;          /* fields changed since the body was closed */
+    field *fields;
+    size_t n_fields;
+    sinch_batch_error err;
+};
+
+#define LIT(b, s) sb_json_put((b), (s), sizeof(s) - 1)
+#define PUTC(b, c) sb_json_put((b), (c), 1)
+
+/* The 1-based position of the entry being written (or about to be). */
+static size_t pos(const sinch_batch_builder *b) { return b->count + 1; }
+
+static int in_entry(const sinch_batch_builder *b) {
+    return b->state != S_OPEN && b->state != S_CLOSED;
+}
+
+/* Drop the open entry (if any) so the builder can take the next one. */
+static void drop_entry(sinch_batch_builder *b) {
+    if (!in_entry(b)) return;
+    b->body.len = b->entries_len;
+    b->body.data[b->body.len] = '\0';
+    b->state = S_OPEN;
+}
+
+static int invalid(sinch_batch_builder *b, const char *fmt, ...) SB_PRINTF(2, 3);
+static int invalid(sinch_batch_builder *b, const char *fmt, ...) {
+    va_list ap;
+    drop_entry(b);
+    va_start(ap, fmt);
+    sb_error_vset(&b->err, SINCH_BATCH_ERROR_INVALID, fmt, ap);
+    va_end(ap);
+    return SINCH_BATCH_ERR;
+}
+
+static int nomem(sinch_batch_builder *b) {
+    drop_entry(b);
+    return sb_error_nomem(&b->err, "batch builder");
+}
+
+/* A JSON writer's failure on the string at `what` (a printf'd path). */
+static int json_failed(sinch_batch_builder *b, int rc, size_t bad, const char *what) {
+    if (rc == SB_JSON_EUTF8) return invalid(b, "%s: invalid UTF-8 at byte %zu", what, bad + 1);
+    return nomem(b);
+}
+
+/* A parameter or field name for an error message: at most 64 bytes, no
+ * control characters. */
+static const char *quote_name(char *out, size_t outsz, const char *s, size_t n) {
+    sb_sanitize(out, outsz < 65 ? outsz : 65, s, n);
+    return out;
+}
+
+/* Checks shared by the entry functions: an entry is open and accepts `what`
+ * in its current state.  Returns 0 or the error. */
+static int need_entry(sinch_batch_builder *b) {
+    if (b->state == S_CLOSED) return invalid(b, "batch already closed; reset() it first");
+    if (b->state == S_OPEN) return invalid(b, "recipients[%zu]: begin() the entry first", pos(b));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+sinch_batch_builder *sinch_batch_builder_new(const char *app_id, const char *message_json,
+                                             size_t message_len, size_t max_recipients,
+                                             sinch_batch_error *err) {
+    sinch_batch_builder *b;
+    size_t bad = 0;
+    int rc;
+    if (app_id == NULL || app_id[0] == '\0') {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID, "app_id: must not be empty");
+        return NULL;
+    }
+    if (message_json != NULL && message_len == 0) message_len = strlen(message_json);
+    if (!sb_json_is_object(message_json, message_len)) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                     "message: expected a JSON object ({...}) encoded once for the batch");
+        return NULL;
+    }
+    if (max_recipients == 0) max_recipients = SINCH_BATCH_MAX_RECIPIENTS;
+    if (max_recipients > SINCH_BATCH_MAX_RECIPIENTS) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                     "max_recipients: a batch holds at most %d recipients, got %zu",
+                     SINCH_BATCH_MAX_RECIPIENTS, max_recipients);
+        return NULL;
+    }
+    b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        sb_error_nomem(err, "batch builder");
+        return NULL;
+    }
+    sb_buf_init(&b->body);
+    b->max = max_recipients;
+    rc = sb_buf_grow(&b->body, message_len + 256) == 0 ? SB_JSON_OK : SB_JSON_ENOMEM;
+    if (rc == SB_JSON_OK) rc = sb_json_raw(&b->body, "{\"app_id\":", 10);
+    if (rc == SB_JSON_OK) rc = sb_json_str(&b->body, app_id, strlen(app_id), &bad);
+    if (rc == SB_JSON_OK) rc = sb_json_raw(&b->body, ",\"message\":", 11);
+    if (rc == SB_JSON_OK) rc = sb_json_raw(&b->body, message_json, message_len);
+    if (rc == SB_JSON_OK) rc = sb_json_raw(&b->body, ",\"recipient_and_params\":[", 25);
+    if (rc != SB_JSON_OK) {
+        if (rc == SB_JSON_EUTF8)
+            sb_error_set(err, SINCH_BATCH_ERROR_INVALID, "app_id: invalid UTF-8 at byte %zu",
+                         bad + 1);
+        else
+            sb_error_nomem(err, "batch builder");
+        sinch_batch_builder_free(b);
+        return NULL;
+    }
+    b->head_len = b->entries_len = b->body.len;
+    b->state = S_OPEN;
+    return b;
+}
+
+void sinch_batch_builder_free(sinch_batch_builder *b) {
+    size_t i;
+    if (b == NULL) return;
+    for (i = 0; i < b->n_fields; i++) {
+        free(b->fields[i].key);
+        free(b->fields[i].json);
+    }
+    free(b->fields);
+    sb_buf_free(&b->body);
+    free(b);
+}
+
+const sinch_batch_error *sinch_batch_builder_error(const sinch_batch_builder *b) {
+    return b ? &b->err : NULL;
+}
+
+size_t sinch_batch_builder_count(const sinch_batch_builder *b) { return b ? b->count : 0; }
+
+void sinch_batch_builder_reset(sinch_batch_builder *b) {
+    if (b == NULL) return;
+    b->body.len = b->entries_len = b->head_len;
+    b->body.data[b->body.len] = '\0';
+    b->count = 0;
+    b->state = S_OPEN;
+}
+
+/* ------------------------------------------------------------ top fields */
+
+static int reserved_field(const char *key) {
+    return strcmp(key, "app_id") == 0 || strcmp(key, "message") == 0 ||
+           strcmp(key, "recipient_and_params") == 0;
+}
+
+/* Store json (already JSON text, copied) as the value of key. */
+static int set_field(sinch_batch_builder *b, const char *key, const char *json, size_t len) {
+    size_t i;
+    char *copy = sb_memdup(json, len);
+    field *grown;
+    if (copy == NULL) return sb_error_nomem(&b->err, "batch builder");
+    for (i = 0; i < b->n_fields; i++) {
+        if (strcmp(b->fields[i].key, key) == 0) {
+            free(b->fields[i].json);
+            b->fields[i].json = copy;
+            b->fields[i].len = len;
+            b->dirty = 1;
+            return SINCH_BATCH_OK;
+        }
+    }
+    grown = realloc(b->fields, (b->n_fields + 1) * sizeof *grown);
+    if (grown == NULL || (grown[b->n_fields].key = sb_strdup(key)) == NULL) {
+        if (grown) b->fields = grown;
+        free(copy);
+        return sb_error_nomem(&b->err, "batch builder");
+    }
+    b->fields = grown;
+    grown[b->n_fields].json = copy;
+    grown[b->n_fields].len = len;
+    b->n_fields++;
+    b->dirty = 1;
+    return SINCH_BATCH_OK;
+}
+
+static int check_field_key(sinch_batch_builder *b, const char *key) {
+    char name[65];
+    size_t n = key ? strlen(key) : 0, bad;
+    if (n == 0) {
+        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "fields: a field name must not be empty");
+        return SINCH_BATCH_ERR;
+    }
+    if ((bad = sb_json_utf8_check(key, n)) != n) {
+        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
+                     "fields: a field name is not valid UTF-8 (byte %zu)", bad + 1);
+        return SINCH_BATCH_ERR;
+    }
+    if (reserved_field(key)) {
+        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
+                     "%s: written by the builder itself, not settable as a field",
+                     quote_name(name, sizeof name, key, n));
+        return SINCH_BATCH_ERR;
+    }
+    return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_field_raw(sinch_batch_builder *b, const char *key, const char *json,
+                                  size_t len) {
+    char name[65];
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if (check_field_key(b, key) != SINCH_BATCH_OK) return SINCH_BATCH_ERR;
+    if (!sb_json_is_value(json, len)) {
+        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "%s: expected a JSON value, got nothing",
+                     quote_name(name, sizeof name, key, strlen(key)));
+        return SINCH_BATCH_ERR;
+    }
+    return set_field(b, key, json, len);
+}
+
+int sinch_batch_builder_field_string(sinch_batch_builder *b, const char *key, const char *value,
+                                     size_t len) {
+    char name[65];
+    sb_buf tmp;
+    size_t bad = 0;
+    int rc;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if (check_field_key(b, key) != SINCH_BATCH_OK) return SINCH_BATCH_ERR;
+    if (value == NULL) value = "", len = 0;
+    sb_buf_init(&tmp);
+    rc = sb_json_str(&tmp, value, len, &bad);
+    if (rc == SB_JSON_OK) rc = set_field(b, key, tmp.data, tmp.len);
+    else if (rc == SB_JSON_EUTF8)
+        rc = (sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "%s: invalid UTF-8 at byte %zu",
+                           quote_name(name, sizeof name, key, strlen(key)), bad + 1),
+              SINCH_BATCH_ERR);
+    else
+        rc = sb_error_nomem(&b->err, "batch builder");
+    sb_buf_free(&tmp);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- entries */
+
+int sinch_batch_builder_begin(sinch_batch_builder *b) {
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if (b->state == S_CLOSED) return invalid(b, "batch already closed; reset() it first");
+    if (in_entry(b))
+        return invalid(b, "recipients[%zu]: the entry is not ended (it is dropped); call end() "
+                          "before the next begin()", pos(b));
+    if (b->count >= b->max)
+        return invalid(b, "recipients[%zu]: a batch holds at most %zu recipients", pos(b), b->max);
+    if ((b->count && PUTC(&b->body, ",") != 0) || LIT(&b->body, "{\"recipient\":{") != 0)
+        return nomem(b);
+    b->state = S_BEGUN;
+    b->n_ids = 0;
+    b->raw_seen = 0;
+    return SINCH_BATCH_OK;
+}
+
+/* The recipient part may only be written right after begin() (or, for
+ * identities, after another identity). */
+static int check_recipient_order(sinch_batch_builder *b, int identity) {
+    int rc = need_entry(b);
+    if (rc) return rc;
+    if (b->state == S_BEGUN || (identity && b->state == S_IDS)) return 0;
+    if (b->state == S_CONTACT && !identity)
+        return invalid(b, "recipients[%zu].recipient: contact_id given twice", pos(b));
+    if (b->state == S_CONTACT || b->state == S_IDS)
+        return invalid(b, "recipients[%zu].recipient: a contact_id or channel identities, "
+                          "not both", pos(b));
+    return invalid(b, "recipients[%zu].recipient: the recipient comes before parameters and "
+                      "metadata", pos(b));
+}
+
+int sinch_batch_builder_contact(sinch_batch_builder *b, const char *contact_id, size_t len) {
+    char what[64];
+    size_t bad = 0;
+    int rc;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if ((rc = check_recipient_order(b, 0)) != 0) return rc;
+    if (contact_id == NULL) contact_id = "", len = 0;
+    if (len == 0)
+        return invalid(b, "recipients[%zu].recipient.contact_id: must not be empty", pos(b));
+    if (LIT(&b->body, "\"contact_id\":") != 0) return nomem(b);
+    rc = sb_json_str(&b->body, contact_id, len, &bad);
+    if (rc != SB_JSON_OK) {
+        snprintf(what, sizeof what, "recipients[%zu].recipient.contact_id", pos(b));
+        return json_failed(b, rc, bad, what);
+    }
+    if (PUTC(&b->body, "}") != 0) return nomem(b);
+    b->state = S_CONTACT;
+    return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_identity(sinch_batch_builder *b, const char *channel,
+                                 const char *identity, size_t identity_len, const char *app_id) {
+    char what[96];
+    size_t bad = 0, n = 0;
+    int rc, k;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if ((rc = check_recipient_order(b, 1)) != 0) return rc;
+    k = b->n_ids + 1;
+#define ID_PATH "recipients[%zu].recipient.identified_by.channel_identities[%d]"
+    if (channel == NULL || channel[0] == '\0')
+        return invalid(b, ID_PATH ".channel: must not be empty", pos(b), k);
+    if (identity == NULL) identity = "", identity_len = 0;
+    if (identity_len == 0) return invalid(b, ID_PATH ".identity: must not be empty", pos(b), k);
+    if (app_id != NULL && app_id[0] == '\0')
+        return invalid(b, ID_PATH ".app_id: must not be empty (or left out)", pos(b), k);
+    rc = b->state == S_BEGUN
+             ? LIT(&b->body, "\"identified_by\":{\"channel_identities\":[{\"channel\":")
+             : LIT(&b->body, ",{\"channel\":");
+    if (rc != 0) return nomem(b);
+    rc = sb_json_str(&b->body, channel, strlen(channel), &bad);
+    if (rc == SB_JSON_OK) {
+        n = 1;
+        rc = LIT(&b->body, ",\"identity\":") ? SB_JSON_ENOMEM
+                                               : sb_json_str(&b->body, identity, identity_len, &bad);
+    }
+    if (rc == SB_JSON_OK && app_id != NULL) {
+        n = 2;
+        rc = LIT(&b->body, ",\"app_id\":") ? SB_JSON_ENOMEM
+                                             : sb_json_str(&b->body, app_id, strlen(app_id), &bad);
+    }
+    if (rc != SB_JSON_OK) {
+        snprintf(what, sizeof what, ID_PATH ".%s", pos(b), k,
+                 n == 0 ? "channel" : n == 1 ? "identity" : "app_id");
+        return json_failed(b, rc, bad, what);
+    }
+#undef ID_PATH
+    if (PUTC(&b->body, "}") != 0) return nomem(b);
+    b->n_ids = k;
+    b->state = S_IDS;
+    return SINCH_BATCH_OK;
+}
+
+/* Close the recipient object when it is still open (identities). */
+static int close_recipient(sinch_batch_builder *b) {
+    if (b->state == S_IDS && LIT(&b->body, "]}}") != 0) return nomem(b);
+    return 0;
+}
+
+int sinch_batch_builder_param(sinch_batch_builder *b, const char *key, size_t key_len,
+                              const char *value, size_t value_len) {
+    char what[128], name[65];
+    size_t bad = 0;
+    int rc;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if ((rc = need_entry(b)) != 0) return rc;
+    if (b->state == S_BEGUN)
+        return invalid(b, "recipients[%zu].parameters: parameters come after the recipient",
+                       pos(b));
+    if (b->state == S_RAW)
+        return invalid(b, "recipients[%zu].parameters: parameters come before "
+                          "message_metadata and conversation_metadata", pos(b));
+    if (key == NULL || key_len == 0)
+        return invalid(b, "recipients[%zu].parameters: a parameter name must not be empty",
+                       pos(b));
+    if (value == NULL) value = "", value_len = 0;
+    if ((rc = close_recipient(b)) != 0) return rc;
+    rc = b->state == S_PARAMS ? PUTC(&b->body, ",") : LIT(&b->body, ",\"parameters\":{");
+    if (rc != 0) return nomem(b);
+    rc = sb_json_key(&b->body, key, key_len, &bad);
+    if (rc == SB_JSON_EUTF8)
+        return invalid(b, "recipients[%zu].parameters: a parameter name is not valid UTF-8 "
+                          "(byte %zu)", pos(b), bad + 1);
+    if (rc == SB_JSON_OK) rc = sb_json_str(&b->body, value, value_len, &bad);
+    if (rc != SB_JSON_OK) {
+        snprintf(what, sizeof what, "recipients[%zu].parameters.%s", pos(b),
+                 quote_name(name, sizeof name, key, key_len));
+        return json_failed(b, rc, bad, what);
+    }
+    b->state = S_PARAMS;
+    return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_entry_raw(sinch_batch_builder *b, const char *key, const char *json,
+                                  size_t len) {
+    char name[65];
+    unsigned bit;
+    int rc;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if ((rc = need_entry(b)) != 0) return rc;
+    if (key == NULL) key = "";
+    if (strcmp(key, "message_metadata") == 0) bit = RAW_MESSAGE_METADATA;
+    else if (strcmp(key, "conversation_metadata") == 0) bit = RAW_CONVERSATION_METADATA;
+    else
+        return invalid(b, "recipients[%zu].%s: not a per-recipient field (message_metadata or "
+                          "conversation_metadata)", pos(b),
+                       quote_name(name, sizeof name, key, strlen(key)));
+    if (b->state == S_BEGUN)
+        return invalid(b, "recipients[%zu].%s: metadata comes after the recipient", pos(b), key);
+    if (b->raw_seen & bit) return invalid(b, "recipients[%zu].%s: given twice", pos(b), key);
+    if (!sb_json_is_object(json, len))
+        return invalid(b, "recipients[%zu].%s: expected a JSON object ({...})", pos(b), key);
+    if ((rc = close_recipient(b)) != 0) return rc;
+    if (b->state == S_PARAMS && PUTC(&b->body, "}") != 0) return nomem(b);
+    if (PUTC(&b->body, ",") != 0 || sb_json_key(&b->body, key, strlen(key), NULL) != 0 ||
+        sb_json_raw(&b->body, json, len) != 0)
+        return nomem(b);
+    b->raw_seen |= bit;
+    b->state = S_RAW;
+    return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_end(sinch_batch_builder *b) {
+    int rc;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if ((rc = need_entry(b)) != 0) return rc;
+    if (b->state == S_BEGUN)
+        return invalid(b, "recipients[%zu].recipient: a contact_id or at least one channel "
+                          "identity is required", pos(b));
+    if ((rc = close_recipient(b)) != 0) return rc;
+    if (b->state == S_PARAMS ? LIT(&b->body, "}}") : PUTC(&b->body, "}")) return nomem(b);
+    b->entries_len = b->body.len;
+    b->count++;
+    b->state = S_OPEN;
+    return SINCH_BATCH_OK;
+}
+
+/* ------------------------------------------------------------------ body */
+
+const char *sinch_batch_builder_body(sinch_batch_builder *b, size_t *len) {
+    size_t i;
+    int rc;
+    if (b == NULL) return NULL;
+    if (b->state == S_CLOSED && !b->dirty) goto done;
+    if (in_entry(b)) {
+        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
+                     "recipients[%zu]: the entry is not ended; call end() first", pos(b));
+        return NULL;
+    }
+    if (b->count == 0) {
+        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
+                     "recipients: a batch needs at least 1 recipient");
+        return NULL;
+    }
+    b->body.len = b->entries_len;
+    rc = PUTC(&b->body, "]");
+    for (i = 0; rc == 0 && i < b->n_fields; i++) {
+        rc = PUTC(&b->body, ",");
+        if (rc == 0) rc = sb_json_key(&b->body, b->fields[i].key, strlen(b->fields[i].key), NULL);
+        if (rc == 0) rc = sb_json_raw(&b->body, b->fields[i].json, b->fields[i].len);
+    }
+    if (rc == 0) rc = PUTC(&b->body, "}");
+    if (rc != 0) {
+        b->body.len = b->entries_len;
+        b->body.data[b->body.len] = '\0';
+        b->state = S_OPEN;
+        sb_error_nomem(&b->err, "batch builder");
+        return NULL;
+    }
+    b->state = S_CLOSED;
+    b->dirty = 0;
+done:
+    if (len) *len = b->body.len;
+    return b->body.data;
+}
+
+sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_batch_builder *b, int64_t now_ms,
+                                   sinch_batch_error *err) {
+    sinch_batch_request req;
+    size_t len = 0;
+    const char *body;
+    if (b == NULL) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INTERNAL, "send: no batch builder");
+        return NULL;
+    }
+    body = sinch_batch_builder_body(b, &len);
+    if (body == NULL) {
+        if (err) *err = b->err;
+        return NULL;
+    }
+    memset(&req, 0, sizeof req);
+    req.op = SINCH_BATCH_OP_SEND;
+    req.body = body;
+    req.body_len = len;
+    return sinch_batch_call_new(c, &req, now_ms, err);
+}

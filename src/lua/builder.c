@@ -1,0 +1,379 @@
+/* builder.c -- the Builder type of sinch.batch.core.
+ *
+ *   core.builder(app_id, message_json [, max]) -> Builder | nil, err
+ *   b:add(recipient, params [, message_metadata_json [, conversation_metadata_json]])
+ *       -> count | nil, err
+ *   b:field(key, raw_json) / b:field_string(key, s) -> true | nil, err
+ *   b:count()  b:body() -> string | nil, err  b:reset()  b:close()
+ *
+ * add() walks the recipient and parameter tables itself (raw access, no
+ * cjson per row) in two steps: first it checks every type and collects the
+ * strings, raising on a wrong type before anything is written; then it
+ * hands them to the core, which can only fail on an API rule (nil, err) and
+ * drops the half-written entry itself.  The strings collected in step one
+ * stay anchored in the caller's tables, which no Lua code touches between
+ * the two steps.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "binding.h"
+
+typedef struct item {
+    const char *k; /* channel | parameter name */
+    size_t kl;
+    const char *v; /* identity | parameter value */
+    size_t vl;
+    const char *app; /* identity's app_id, or NULL */
+} item;
+
+typedef struct sb_lbuilder {
+    sinch_batch_builder *b;
+    item *items; /* scratch for add(), owned here so a raise cannot leak it */
+    size_t cap;
+} sb_lbuilder;
+
+/* Upvalues of add(): interned keys and the metatable. */
+enum { UV_CONTACT = 1, UV_IDENTIFIED_BY, UV_CHANNEL_IDENTITIES, UV_CHANNEL, UV_IDENTITY,
+       UV_APP_ID, UV_MT, UV_COUNT = UV_MT };
+
+static sb_lbuilder *check_lbuilder(lua_State *L, int i) {
+    sb_lbuilder *u = luaL_checkudata(L, i, SB_BUILDER_MT);
+    if (u->b == NULL) luaL_error(L, "attempt to use a closed builder");
+    return u;
+}
+
+sinch_batch_builder *sb_lua_check_builder(lua_State *L, int idx) {
+    return check_lbuilder(L, idx)->b;
+}
+
+/* The i-th scratch item, growing the scratch array as needed. */
+static item *slot(lua_State *L, sb_lbuilder *u, size_t i) {
+    if (i >= u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 16;
+        item *p = realloc(u->items, cap * sizeof *p);
+        if (p == NULL) luaL_error(L, "not enough memory");
+        u->items = p;
+        u->cap = cap;
+    }
+    return &u->items[i];
+}
+
+/* t[upvalue key] (raw) pushed; returns its type. */
+static int rawfield(lua_State *L, int t, int uv) {
+    lua_pushvalue(L, lua_upvalueindex(uv));
+    lua_rawget(L, t < 0 ? t - 1 : t);
+    return lua_type(L, -1);
+}
+
+/* Raise "bad argument": the value on top of the stack has the wrong type. */
+static void bad_type(lua_State *L, int arg, const char *want, const char *fmt, ...) {
+    const char *got = luaL_typename(L, -1);
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s: expected %s, got %s", lua_tostring(L, -1),
+                                          want, got));
+}
+
+/* A string member of the table on top of the stack, or NULL when nil. */
+static const char *id_string(lua_State *L, int uv, size_t *len, int k, const char *name,
+                             int optional) {
+    const char *s = NULL;
+    int t = rawfield(L, -1, uv);
+    if (t == LUA_TSTRING) s = lua_tolstring(L, -1, len);
+    else if (t != LUA_TNIL || !optional)
+        bad_type(L, 2, "a string", "recipient.identified_by.channel_identities[%d].%s", k, name);
+    lua_pop(L, 1);
+    return s;
+}
+
+/* Step one for recipient (arg 2): *contact and u->items[0..n); returns n. */
+static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **contact, size_t *clen) {
+    size_t n = 0, i, len, alen;
+    int t = rawfield(L, 2, UV_CONTACT);
+    *contact = t == LUA_TSTRING ? lua_tolstring(L, -1, clen) : NULL;
+    if (t != LUA_TSTRING && t != LUA_TNIL) bad_type(L, 2, "a string", "recipient.contact_id");
+    lua_pop(L, 1);
+    if ((t = rawfield(L, 2, UV_IDENTIFIED_BY)) == LUA_TNIL) return lua_pop(L, 1), 0;
+    if (t != LUA_TTABLE) bad_type(L, 2, "a table", "recipient.identified_by");
+    if (rawfield(L, -1, UV_CHANNEL_IDENTITIES) != LUA_TTABLE)
+        bad_type(L, 2, "a table", "recipient.identified_by.channel_identities");
+    len = lua_rawlen(L, -1);
+    for (i = 1; i <= len; i++, n++) {
+        item *it = slot(L, u, n);
+        lua_rawgeti(L, -1, (int)i);
+        if (!lua_istable(L, -1))
+            bad_type(L, 2, "a table", "recipient.identified_by.channel_identities[%d]", (int)i);
+        it->k = id_string(L, UV_CHANNEL, &it->kl, (int)i, "channel", 0);
+        it->v = id_string(L, UV_IDENTITY, &it->vl, (int)i, "identity", 0);
+        it->app = id_string(L, UV_APP_ID, &alen, (int)i, "app_id", 1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    return n;
+}
+
+/* Step one for parameters (arg 3): u->items[first..); returns the count.
+ * Numbers are turned into strings (tostring's spelling); those copies are
+ * kept on the stack, under the iteration key, until add() returns. */
+static size_t collect_params(lua_State *L, sb_lbuilder *u, size_t first) {
+    size_t n = 0;
+    if (lua_isnoneornil(L, 3)) return 0;
+    lua_pushnil(L);
+    while (lua_next(L, 3) != 0) {
+        item *it = slot(L, u, first + n);
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_argerror(L, 3, lua_pushfstring(L, "parameters: a parameter name must be a "
+                                                   "string, got %s", luaL_typename(L, -2)));
+        it->k = lua_tolstring(L, -2, &it->kl);
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            luaL_checkstack(L, 3, "too many parameters");
+            lua_pushvalue(L, -1);
+            it->v = lua_tolstring(L, -1, &it->vl);
+            lua_insert(L, -3); /* now: copy, key, value */
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            it->v = lua_tolstring(L, -1, &it->vl);
+        } else {
+            luaL_argerror(L, 3, lua_pushfstring(L, "parameters.%s: expected a string or number, "
+                                                   "got %s", it->k, luaL_typename(L, -1)));
+        }
+        lua_pop(L, 1);
+        n++;
+    }
+    return n;
+}
+
+/* Step two: one entry into the core.  SINCH_BATCH_OK or the core's code. */
+static int write_entry(sinch_batch_builder *b, const item *it, size_t n_ids, size_t n_params,
+                       const char *contact, size_t clen, lua_State *L) {
+    size_t i, mlen, clen2;
+    const char *mm = lua_tolstring(L, 4, &mlen), *cm = lua_tolstring(L, 5, &clen2);
+    int rc = sinch_batch_builder_begin(b);
+    if (rc == SINCH_BATCH_OK && !contact && n_ids == 0)
+        return sinch_batch_builder_end(b); /* names the missing recipient */
+    if (rc == SINCH_BATCH_OK && contact) rc = sinch_batch_builder_contact(b, contact, clen);
+    for (i = 0; rc == SINCH_BATCH_OK && i < n_ids; i++)
+        rc = sinch_batch_builder_identity(b, it[i].k, it[i].v, it[i].vl, it[i].app);
+    for (; rc == SINCH_BATCH_OK && i < n_ids + n_params; i++)
+        rc = sinch_batch_builder_param(b, it[i].k, it[i].kl, it[i].v, it[i].vl);
+    if (rc == SINCH_BATCH_OK && mm) rc = sinch_batch_builder_entry_raw(b, "message_metadata", mm, mlen);
+    if (rc == SINCH_BATCH_OK && cm)
+        rc = sinch_batch_builder_entry_raw(b, "conversation_metadata", cm, clen2);
+    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_end(b);
+    return rc;
+}
+
+/* b:add(recipient, params [, message_metadata_json [, conversation_metadata_json]]) */
+static int l_builder_add(lua_State *L) {
+    sb_lbuilder *u = lua_touserdata(L, 1);
+    const char *contact;
+    size_t clen = 0, n_ids, n_params;
+    if (u == NULL || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(UV_MT)))
+        u = check_lbuilder(L, 1); /* raises with the usual message */
+    else if (lua_pop(L, 1), u->b == NULL)
+        luaL_error(L, "attempt to use a closed builder");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_optstring(L, 4, NULL);
+    luaL_optstring(L, 5, NULL);
+    lua_settop(L, 5);
+    n_ids = collect_recipient(L, u, &contact, &clen);
+    n_params = collect_params(L, u, n_ids);
+    if (write_entry(u->b, u->items, n_ids, n_params, contact, clen, L) != SINCH_BATCH_OK)
+        return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
+    return 1;
+}
+
+/* Step one for add_columns: the columns table (arg 4) as names in
+ * u->items[0..n) and column tables pushed at 7..7+n; returns n. */
+static size_t collect_columns(lua_State *L, sb_lbuilder *u) {
+    size_t n = 0;
+    if (lua_isnil(L, 4)) return 0;
+    lua_pushnil(L);
+    while (lua_next(L, 4) != 0) {
+        item *it = slot(L, u, n);
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
+            luaL_argerror(L, 4, lua_pushfstring(L, "columns: expected parameter name -> array, "
+                                                   "got %s -> %s", luaL_typename(L, -2),
+                                                   luaL_typename(L, -1)));
+        it->k = lua_tolstring(L, -2, &it->kl);
+        luaL_checkstack(L, 3, "too many columns");
+        lua_insert(L, -2); /* column, key */
+        n++;
+    }
+    return n;
+}
+
+/* Row i of the columns: checks and collects every value (numbers turned
+ * into strings on the stack), then writes the entry. */
+static int add_row(lua_State *L, sb_lbuilder *u, const char *channel, lua_Integer i, size_t n) {
+    size_t k, len;
+    const char *identity;
+    int rc;
+    lua_rawgeti(L, 3, (int)i);
+    if (lua_type(L, -1) != LUA_TSTRING)
+        bad_type(L, 3, "a string", "identities[%d]", (int)i);
+    identity = lua_tolstring(L, -1, &len);
+    for (k = 0; k < n; k++) {
+        int t;
+        lua_rawgeti(L, 7 + (int)k, (int)i);
+        t = lua_type(L, -1);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER)
+            bad_type(L, 4, "a string or number", "columns.%s[%d]", u->items[k].k, (int)i);
+        u->items[k].v = lua_tolstring(L, -1, &u->items[k].vl);
+    }
+    rc = sinch_batch_builder_begin(u->b);
+    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_identity(u->b, channel, identity, len, NULL);
+    for (k = 0; rc == SINCH_BATCH_OK && k < n; k++)
+        rc = sinch_batch_builder_param(u->b, u->items[k].k, u->items[k].kl, u->items[k].v,
+                                       u->items[k].vl);
+    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_end(u->b);
+    lua_pop(L, 1 + (int)n);
+    return rc;
+}
+
+/* b:add_columns(channel, identities, columns [, first [, last]]) -> count | nil, err
+ * Row i is the recipient {channel, identities[i]} with the parameters
+ * {name = columns.name[i], ...}: the fast path for column data (no table
+ * per row).  Rows before a failing one stay added. */
+static int l_builder_add_columns(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    const char *channel = luaL_checkstring(L, 2);
+    lua_Integer i, first, last;
+    size_t n;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+    first = luaL_optinteger(L, 5, 1);
+    last = luaL_optinteger(L, 6, (lua_Integer)lua_rawlen(L, 3));
+    lua_settop(L, 6);
+    n = collect_columns(L, u);
+    for (i = first; i <= last; i++)
+        if (add_row(L, u, channel, i, n) != SINCH_BATCH_OK)
+            return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
+    return 1;
+}
+
+/* core.builder(app_id, message_json [, max]) */
+static int l_builder_new(lua_State *L) {
+    size_t mlen;
+    const char *app_id = luaL_checkstring(L, 1);
+    const char *msg = luaL_checklstring(L, 2, &mlen);
+    lua_Integer max = luaL_optinteger(L, 3, 0);
+    sinch_batch_error err;
+    sb_lbuilder *u;
+    luaL_argcheck(L, max >= 0, 3, "max: expected a non-negative integer");
+    u = lua_newuserdata(L, sizeof *u);
+    u->b = NULL;
+    u->items = NULL;
+    u->cap = 0;
+    luaL_setmetatable(L, SB_BUILDER_MT);
+    if (mlen == 0) msg = " "; /* the core reads 0 as "use strlen" */
+    u->b = sinch_batch_builder_new(app_id, msg, mlen ? mlen : 1, (size_t)max, &err);
+    if (u->b == NULL) return sb_lua_fail(L, &err);
+    return 1;
+}
+
+static int l_builder_field(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    size_t len;
+    const char *key = luaL_checkstring(L, 2), *json = luaL_checklstring(L, 3, &len);
+    if (sinch_batch_builder_field_raw(u->b, key, json, len) != SINCH_BATCH_OK)
+        return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_builder_field_string(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    size_t len;
+    const char *key = luaL_checkstring(L, 2), *s = luaL_checklstring(L, 3, &len);
+    if (sinch_batch_builder_field_string(u->b, key, s, len) != SINCH_BATCH_OK)
+        return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_builder_count(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(check_lbuilder(L, 1)->b));
+    return 1;
+}
+
+static int l_builder_body(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    size_t len;
+    const char *body = sinch_batch_builder_body(u->b, &len);
+    if (body == NULL) return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    lua_pushlstring(L, body, len);
+    return 1;
+}
+
+static int l_builder_reset(lua_State *L) {
+    sinch_batch_builder_reset(check_lbuilder(L, 1)->b);
+    return 0;
+}
+
+/* __gc, __close and close(): idempotent. */
+static int l_builder_close(lua_State *L) {
+    sb_lbuilder *u = luaL_checkudata(L, 1, SB_BUILDER_MT);
+    sinch_batch_builder_free(u->b);
+    u->b = NULL;
+    free(u->items);
+    u->items = NULL;
+    u->cap = 0;
+    return 0;
+}
+
+static int l_builder_tostring(lua_State *L) {
+    sb_lbuilder *u = luaL_checkudata(L, 1, SB_BUILDER_MT);
+    size_t n;
+    if (u->b == NULL) {
+        lua_pushliteral(L, "sinch.batch.Builder (closed)");
+        return 1;
+    }
+    n = sinch_batch_builder_count(u->b);
+    lua_pushfstring(L, "sinch.batch.Builder (%d recipient%s)", (int)n, n == 1 ? "" : "s");
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"add", l_builder_add}, /* replaced below by a closure with its upvalues */
+    {"add_columns", l_builder_add_columns},
+    {"field", l_builder_field},
+    {"field_string", l_builder_field_string},
+    {"count", l_builder_count},
+    {"body", l_builder_body},
+    {"reset", l_builder_reset},
+    {"close", l_builder_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg metamethods[] = {
+    {"__gc", l_builder_close},
+    {"__close", l_builder_close},
+    {"__tostring", l_builder_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg funcs[] = {
+    {"builder", l_builder_new},
+    {NULL, NULL},
+};
+
+void sb_lua_open_builder(lua_State *L) {
+    static const char *const keys[] = {"contact_id", "identified_by", "channel_identities",
+                                       "channel", "identity", "app_id"};
+    int i;
+    sb_lua_newclass(L, SB_BUILDER_MT, methods, metamethods);
+    luaL_getmetatable(L, SB_BUILDER_MT);
+    lua_getfield(L, -1, "__index");
+    for (i = 0; i < UV_COUNT - 1; i++) lua_pushstring(L, keys[i]);
+    lua_pushvalue(L, -2 - (UV_COUNT - 1)); /* the metatable */
+    lua_pushcclosure(L, l_builder_add, UV_COUNT);
+    lua_setfield(L, -2, "add");
+    lua_pop(L, 2);
+    luaL_setfuncs(L, funcs, 0);
+}
