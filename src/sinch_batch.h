@@ -440,6 +440,9 @@ SINCH_BATCH_API int sinch_batch_csv_bad_row(const sinch_batch_csv *r, size_t i, 
 /* The header's column names, i from 0 (NULL when out of range). */
 SINCH_BATCH_API size_t sinch_batch_csv_column_count(const sinch_batch_csv *r);
 SINCH_BATCH_API const char *sinch_batch_csv_column_name(const sinch_batch_csv *r, size_t i);
+/* The parameter names (the columns mapped to parameters), i from 0. */
+SINCH_BATCH_API size_t sinch_batch_csv_param_count(const sinch_batch_csv *r);
+SINCH_BATCH_API const char *sinch_batch_csv_param_name(const sinch_batch_csv *r, size_t i);
 
 #ifdef __cplusplus
 }
