@@ -1,0 +1,591 @@
+/* state.c -- everything sinch-batch-mock remembers, behind one mutex:
+ * tokens, batches, contacts, consent records, queued faults, the request
+ * log and the counters of GET /_mock/stats.  Every collection is bounded;
+ * past its bound the oldest entry is dropped. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <openssl/crypto.h>
+
+#include "mock.h"
+
+#define MAX_TOKENS 10000
+#define MAX_CONTACTS 100000
+#define MAX_CONSENTS 100000
+#define MAX_REQUESTS 2000
+#define MAX_REQUEST_BYTES (64L * 1024 * 1024)
+
+typedef enum { B_READY, B_SCHEDULED, B_PROCESSED, B_CANCELLED } batch_status;
+static const char *const status_names[] = {"READY", "SCHEDULED", "PROCESSED", "CANCELLED"};
+
+typedef struct batch {
+    char id[27];
+    char *project;
+    batch_status status;
+    int64_t send_after_ms; /* 0: not scheduled */
+    int64_t due_ms;        /* READY -> PROCESSED at this time */
+    json_t *meta;          /* batch_metadata (an object, maybe empty) */
+    json_t *body;          /* the request, kept until processed */
+} batch;
+
+typedef struct token {
+    char value[64];
+    int64_t expires_ms;
+    int index;
+} token;
+
+static struct {
+    pthread_mutex_t lock;
+    int64_t clock_offset_ms;
+    token *tokens;
+    size_t ntokens;
+    int tokens_issued_total;
+    batch **batches;
+    size_t nbatches, batches_cap;
+    json_t *contacts;        /* id -> {"project":…, "contact":{…}} */
+    json_t *consents;        /* array of records */
+    mock_fault *faults, *faults_tail;
+    json_t *requests;        /* array */
+    size_t request_bytes;
+    long batches_accepted, recipients_accepted, tokens_issued;
+    json_t *by_metadata;
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void mock_lock(void) { pthread_mutex_lock(&S.lock); }
+void mock_unlock(void) { pthread_mutex_unlock(&S.lock); }
+
+int64_t mock_now_ms(void) {
+    return mock_real_ms() + __atomic_load_n(&S.clock_offset_ms, __ATOMIC_SEQ_CST);
+}
+
+void mock_state_init(void) {
+    S.contacts = json_object();
+    S.consents = json_array();
+    S.requests = json_array();
+    S.by_metadata = json_object();
+}
+
+static void batch_free(batch *b) {
+    if (!b) return;
+    free(b->project);
+    json_decref(b->meta);
+    json_decref(b->body);
+    free(b);
+}
+
+static void faults_clear(void) {
+    mock_fault *f = S.faults, *next;
+    for (; f; f = next) {
+        next = f->next;
+        mock_fault_free(f);
+    }
+    S.faults = S.faults_tail = NULL;
+}
+
+static void batches_clear(void) {
+    size_t i;
+    for (i = 0; i < S.nbatches; i++) batch_free(S.batches[i]);
+    S.nbatches = 0;
+}
+
+void mock_state_free(void) {
+    batches_clear();
+    free(S.batches);
+    free(S.tokens);
+    faults_clear();
+    json_decref(S.contacts);
+    json_decref(S.consents);
+    json_decref(S.requests);
+    json_decref(S.by_metadata);
+}
+
+void mock_reset(void) {
+    batches_clear();
+    faults_clear();
+    json_object_clear(S.contacts);
+    json_array_clear(S.consents);
+    json_array_clear(S.requests);
+    S.request_bytes = 0;
+    json_object_clear(S.by_metadata);
+    S.batches_accepted = S.recipients_accepted = S.tokens_issued = 0;
+    mock_webhook_clear();
+}
+
+void mock_advance(int64_t ms) {
+    __atomic_add_fetch(&S.clock_offset_ms, ms, __ATOMIC_SEQ_CST);
+    mock_process_due();
+}
+
+int mock_project_known(const char *project_id) {
+    int i;
+    for (i = 0; i < mock_cfg.nprojects; i++)
+        if (strcmp(mock_cfg.projects[i], project_id) == 0) return 1;
+    return 0;
+}
+
+/* --------------------------------------------------------------- tokens */
+
+const char *mock_token_issue(int64_t *expires_in_s) {
+    char a[27], b[27];
+    token *t;
+    if (S.ntokens == MAX_TOKENS) {
+        memmove(S.tokens, S.tokens + 1, (S.ntokens - 1) * sizeof *S.tokens);
+        S.ntokens--;
+    }
+    if (!S.tokens) S.tokens = calloc(MAX_TOKENS, sizeof *S.tokens);
+    if (!S.tokens) return NULL;
+    t = &S.tokens[S.ntokens++];
+    mock_ulid(a, mock_real_ms());
+    mock_ulid(b, 0);
+    snprintf(t->value, sizeof t->value, "mock.%s.%s", a + 10, b + 10);
+    t->expires_ms = mock_now_ms() + mock_cfg.token_ttl * 1000;
+    t->index = ++S.tokens_issued_total;
+    S.tokens_issued++;
+    *expires_in_s = mock_cfg.token_ttl;
+    return t->value;
+}
+
+int mock_token_check(const char *value, int *index) {
+    size_t i, n = strlen(value);
+    *index = 0;
+    for (i = 0; i < S.ntokens; i++) {
+        token *t = &S.tokens[i];
+        if (strlen(t->value) == n && CRYPTO_memcmp(t->value, value, n) == 0) {
+            *index = t->index;
+            return mock_now_ms() < t->expires_ms ? 1 : -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- webhooks */
+
+static json_t *envelope(const char *app_id, const char *project_id) {
+    char now[40];
+    mock_format_time(now, sizeof now, mock_now_ms(), 1);
+    return json_pack("{s:s, s:s, s:s, s:s}", "app_id", app_id ? app_id : "",
+                     "accepted_time", now, "event_time", now, "project_id", project_id);
+}
+
+static void emit(json_t *ev) {
+    char *s = mock_dumps(ev);
+    json_decref(ev);
+    if (s) mock_webhook_enqueue(s);
+}
+
+static void emit_status(batch *b, const char *status) {
+    const char *app = json_string_value(json_object_get(b->body, "app_id"));
+    json_t *ev = envelope(app, b->project), *data;
+    data = json_pack("{s:O}", "batch_metadata", b->meta);
+    if (b->send_after_ms) {
+        char t[40];
+        mock_format_time(t, sizeof t, b->send_after_ms, 1);
+        json_object_set_new(data, "send_after", json_string(t));
+    }
+    json_object_set_new(ev, "batch_status_update_notification",
+                        json_pack("{s:s, s:s, s:s, s:{s:o}}", "batch_id", b->id,
+                                  "batch_status", status, "batch_type",
+                                  "BATCH_TYPE_MESSAGES", "additional_data",
+                                  "message_batch_data", data));
+    json_object_set_new(ev, "message_metadata", json_string(""));
+    emit(ev);
+}
+
+/* The identity a delivery report names for a recipient. */
+static json_t *recipient_identity(batch *b, json_t *r, size_t i) {
+    json_t *cid = json_object_get(r, "contact_id"), *ci;
+    if (cid) {
+        json_t *c = json_object_get(S.contacts, json_string_value(cid));
+        ci = json_array_get(json_object_get(json_object_get(c, "contact"),
+                                            "channel_identities"), 0);
+        if (ci && strcmp(json_string_value(json_object_get(c, "project")), b->project) == 0)
+            return json_pack("{s:O, s:O, s:s}", "channel", json_object_get(ci, "channel"),
+                             "identity", json_object_get(ci, "identity"), "app_id", "");
+        char made_up[32];
+        snprintf(made_up, sizeof made_up, "+4670%07zu", i);
+        return json_pack("{s:s, s:s, s:s}", "channel", "SMS", "identity", made_up,
+                         "app_id", "");
+    }
+    ci = json_array_get(json_object_get(json_object_get(r, "identified_by"),
+                                        "channel_identities"), 0);
+    return json_pack("{s:O, s:O, s:s}", "channel", json_object_get(ci, "channel"),
+                     "identity", json_object_get(ci, "identity"), "app_id",
+                     json_string_value(json_object_get(ci, "app_id"))
+                         ? json_string_value(json_object_get(ci, "app_id")) : "");
+}
+
+static void emit_deliveries(batch *b) {
+    json_t *body = b->body, *list = json_object_get(body, "recipient_and_params"), *rp;
+    json_t *params = mock_message_params(json_object_get(body, "message"));
+    const char *app = json_string_value(json_object_get(body, "app_id"));
+    const char *corr = json_string_value(json_object_get(body, "correlation_id"));
+    const char *strategy = json_string_value(json_object_get(body, "processing_strategy"));
+    int dispatch = strategy && strcmp(strategy, "DISPATCH_ONLY") == 0;
+    size_t i;
+    json_array_foreach(list, i, rp) {
+        json_t *r = json_object_get(rp, "recipient"), *ev, *report, *meta, *mm, *p;
+        const char *name;
+        char mid[27], conv[27], missing[300] = "";
+        char *meta_s, *mm_s;
+        json_t *rparams = json_object_get(rp, "parameters");
+        json_object_foreach(params, name, p) {
+            if (!json_is_string(json_object_get(rparams, name))) {
+                snprintf(missing, sizeof missing, "parameter '%.200s' has no value", name);
+                break;
+            }
+        }
+        meta = json_object();
+        if (json_is_object(json_object_get(body, "message_metadata")))
+            json_object_update(meta, json_object_get(body, "message_metadata"));
+        if (json_is_object(json_object_get(rp, "message_metadata")))
+            json_object_update(meta, json_object_get(rp, "message_metadata"));
+        json_object_set_new(meta, "_batch_id", json_string(b->id));
+        meta_s = mock_dumps(meta);
+        json_decref(meta);
+        mm = json_pack("{s:s, s:I}", "batchId", b->id, "messageIndex", (json_int_t)i);
+        mm_s = mock_dumps(mm);
+        json_decref(mm);
+        mock_ulid(mid, mock_now_ms());
+        mock_ulid(conv, mock_now_ms());
+        report = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s}", "message_id", mid,
+                           "conversation_id", dispatch ? "" : conv, "status",
+                           missing[0] ? "FAILED" : "DELIVERED", "channel_identity",
+                           recipient_identity(b, r, i), "contact_id",
+                           json_string_value(json_object_get(r, "contact_id"))
+                               ? json_string_value(json_object_get(r, "contact_id")) : "",
+                           "metadata", meta_s ? meta_s : "", "processing_mode",
+                           dispatch ? "DISPATCH" : "CONVERSATION");
+        if (missing[0]) {
+            char desc[600];
+            snprintf(desc, sizeof desc,
+                     "Validation failed after parameters substitution for batch [%s] and "
+                     "message at index [%zu]. Details: [%s]", b->id, i, missing);
+            json_object_set_new(report, "reason",
+                                json_pack("{s:s, s:s, s:s}", "code", "BAD_REQUEST",
+                                          "description", desc, "sub_code",
+                                          "UNSPECIFIED_SUB_CODE"));
+        }
+        ev = envelope(app, b->project);
+        json_object_set_new(ev, "message_delivery_report", report);
+        json_object_set_new(ev, "message_metadata", json_string(mm_s ? mm_s : ""));
+        json_object_set_new(ev, "correlation_id", json_string(corr ? corr : ""));
+        free(meta_s);
+        free(mm_s);
+        emit(ev);
+    }
+    json_decref(params);
+}
+
+/* -------------------------------------------------------------- batches */
+
+static void batch_process(batch *b) {
+    b->status = B_PROCESSED;
+    if (mock_cfg.webhook_url) {
+        emit_status(b, "BATCH_STATUS_PROCESSED");
+        emit_deliveries(b);
+    }
+    json_decref(b->body);
+    b->body = NULL;
+}
+
+void mock_process_due(void) {
+    int64_t now = mock_now_ms();
+    size_t i;
+    for (i = 0; i < S.nbatches; i++) {
+        batch *b = S.batches[i];
+        if (b->status == B_SCHEDULED && b->send_after_ms <= now) {
+            b->status = B_READY;
+            b->due_ms = b->send_after_ms + mock_cfg.process_delay_ms;
+        }
+        if (b->status == B_READY && b->due_ms <= now) batch_process(b);
+    }
+}
+
+const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send_after_ms) {
+    batch *b = calloc(1, sizeof *b);
+    json_t *meta = json_object_get(body, "batch_metadata"), *v;
+    const char *k;
+    size_t n = json_array_size(json_object_get(body, "recipient_and_params"));
+    int64_t now = mock_now_ms();
+    if (!b || !(b->project = strdup(project_id))) {
+        free(b);
+        return NULL;
+    }
+    if (S.nbatches == S.batches_cap) {
+        size_t cap = S.batches_cap ? S.batches_cap * 2 : 64;
+        batch **nb = realloc(S.batches, cap * sizeof *nb);
+        if (!nb) {
+            batch_free(b);
+            return NULL;
+        }
+        S.batches = nb;
+        S.batches_cap = cap;
+    }
+    mock_ulid(b->id, mock_real_ms());
+    b->meta = meta ? json_incref(meta) : json_object();
+    b->body = json_incref(body);
+    b->send_after_ms = send_after_ms;
+    b->status = send_after_ms > now ? B_SCHEDULED : B_READY;
+    b->due_ms = now + mock_cfg.process_delay_ms;
+    S.batches[S.nbatches++] = b;
+    while (S.nbatches > (size_t)mock_cfg.max_batches) {
+        batch_free(S.batches[0]);
+        memmove(S.batches, S.batches + 1, (S.nbatches - 1) * sizeof *S.batches);
+        S.nbatches--;
+    }
+    S.batches_accepted++;
+    S.recipients_accepted += (long)n;
+    json_object_foreach(b->meta, k, v) {
+        char key[600];
+        json_t *entry;
+        snprintf(key, sizeof key, "%s=%s", k, json_string_value(v));
+        entry = json_object_get(S.by_metadata, key);
+        if (!entry) {
+            entry = json_pack("{s:i, s:i}", "batches", 0, "recipients", 0);
+            json_object_set_new(S.by_metadata, key, entry);
+        }
+        json_object_set_new(entry, "batches",
+                            json_integer(json_integer_value(json_object_get(entry, "batches")) + 1));
+        json_object_set_new(entry, "recipients",
+                            json_integer(json_integer_value(json_object_get(entry, "recipients")) +
+                                         (json_int_t)n));
+    }
+    mock_process_due();
+    return b->id;
+}
+
+static batch *batch_get(const char *project_id, const char *id) {
+    size_t i;
+    for (i = 0; i < S.nbatches; i++)
+        if (strcmp(S.batches[i]->id, id) == 0 && strcmp(S.batches[i]->project, project_id) == 0)
+            return S.batches[i];
+    return NULL;
+}
+
+static json_t *batch_json(batch *b) {
+    json_t *o = json_pack("{s:s, s:O, s:s}", "batch_id", b->id, "meta_data", b->meta,
+                          "status", status_names[b->status]);
+    if (b->send_after_ms) {
+        char t[40];
+        mock_format_time(t, sizeof t, b->send_after_ms, 0);
+        json_object_set_new(o, "send_after", json_string(t));
+    }
+    return o;
+}
+
+json_t *mock_batch_json(const char *project_id, const char *batch_id) {
+    batch *b;
+    mock_process_due();
+    b = batch_get(project_id, batch_id);
+    return b ? batch_json(b) : NULL;
+}
+
+static int meta_matches(batch *b, const char *key, const char *value) {
+    const char *v = json_string_value(json_object_get(b->meta, key));
+    return v && strcmp(v, value) == 0;
+}
+
+json_t *mock_batch_find(const char *project_id, const char *key, const char *value) {
+    json_t *out = json_array();
+    size_t i;
+    mock_process_due();
+    for (i = 0; i < S.nbatches; i++) {
+        batch *b = S.batches[i];
+        if (strcmp(b->project, project_id) == 0 && meta_matches(b, key, value))
+            json_array_append_new(out, batch_json(b));
+    }
+    return out;
+}
+
+static void cancel_one(batch *b) {
+    if (!b || b->status != B_SCHEDULED) return; /* only before send_after */
+    b->status = B_CANCELLED;
+    if (mock_cfg.webhook_url) emit_status(b, "BATCH_STATUS_CANCELLED");
+    json_decref(b->body);
+    b->body = NULL;
+}
+
+void mock_batch_cancel(const char *project_id, json_t *body) {
+    json_t *v, *id;
+    size_t i;
+    mock_process_due();
+    if ((v = json_object_get(body, "batch_id")))
+        cancel_one(batch_get(project_id, json_string_value(v)));
+    if ((v = json_object_get(body, "batch_ids")))
+        json_array_foreach(v, i, id) cancel_one(batch_get(project_id, json_string_value(id)));
+    if ((v = json_object_get(body, "metadata_key"))) {
+        const char *val = json_string_value(json_object_get(body, "metadata_value"));
+        for (i = 0; i < S.nbatches; i++)
+            if (strcmp(S.batches[i]->project, project_id) == 0 &&
+                meta_matches(S.batches[i], json_string_value(v), val))
+                cancel_one(S.batches[i]);
+    }
+    if ((v = json_object_get(body, "batch_metadata"))) {
+        for (i = 0; i < S.nbatches; i++) {
+            const char *k;
+            json_t *x;
+            int all = 1;
+            if (strcmp(S.batches[i]->project, project_id) != 0) continue;
+            json_object_foreach(v, k, x) all = all && meta_matches(S.batches[i], k,
+                                                                     json_string_value(x));
+            if (all) cancel_one(S.batches[i]);
+        }
+    }
+}
+
+/* ------------------------------------------------------------- contacts */
+
+static void emit_contact(const char *project_id, const char *key, json_t *contact) {
+    json_t *ev = envelope("", project_id);
+    json_object_set_new(ev, key, json_pack("{s:O}", "contact", contact));
+    json_object_set_new(ev, "message_metadata", json_string(""));
+    emit(ev);
+}
+
+void mock_contacts_create(const char *project_id, json_t *contacts) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(contacts, i, c) {
+        char id[27];
+        json_t *stored = json_deep_copy(c);
+        mock_ulid(id, mock_real_ms());
+        json_object_set_new(stored, "id", json_string(id));
+        if (!json_object_get(stored, "display_name"))
+            json_object_set_new(stored, "display_name", json_string("Unknown"));
+        if (!json_object_get(stored, "email")) json_object_set_new(stored, "email", json_string(""));
+        if (!json_object_get(stored, "external_id"))
+            json_object_set_new(stored, "external_id", json_string(""));
+        if (!json_object_get(stored, "metadata"))
+            json_object_set_new(stored, "metadata", json_string(""));
+        if (json_object_size(S.contacts) >= MAX_CONTACTS) {
+            void *it = json_object_iter(S.contacts);
+            json_object_del(S.contacts, json_object_iter_key(it));
+        }
+        json_object_set_new(S.contacts, id,
+                            json_pack("{s:s, s:O}", "project", project_id, "contact", stored));
+        if (mock_cfg.webhook_url) emit_contact(project_id, "contact_create_notification", stored);
+        json_decref(stored);
+    }
+}
+
+void mock_contacts_delete(const char *project_id, json_t *ids) {
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id) {
+        json_t *entry = json_object_get(S.contacts, json_string_value(id));
+        if (!entry || strcmp(json_string_value(json_object_get(entry, "project")), project_id))
+            continue;
+        json_incref(entry);
+        json_object_del(S.contacts, json_string_value(id));
+        if (mock_cfg.webhook_url)
+            emit_contact(project_id, "contact_delete_notification",
+                         json_object_get(entry, "contact"));
+        json_decref(entry);
+    }
+}
+
+json_t *mock_contacts_json(void) {
+    json_t *out = json_array(), *entry;
+    const char *id;
+    json_object_foreach(S.contacts, id, entry)
+        json_array_append(out, json_object_get(entry, "contact"));
+    return out;
+}
+
+const char *mock_consents_insert(const char *project_id, json_t *body) {
+    static __thread char id[27];
+    size_t i;
+    json_t *r;
+    mock_ulid(id, mock_real_ms());
+    json_array_foreach(json_object_get(body, "consent_records"), i, r) {
+        json_t *rec = json_deep_copy(r);
+        json_object_set_new(rec, "project_id", json_string(project_id));
+        json_object_set(rec, "app_id", json_object_get(body, "app_id"));
+        json_object_set_new(rec, "batch_id", json_string(id));
+        if (json_array_size(S.consents) >= MAX_CONSENTS) json_array_remove(S.consents, 0);
+        json_array_append_new(S.consents, rec);
+    }
+    return id;
+}
+
+/* --------------------------------------------------------------- faults */
+
+void mock_fault_free(mock_fault *f) {
+    if (!f) return;
+    free(f->body);
+    json_decref(f->headers);
+    free(f);
+}
+
+void mock_fault_add(mock_fault *f) {
+    f->next = NULL;
+    if (S.faults_tail) S.faults_tail->next = f;
+    else S.faults = f;
+    S.faults_tail = f;
+}
+
+static int fault_matches(const mock_fault *f, const char *method, const char *path) {
+    int token_path = strncmp(path, "/oauth2/", 8) == 0;
+    if (f->method[0] && strcasecmp(f->method, method) != 0) return 0;
+    if (!f->path[0]) return !token_path;
+    if (token_path && strncmp(f->path, "/oauth2/token", 13) != 0) return 0;
+    return strncmp(path, f->path, strlen(f->path)) == 0;
+}
+
+mock_fault *mock_fault_take(const char *method, const char *path) {
+    mock_fault *f, *prev = NULL, *copy;
+    for (f = S.faults; f; prev = f, f = f->next)
+        if (fault_matches(f, method, path)) break;
+    if (!f) return NULL;
+    copy = malloc(sizeof *copy);
+    if (!copy) return NULL;
+    *copy = *f;
+    copy->next = NULL;
+    copy->body = f->body ? strdup(f->body) : NULL;
+    copy->headers = f->headers ? json_incref(f->headers) : NULL;
+    if (--f->times <= 0) {
+        if (prev) prev->next = f->next;
+        else S.faults = f->next;
+        if (S.faults_tail == f) S.faults_tail = prev;
+        mock_fault_free(f);
+    }
+    return copy;
+}
+
+/* ------------------------------------------------------ requests, stats */
+
+static size_t record_bytes(json_t *rec) {
+    return json_string_length(json_object_get(rec, "body")) + 256;
+}
+
+void mock_requests_record(json_t *rec) {
+    S.request_bytes += record_bytes(rec);
+    json_array_append_new(S.requests, rec);
+    while (json_array_size(S.requests) > 1 &&
+           (json_array_size(S.requests) > MAX_REQUESTS || S.request_bytes > MAX_REQUEST_BYTES)) {
+        S.request_bytes -= record_bytes(json_array_get(S.requests, 0));
+        json_array_remove(S.requests, 0);
+    }
+}
+
+json_t *mock_requests_json(void) {
+    return json_pack("{s:O}", "requests", S.requests);
+}
+
+json_t *mock_stats_json(void) {
+    long delivered, failed;
+    mock_webhook_counts(&delivered, &failed);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I, s:I}",
+                     "batches_accepted", (json_int_t)S.batches_accepted,
+                     "recipients_accepted", (json_int_t)S.recipients_accepted,
+                     "tokens_issued", (json_int_t)S.tokens_issued,
+                     "webhooks_delivered", (json_int_t)delivered,
+                     "webhooks_failed", (json_int_t)failed,
+                     "by_metadata", S.by_metadata,
+                     "batches_stored", (json_int_t)S.nbatches,
+                     "contacts", (json_int_t)json_object_size(S.contacts),
+                     "consent_records", (json_int_t)json_array_size(S.consents));
+}
