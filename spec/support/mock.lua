@@ -155,7 +155,7 @@ local function read_response(sock)
       local size = size_line and tonumber(size_line:match("^(%x+)"), 16)
       if not size then return nil, "bad chunk" end
       if size == 0 then sock:receive("*l") break end
-      insert(parts, sock:receive(size))
+      parts[#parts + 1] = (sock:receive(size))
       sock:receive("*l")
     end
     body = concat(parts)

@@ -66,7 +66,10 @@ local CLIENT_OPTIONS = {
   timeout = SECONDS, connect_timeout = SECONDS, deadline = SECONDS,
   backoff_base = SECONDS, backoff_max = SECONDS, refresh_ahead = SECONDS,
   transport = "any", shared_dict = "string", ledger = "table",
+  pool_size = "number", keepalive_timeout = SECONDS,
 }
+-- options only the OpenResty transport uses
+local NGX_ONLY = { transport = true, shared_dict = true, pool_size = true, keepalive_timeout = true }
 
 local function check_options(opts, known, fname, level)
   if type(opts) ~= "table" then
@@ -101,9 +104,10 @@ function _M.client(opts)
   check_options(opts, CLIENT_OPTIONS, "client", 1)
   local c_opts = {}
   for k, v in pairs(opts) do
-    if CLIENT_OPTIONS[k] == SECONDS then
+    if NGX_ONLY[k] or k == "app_id" or k == "ledger" then -- luacheck: ignore 542
+    elseif CLIENT_OPTIONS[k] == SECONDS then
       c_opts[k .. "_ms"] = floor(v * 1000 + 0.5)
-    elseif k ~= "transport" and k ~= "app_id" and k ~= "shared_dict" and k ~= "ledger" then
+    else
       c_opts[k] = v
     end
   end
@@ -117,7 +121,11 @@ function _M.client(opts)
     end
   end
   if transport == "ngx" then
-    transport = require("sinch.batch.transport.ngx").new{ shared_dict = opts.shared_dict }
+    transport = require("sinch.batch.transport.ngx").new{
+      shared_dict = opts.shared_dict, pool_size = opts.pool_size,
+      keepalive_timeout = opts.keepalive_timeout and floor(opts.keepalive_timeout * 1000 + 0.5),
+      ssl_verify = not opts.insecure,
+    }
   elseif transport == "curl" then
     transport = nil
   elseif transport ~= nil and type(transport) ~= "table" then

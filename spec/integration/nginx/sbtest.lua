@@ -1,0 +1,154 @@
+-- Handlers for spec/integration/nginx_spec.lua, run inside nginx.
+--
+-- POST /call with a JSON body
+--   { op = "status", args = { … }, client = { extra client options } }
+-- runs client[op](client, unpack(args)) with a client for the sandbox at
+-- $mock_url and answers { result = …, err = {kind, message, …}, extra = … }.
+-- For op "send", args[1] is { text = "Hi ${name}", recipients = { { "+4670…",
+-- { name = "Ann" } }, … }, batch_metadata = … } and the handler builds the
+-- message and recipients with the library's helpers.
+local batch = require "sinch.batch"
+local transport = require "sinch.batch.transport.ngx"
+local cjson = require "cjson.safe"
+
+local pairs, ipairs, tostring, type = pairs, ipairs, tostring, type
+local unpack = table.unpack or unpack -- luacheck: ignore 113 143
+
+local _M = {}
+
+local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
+_M.APP = APP
+
+-- Options of a client for the sandbox at url, with extra over them.
+function _M.client_opts(url, extra)
+  local o = { project_id = "demo-project", app_id = APP, base_url = url, auth_url = url,
+              key_id = "demo-key", key_secret = "demo-secret", backoff_base = 0.01, seed = 7 }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
+-- An error as plain JSON-able fields, and its tostring.
+function _M.err_fields(err)
+  if err == nil then return nil end
+  if type(err) ~= "table" then return { text = tostring(err) } end
+  return { kind = err.kind, message = err.message, status = err.status,
+           retryable = err.retryable, may_have_been_processed = err.may_have_been_processed,
+           text = tostring(err) }
+end
+
+local function send_args(a)
+  local R = batch.recipient
+  local recipients = {}
+  for i, r in ipairs(a.recipients or {}) do
+    recipients[i] = { recipient = R.sms(r[1]), parameters = r[2] }
+  end
+  return { message = batch.message.text(a.text), recipients = recipients,
+           batch_metadata = a.batch_metadata, send_after = a.send_after }
+end
+
+local function reply(t)
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say(cjson.encode(t))
+end
+
+-- Clients kept per worker for { keep = "name" } requests.
+local kept = {}
+
+--- content_by_lua: POST /call
+function _M.call()
+  ngx.req.read_body()
+  local req = cjson.decode(ngx.req.get_body_data() or "{}") or {}
+  if req.flush then -- "worker": this worker's token cache; "all": also the dict
+    transport.flush_worker_tokens()
+    if req.flush == "all" then ngx.shared.sinch_tokens:flush_all() end
+  end
+  local client = kept[req.keep or false]
+  if not client then
+    local err
+    local opts = _M.client_opts(req.url or ngx.var.mock_url, req.client)
+    if req.transport then opts.transport = transport.new(req.transport) end
+    client, err = batch.client(opts)
+    if not client then return reply{ err = _M.err_fields(err) } end
+    if req.keep then kept[req.keep] = client end
+  end
+  local args = req.args or {}
+  if req.op == "send" then args = { send_args(args[1] or {}) } end
+  local res, status, attempts = client[req.op](client, unpack(args))
+  if not req.keep then client:close() end
+  if res == nil then
+    return reply{ err = _M.err_fields(status), transport = tostring(client.transport) }
+  end
+  reply{ result = res, status = status, attempts = attempts, transport = tostring(client.transport),
+         reused = client.transport and client.transport.reused }
+end
+
+--- content_by_lua: GET /dict -- what the token dict holds, without the token
+function _M.dict()
+  local dict = ngx.shared.sinch_tokens
+  local out = {}
+  for _, k in ipairs(dict:get_keys(0)) do
+    local v = dict:get(k) or ""
+    out[#out + 1] = { key = k, has_secret = v:find("demo-secret", 1, true) ~= nil,
+                      looks_like = v:match("^%d+ ") and "expiry token" or "other" }
+  end
+  reply{ keys = out }
+end
+
+--- Calls client:status in a phase; returns the error fields (or nil).
+function _M.in_phase(url)
+  local client = assert(batch.client(_M.client_opts(url)))
+  local res, err = client:status("01BATCHXXXXXXXXXXXXXXXXXXX")
+  client:close()
+  if res then return { result = res } end
+  return _M.err_fields(err)
+end
+
+--- init_worker_by_lua: keep the answer of a call in the results dict.
+function _M.init_worker(url)
+  ngx.shared.results:set("init_worker", cjson.encode(_M.in_phase(url)))
+end
+
+--- content_by_lua: GET /result?name=...
+function _M.result()
+  reply{ value = cjson.decode(ngx.shared.results:get(ngx.var.arg_name) or "null") }
+end
+
+--- content_by_lua: GET /timer -- a call from an ngx.timer, awaited here
+function _M.timer()
+  local semaphore = require "ngx.semaphore"
+  local sema = semaphore.new(0)
+  local out
+  local url = ngx.var.mock_url
+  local ok, err = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local client = assert(batch.client(_M.client_opts(url)))
+    local res, e = client:find("campaign", "timer")
+    client:close()
+    out = { result = res, err = _M.err_fields(e), phase = ngx.get_phase() }
+    sema:post(1)
+  end)
+  if not ok then return reply{ err = { text = err } } end
+  local got = sema:wait(30)
+  if not got then return reply{ err = { text = "the timer did not finish" } } end
+  reply(out)
+end
+
+--- content_by_lua: a stand-in API on this nginx that answers in chunks
+-- (no Content-Length), for location /chunked/.
+function _M.chunked()
+  ngx.header["Content-Type"] = "application/json"
+  local uri = ngx.var.uri
+  local parts
+  if uri:find("/oauth2/token$") then
+    parts = { '{"access_token":"chunked-', 'token","expires_in":3600,', '"token_type":"bearer"}' }
+  else
+    parts = { '[{"batch_id":"01CHUNKEDXXXXXXXXXXXXXXXXX",', '"status":"PROCESSED",',
+              '"meta_data":{"campaign":"chunked"}}]' }
+  end
+  for _, p in ipairs(parts) do
+    ngx.print(p)
+    ngx.flush(true)
+  end
+end
+
+return _M

@@ -1,0 +1,489 @@
+-- The OpenResty transport in a real nginx (Debian's nginx + lua module, one
+-- worker) against the sandbox, both on 127.0.0.1.  This file is only a
+-- driver: it talks HTTP to nginx, whose handlers (spec/integration/nginx/
+-- sbtest.lua) use the library with cosockets.
+local cjson = require "cjson.safe"
+local socket = require "socket"
+local mock = require "support.mock"
+local nginx = require "support.nginx"
+
+local CONFIG_HTTP = [[
+  lua_shared_dict sinch_tokens 1m;
+  lua_shared_dict results 1m;
+  init_worker_by_lua_block { require("sbtest").init_worker("%s") }
+]]
+
+local CONFIG_SERVER = [[
+    set $mock_url "%s";
+    location = /call { content_by_lua_block { require("sbtest").call() } }
+    location = /dict { content_by_lua_block { require("sbtest").dict() } }
+    location = /result { content_by_lua_block { require("sbtest").result() } }
+    location = /timer { content_by_lua_block { require("sbtest").timer() } }
+    location = /ping { content_by_lua_block { ngx.say("pong") } }
+    location /chunked/ { content_by_lua_block { require("sbtest").chunked() } }
+    location = /set {
+      set_by_lua_block $phase_err {
+        local e = require("sbtest").in_phase(ngx.var.mock_url)
+        return e and e.kind .. ": " .. e.message or "no error"
+      }
+      content_by_lua_block { ngx.say(ngx.var.phase_err) }
+    }
+    location = /header_filter {
+      content_by_lua_block { ngx.say("body") }
+      header_filter_by_lua_block {
+        local e = require("sbtest").in_phase(ngx.var.mock_url)
+        ngx.header["X-Phase-Error"] = e and e.message or "no error"
+      }
+    }
+    location = /log {
+      content_by_lua_block { ngx.say("logged") }
+      log_by_lua_block {
+        local e = require("sbtest").in_phase(ngx.var.mock_url)
+        ngx.log(ngx.ERR, "phase check: ", e and e.message or "no error")
+      }
+    }
+]]
+
+local function phase_message(phase)
+  return ('sinch.batch: cosockets are not available in the "%s" phase; '
+    .. "call from rewrite, access, content or an ngx.timer"):format(phase)
+end
+
+local function rfc3339(t)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
+end
+
+describe("sinch.batch.transport.ngx in nginx", function()
+  local m, n
+
+  setup(function()
+    m = mock.start()
+    n = nginx.start{ http = CONFIG_HTTP:format(m.url), server = CONFIG_SERVER:format(m.url) }
+  end)
+
+  teardown(function()
+    if n then n:stop() end
+    if m then m:stop() end
+  end)
+
+  before_each(function()
+    m:reset()
+  end)
+
+  -- POST /call: the handler's decoded answer
+  local function call(t)
+    local status, body = n:post("/call", cjson.encode(t))
+    assert.equal(200, status, body)
+    return assert(cjson.decode(body), body)
+  end
+
+  local function ok(t)
+    local r = call(t)
+    assert.is_nil(r.err, r.err and r.err.text)
+    return r
+  end
+
+  -- the sandbox's log without the token requests, and the token requests
+  local function api_requests()
+    local api, tok = {}, {}
+    for _, r in ipairs(m:requests()) do
+      if r.path == "/oauth2/token" then tok[#tok + 1] = r else api[#api + 1] = r end
+    end
+    return api, tok
+  end
+
+  describe("every operation from content_by_lua", function()
+    it("sends a batch through cosockets", function()
+      local r = ok{ op = "send", flush = "all", args = { {
+        text = "Hi ${name}",
+        recipients = { { "+46700000001", { name = "Ann" } }, { "+46700000002", { name = "Bo" } } },
+        batch_metadata = { campaign = "ngx-send" } } } }
+      assert.matches("^sinch%.batch%.transport%.ngx", r.transport)
+      assert.equal(26, #r.result.batch_id)
+      local api, tok = api_requests()
+      assert.equal(1, #tok)
+      assert.equal(1, #api)
+      assert.equal("POST", api[1].method)
+      assert.equal("/v1/projects/demo-project/messages", api[1].path)
+      assert.equal("Bearer <redacted>", api[1].headers.authorization)
+      assert.equal("application/json", api[1].headers["content-type"])
+      local body = assert(cjson.decode(api[1].body))
+      assert.equal(2, #body.recipient_and_params)
+      assert.same({ name = "Bo" }, body.recipient_and_params[2].parameters)
+      assert.same({ batches = 1, recipients = 2 }, m:stats().by_metadata["campaign=ngx-send"])
+    end)
+
+    it("looks up status, finds by metadata and cancels a scheduled batch", function()
+      local sent = ok{ op = "send", args = { {
+        text = "Later", recipients = { { "+46700000003" } },
+        batch_metadata = { campaign = "ngx-cancel" }, send_after = rfc3339(os.time() + 3600) } } }
+      local id = sent.result.batch_id
+      local st = ok{ op = "status", args = { id } }
+      assert.equal(id, st.result.batch_id)
+      assert.equal("SCHEDULED", st.result.status)
+      assert.same({ campaign = "ngx-cancel" }, st.result.meta_data)
+
+      local found = ok{ op = "find", args = { "campaign", "ngx-cancel" } }
+      assert.equal(1, #found.result)
+      assert.equal(id, found.result[1].batch_id)
+
+      ok{ op = "cancel", args = { { batch_id = id } } }
+      assert.equal("CANCELLED", ok{ op = "status", args = { id } }.result.status)
+
+      local api = api_requests()
+      local seen = {}
+      for _, r in ipairs(api) do seen[#seen + 1] = r.method .. " " .. r.path end
+      assert.same({
+        "POST /v1/projects/demo-project/messages",
+        "GET /v1/projects/demo-project/messages/" .. id,
+        "GET /v1/projects/demo-project/messages",
+        "DELETE /v1/projects/demo-project/messages",
+        "GET /v1/projects/demo-project/messages/" .. id,
+      }, seen)
+      assert.matches("metadataKey=campaign", api[3].query)
+      assert.same({ batch_id = id }, cjson.decode(api[4].body))
+    end)
+
+    it("creates and deletes contacts and inserts consents", function()
+      ok{ op = "create_contacts", args = { { {
+        channel_identities = { { channel = "SMS", identity = "+46700000004" } }, language = "EN_US",
+        display_name = "Cy" } } } }
+      ok{ op = "delete_contacts", args = { { "01CONTACTXXXXXXXXXXXXXXXXX" } } }
+      local consents = ok{ op = "insert_consents", args = { { records = {
+        { identification = "+46700000005", consent_type = "OPT_OUT_MARKETING" } } } } }
+      assert.is_string(consents.result.batch_id)
+
+      local api = api_requests()
+      assert.equal(3, #api)
+      assert.equal("POST /v1/projects/demo-project/contacts", api[1].method .. " " .. api[1].path)
+      assert.equal("Cy", cjson.decode(api[1].body).contacts[1].display_name)
+      assert.equal("DELETE /v1/projects/demo-project/contacts", api[2].method .. " " .. api[2].path)
+      assert.same({ contact_ids = { "01CONTACTXXXXXXXXXXXXXXXXX" } }, cjson.decode(api[2].body))
+      assert.equal("POST /v1/projects/demo-project/consents", api[3].method .. " " .. api[3].path)
+      assert.same({ app_id = "01APPIDXXXXXXXXXXXXXXXXXXX", consent_records = {
+        { identification = "+46700000005", consent_type = "OPT_OUT_MARKETING" } } },
+        cjson.decode(api[3].body))
+    end)
+
+    it("reads chunked answers (from a stand-in API on the same worker)", function()
+      local url = n.url .. "/chunked"
+      local r = ok{ op = "find", url = url, client = { auth_url = url }, args = { "campaign", "chunked" } }
+      assert.same({ { batch_id = "01CHUNKEDXXXXXXXXXXXXXXXXX", status = "PROCESSED",
+                      meta_data = { campaign = "chunked" } } }, r.result)
+    end)
+
+    it("answers an API error as nil, err", function()
+      local r = call{ op = "status", args = { "01NOSUCHBATCHXXXXXXXXXXXXX" } }
+      assert.is_nil(r.result)
+      assert.equal("http", r.err.kind)
+      assert.equal(404, r.err.status)
+    end)
+
+    it("reports a refused connection as a network error", function()
+      local closed = nginx.free_port()
+      local url = "http://127.0.0.1:" .. closed
+      local r = call{ op = "find", args = { "campaign", "x" },
+                      client = { base_url = url, auth_url = url, max_attempts = 2 } }
+      assert.equal("network", r.err.kind)
+      assert.matches("connect to 127%.0%.0%.1:" .. closed, r.err.message)
+    end)
+  end)
+
+  describe("tokens", function()
+    it("fetches one token per worker for clients made per request", function()
+      ok{ op = "find", flush = "all", args = { "campaign", "a" } }
+      ok{ op = "find", args = { "campaign", "a" } }
+      ok{ op = "find", args = { "campaign", "a" } }
+      assert.equal(1, m:stats().tokens_issued)
+    end)
+
+    it("shares the token through a lua_shared_dict, never the secret", function()
+      local dict_client = { shared_dict = "sinch_tokens" }
+      ok{ op = "find", flush = "all", client = dict_client, args = { "campaign", "a" } }
+      local status, body = n:get("/dict")
+      assert.equal(200, status)
+      local keys = cjson.decode(body).keys
+      assert.equal(1, #keys)
+      assert.equal("sinch.batch.token|" .. m.url .. "|demo-project|demo-key", keys[1].key)
+      assert.is_false(keys[1].has_secret)
+      assert.equal("expiry token", keys[1].looks_like)
+      -- this worker forgets its copy: the next client finds the token in the dict
+      ok{ op = "find", flush = "worker", client = dict_client, args = { "campaign", "a" } }
+      assert.equal(1, m:stats().tokens_issued)
+      -- without the dict, the same request has to fetch one
+      ok{ op = "find", flush = "worker", args = { "campaign", "a" } }
+      assert.equal(2, m:stats().tokens_issued)
+    end)
+
+    it("refreshes an expired token and retries once", function()
+      local c = { refresh_ahead = 0, shared_dict = "sinch_tokens" }
+      ok{ op = "find", flush = "all", client = c, args = { "campaign", "a" } }
+      m:advance(3700) -- the sandbox's tokens live an hour
+      ok{ op = "find", client = c, args = { "campaign", "a" } }
+      assert.equal(2, m:stats().tokens_issued)
+      local q = m:requests()
+      local order = {}
+      for i, r in ipairs(q) do order[i] = r.path:match("[^/]+$") end
+      -- the stale token is sent once (401), then a new one is fetched and used
+      assert.same({ "token", "messages", "messages", "token", "messages" }, order)
+      assert.equal(q[2].token_index, q[3].token_index)
+      assert.equal(q[3].token_index + 1, q[5].token_index)
+      -- and the dict no longer holds the refused token: a fresh worker copy uses #2
+      ok{ op = "find", flush = "worker", client = c, args = { "campaign", "a" } }
+      assert.equal(2, m:stats().tokens_issued)
+    end)
+  end)
+
+  it("keeps connections alive in the cosocket pool", function()
+    local first = ok{ op = "find", keep = "pooled", args = { "campaign", "k" } }
+    local before = first.reused
+    ok{ op = "find", keep = "pooled", args = { "campaign", "k" } }
+    local last = ok{ op = "find", keep = "pooled", args = { "campaign", "k" } }
+    assert.equal(before + 2, last.reused)
+  end)
+
+  it("retries a 429 after a backoff", function()
+    ok{ op = "find", args = { "campaign", "warm" } } -- a token first
+    m:reset()
+    m:fault{ kind = "status", status = 429, method = "GET", path = "/v1/projects/demo-project/messages" }
+    local r = ok{ op = "find", args = { "campaign", "b" } }
+    assert.same({}, r.result)
+    local api = api_requests()
+    assert.equal(2, #api)
+    assert.equal(api[1].query, api[2].query)
+  end)
+
+  it("never blocks the worker: a request sent after a slow send finishes first", function()
+    ok{ op = "find", args = { "campaign", "warm" } }
+    m:reset()
+    m:fault{ kind = "delay", delay_ms = 1000, method = "POST", path = "/v1/projects/demo-project/messages" }
+    local a = n:open("POST", "/call", cjson.encode{ op = "send", args = { {
+      text = "slow", recipients = { { "+46700000006" } }, batch_metadata = { campaign = "slow" } } } })
+    -- wait until the sandbox holds A's send (bounded polling)
+    local arrived = false
+    for _ = 1, 1000 do
+      for _, r in ipairs(m:requests()) do
+        if r.method == "POST" and r.path:match("/messages$") then arrived = true end
+      end
+      if arrived then break end
+      socket.sleep(0.005)
+    end
+    assert.is_true(arrived, "the send never reached the sandbox")
+    -- B on the same (only) worker, through the sandbox too
+    local status, body = n:get("/ping")
+    assert.equal(200, status)
+    assert.equal("pong\n", body)
+    local b = ok{ op = "find", args = { "campaign", "other" } }
+    assert.same({}, b.result)
+    assert.is_false(a:ready(), "the send answered before the request sent after it")
+    local s, abody = a:finish()
+    assert.equal(200, s)
+    local ar = cjson.decode(abody)
+    assert.is_nil(ar.err)
+    assert.equal(26, #ar.result.batch_id)
+  end)
+
+  it("works from an ngx.timer", function()
+    local status, body = n:get("/timer")
+    assert.equal(200, status)
+    local r = cjson.decode(body)
+    assert.is_nil(r.err)
+    assert.equal("timer", r.phase)
+    assert.same({}, r.result)
+  end)
+
+  describe("phases without cosockets return a clear error", function()
+    it("init_worker", function()
+      local _, body = n:get("/result?name=init_worker")
+      local v = cjson.decode(body).value
+      assert.equal("internal", v.kind)
+      assert.equal(phase_message("init_worker"), v.message)
+    end)
+
+    it("set_by_lua", function()
+      local _, body = n:get("/set")
+      assert.equal("internal: " .. phase_message("set") .. "\n", body)
+    end)
+
+    it("header_filter_by_lua", function()
+      local status, _, headers = n:get("/header_filter")
+      assert.equal(200, status)
+      assert.equal(phase_message("header_filter"), headers["x-phase-error"])
+    end)
+
+    it("log_by_lua", function()
+      local mark = #n:error_log()
+      assert.equal(200, (n:get("/log")))
+      assert.matches("phase check: " .. phase_message("log"):gsub("%p", "%%%0"), n:error_log_since(mark))
+    end)
+
+    it("sent nothing to the sandbox from those phases", function()
+      n:get("/set")
+      n:get("/header_filter")
+      n:get("/log")
+      assert.same({}, m:requests())
+    end)
+  end)
+end)
+
+describe("sinch.batch.transport.ngx over HTTPS", function()
+  local dir, trusted, untrusted, elsewhere, n
+
+  local function sh(cmd)
+    assert(mock.run(cmd .. " >/dev/null 2>&1"), cmd)
+  end
+
+  -- nginx checks a certificate's DNS names and, without those, its CN (not
+  -- IP names): the sandbox's certificate names 127.0.0.1 both ways
+  local function make_cert(name, cn, san)
+    sh(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=%s"
+      .. " -addext subjectAltName=%s -keyout %s/%s.key -out %s/%s.crt"):format(cn, san, dir, name, dir, name))
+    return dir .. "/" .. name .. ".crt", dir .. "/" .. name .. ".key"
+  end
+
+  setup(function()
+    local p = io.popen("mktemp -d /tmp/sinch-batch-tls.XXXXXX")
+    dir = p:read("*l")
+    p:close()
+    local crt, key = make_cert("trusted", "127.0.0.1", "IP:127.0.0.1")
+    local crt2, key2 = make_cert("untrusted", "127.0.0.1", "IP:127.0.0.1")
+    local crt3, key3 = make_cert("elsewhere", "elsewhere.invalid", "DNS:elsewhere.invalid")
+    trusted = mock.start{ args = { "--tls-cert", crt, "--tls-key", key } }
+    untrusted = mock.start{ args = { "--tls-cert", crt2, "--tls-key", key2 } }
+    elsewhere = mock.start{ args = { "--tls-cert", crt3, "--tls-key", key3 } }
+    local ca = assert(io.open(dir .. "/ca.pem", "w"))
+    ca:write(mock.read_file(crt), mock.read_file(crt3))
+    ca:close()
+    n = nginx.start{
+      http = ("lua_ssl_trusted_certificate %s/ca.pem; lua_ssl_verify_depth 2;"):format(dir),
+      server = ([[
+        set $mock_url "%s";
+        location = /call { content_by_lua_block { require("sbtest").call() } }
+      ]]):format(trusted.url),
+    }
+  end)
+
+  teardown(function()
+    if n then n:stop() end
+    if trusted then trusted:stop() end
+    if untrusted then untrusted:stop() end
+    if elsewhere then elsewhere:stop() end
+    if dir then mock.run("rm -rf " .. dir) end
+  end)
+
+  local function call(t)
+    local status, body = n:post("/call", cjson.encode(t))
+    assert.equal(200, status, body)
+    return assert(cjson.decode(body), body)
+  end
+
+  -- the sandbox's inspection endpoints over TLS (the curl command-line tool)
+  local function inspect(m, what, crt, name)
+    local url = m.url
+    local connect_to = ""
+    if name then -- connect to 127.0.0.1, verify the certificate against name
+      url = ("https://%s:%d"):format(name, m.port)
+      connect_to = ("--connect-to %s:%d:127.0.0.1:%d"):format(name, m.port, m.port)
+    end
+    local p = io.popen(("curl -sS --max-time 30 --cacert %s %s %s/_mock/%s")
+      :format(crt, connect_to, url, what))
+    local out = p:read("*a")
+    p:close()
+    return assert(cjson.decode(out), out)
+  end
+
+  it("verifies the sandbox's certificate and sends", function()
+    assert.matches("^https://", trusted.url)
+    local r = call{ op = "send", args = { { text = "tls", recipients = { { "+46700000007" } } } } }
+    assert.is_nil(r.err, r.err and r.err.text)
+    assert.equal(26, #r.result.batch_id)
+    assert.equal(1, inspect(trusted, "stats", dir .. "/trusted.crt").batches_accepted)
+  end)
+
+  it("refuses a certificate nginx does not trust, before sending anything", function()
+    local r = call{ op = "find", url = untrusted.url, args = { "campaign", "x" } }
+    assert.equal("tls", r.err.kind)
+    assert.matches("TLS handshake with 127%.0%.0%.1:" .. untrusted.port, r.err.message)
+    assert.same({}, inspect(untrusted, "requests", dir .. "/untrusted.crt").requests)
+  end)
+
+  it("checks that the certificate names the host it connects to", function()
+    local r = call{ op = "find", url = elsewhere.url, args = { "campaign", "x" } }
+    assert.equal("tls", r.err.kind)
+    assert.matches("certificate host mismatch", r.err.message)
+    assert.same({}, inspect(elsewhere, "requests", dir .. "/elsewhere.crt", "elsewhere.invalid").requests)
+  end)
+
+  it("skips verification only when ssl_verify = false is given", function()
+    local r = call{ op = "find", url = untrusted.url, transport = { ssl_verify = false },
+                    args = { "campaign", "x" } }
+    assert.is_nil(r.err, r.err and r.err.text)
+    assert.same({}, r.result)
+  end)
+end)
+
+describe("examples/openresty", function()
+  local m, n
+
+  -- the example's nginx.conf, pointed at this checkout, build, port and sandbox
+  local function example_conf(prefix, port)
+    local text = assert(mock.read_file("examples/openresty/nginx.conf"))
+    local function sub(from, to)
+      local i, j = text:find(from, 1, true)
+      assert(i, "examples/openresty/nginx.conf no longer has " .. from)
+      text = text:sub(1, i - 1) .. to .. text:sub(j + 1)
+    end
+    sub("$prefix/../../lua/", nginx.repo .. "/lua/")
+    sub("$prefix/../../lua/", nginx.repo .. "/lua/")
+    sub("$prefix/?.lua", nginx.repo .. "/examples/openresty/?.lua")
+    sub("$prefix/../../build/luajit/", nginx.build .. "/luajit/")
+    sub("listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. port .. ";")
+    sub("pid /tmp/sinch-batch-example.pid;", "pid " .. prefix .. "/nginx.pid;")
+    sub("error_log stderr notice;", "error_log " .. prefix .. "/error.log notice;"
+      .. (nginx.is_root() and "\nuser root;" or ""))
+    sub("/tmp/sinch-batch-example-body", prefix .. "/tmp/body")
+    return text
+  end
+
+  setup(function()
+    local port = nginx.free_port()
+    m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/callbacks",
+                             "--webhook-secret", "demo-webhook" } }
+    n = nginx.start{ port = port, conf = example_conf, env = {
+      SINCH_BASE_URL = m.url, SINCH_PROJECT_ID = m.project_id, SINCH_KEY_ID = m.key_id,
+      SINCH_KEY_SECRET = m.key_secret, SINCH_WEBHOOK_SECRET = "demo-webhook" } }
+  end)
+
+  teardown(function()
+    if n then n:stop() end
+    if m then m:stop() end
+  end)
+
+  it("sends a batch, looks up its status and takes the signed callbacks", function()
+    local status, body = n:post("/send", cjson.encode{ to = { "+46700000008", "+46700000009" },
+                                                      text = "Hi ${name}", name = "Ann" })
+    assert.equal(200, status, body)
+    local id = cjson.decode(body).batch_id
+    assert.equal(26, #id)
+    status, body = n:get("/status/" .. id)
+    assert.equal(200, status, body)
+    assert.equal(id, cjson.decode(body).batch_id)
+    -- the sandbox delivers its callbacks in the background: wait for them
+    -- (bounded) and check that the handler accepted every one
+    local stats
+    for _ = 1, 500 do
+      stats = m:stats()
+      if stats.webhooks_delivered + stats.webhooks_failed >= 3 then break end
+      socket.sleep(0.01)
+    end
+    assert.equal(0, stats.webhooks_failed)
+    assert.is_true(stats.webhooks_delivered >= 3) -- a batch status and two deliveries
+    assert.matches("callback message_delivery batch " .. id, n:error_log())
+  end)
+
+  it("refuses a callback with a bad signature", function()
+    local status = n:post("/callbacks", "{}", { ["x-sinch-webhook-signature"] = "bad",
+      ["x-sinch-webhook-signature-nonce"] = "n", ["x-sinch-webhook-signature-timestamp"] = "1" })
+    assert.equal(401, status)
+  end)
+end)
