@@ -255,6 +255,41 @@ describe("client against the sandbox", function()
         "bad argument #1 to 'batch' (unknown option 'colour')")
       assert.has_error(function() batch.client{ project_id = "p", token = "t", retries = 3 } end,
         "bad argument #1 to 'client' (unknown option 'retries')")
+      assert.has_error(function() batch.client("p") end,
+        "bad argument #1 to 'client' (expected a table of options, got string)")
+      assert.has_error(function() batch.client{ project_id = "p", token = "t", timeout = "5" } end,
+        "bad argument #1 to 'client' (opts.timeout: expected a number, got string)")
+      assert.has_error(function() client:batch("x") end,
+        "bad argument #1 to 'batch' (expected a table of options)")
+      assert.has_error(function() client:find(nil, "v") end,
+        "bad argument #1 to 'find' (key: expected a non-empty string)")
+      assert.has_error(function() client:find("k", 1) end,
+        "bad argument #2 to 'find' (value: expected a string)")
+      assert.has_error(function() client:cancel(42) end,
+        "bad argument #1 to 'cancel' (expected a table)")
+      assert.has_error(function() client:create_contacts("c") end,
+        "bad argument #1 to 'create_contacts' (expected an array of contacts)")
+      assert.has_error(function() client:delete_contacts(nil) end,
+        "bad argument #1 to 'delete_contacts' (expected an array of contact ids)")
+      assert.has_error(function() client:insert_consents(true) end,
+        "bad argument #1 to 'insert_consents' (expected a table)")
+      for _, op in ipairs{ "cancel", "create_contacts", "delete_contacts", "insert_consents" } do
+        assert.has_error(function() client[op](client, { body = { not_raw = true } }) end,
+          "bad argument #1 to '" .. op .. "' (body: expected a raw JSON string)")
+      end
+      -- the error points at the caller's line, not inside the library
+      local ok, msg = pcall(function() client:cancel{ body = 1 } end)
+      assert.is_false(ok)
+      assert.matches("^spec/integration/client_spec%.lua:%d+: bad argument", msg)
+      assert.has_error(function() client.status({}, "01X") end,
+        "bad self to 'status' (expected a sinch.batch client; use client:status(...))")
+      local closed = assert(batch.client{ project_id = "p", base_url = m.url, token = "t" })
+      closed:close()
+      closed:close()
+      for _, op in ipairs{ "send", "status", "find", "cancel", "create_contacts", "delete_contacts",
+                           "insert_consents", "batch" } do
+        assert.has_error(function() closed[op](closed, {}) end, "attempt to use a closed client")
+      end
       nothing_sent()
     end)
   end)
@@ -288,6 +323,32 @@ describe("client against the sandbox", function()
       assert.equal("auth", err.kind)
       assert.equal(401, err.status)
       assert.is_nil(tostring(err):find("wrong-secret-value", 1, true))
+    end)
+
+    it("no secret or token in tostring(client) or in any field of an error", function()
+      local secret, token = "Sx-91-distinctive-key-secret", "Tk-37-distinctive-static-token"
+      local function clean(v)
+        for _, s in ipairs{ secret, token } do
+          assert.is_nil(tostring(v):find(s, 1, true), tostring(v))
+        end
+      end
+      local with_key = assert(batch.client{ project_id = m.project_id, region = "eu",
+        base_url = m.url, auth_url = m.url, key_id = m.key_id, key_secret = secret })
+      local with_token = assert(batch.client{ project_id = m.project_id, base_url = m.url, token = token })
+      assert.equal("sinch.batch.Client (eu, project " .. m.project_id .. ")", tostring(with_key))
+      clean(tostring(with_key))
+      clean(tostring(with_token))
+      local _, e1 = with_key:status("01X")   -- key refused by the token endpoint
+      local _, e2 = with_token:status("01X") -- token refused by the API
+      with_key:close()
+      with_token:close()
+      assert.equal("auth", e1.kind)
+      assert.equal("auth", e2.kind)
+      assert.equal(401, e2.status)
+      for _, e in ipairs{ e1, e2 } do
+        clean(tostring(e))
+        for _, v in pairs(e) do clean(v) end
+      end
     end)
 
     it("retries a 429 and a 503, then succeeds", function()

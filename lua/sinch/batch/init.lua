@@ -519,9 +519,9 @@ function Client:find(key, value)
   return setmetatable({}, cjson.array_mt)
 end
 
-local function raw_body(o)
+local function raw_body(o, fname)
   if o.body ~= nil then
-    if type(o.body) ~= "string" then error("body: expected a raw JSON string", 3) end
+    if type(o.body) ~= "string" then argerror(1, fname, "body: expected a raw JSON string", 3) end
     return o.body
   end
 end
@@ -533,7 +533,7 @@ function Client:cancel(o)
   check_client(self, "cancel")
   if type(o) == "string" then o = { batch_id = o } end
   if type(o) ~= "table" then argerror(1, "cancel", "expected a table") end
-  local body = raw_body(o)
+  local body = raw_body(o, "cancel")
   if not body then
     if o.batch_id ~= nil then
       if not id_ok(o.batch_id) then return invalid("batch_id: expected a non-empty string") end
@@ -589,7 +589,7 @@ end
 function Client:create_contacts(contacts)
   check_client(self, "create_contacts")
   if type(contacts) ~= "table" then argerror(1, "create_contacts", "expected an array of contacts") end
-  local body = raw_body(contacts)
+  local body = raw_body(contacts, "create_contacts")
   if not body then
     local ok, err = check_list(contacts, "contacts", 1000)
     if not ok then return nil, err end
@@ -620,7 +620,7 @@ end
 function Client:delete_contacts(ids)
   check_client(self, "delete_contacts")
   if type(ids) ~= "table" then argerror(1, "delete_contacts", "expected an array of contact ids") end
-  local body = raw_body(ids)
+  local body = raw_body(ids, "delete_contacts")
   if not body then
     local ok, err = check_list(ids, "contact_ids", 1000)
     if not ok then return nil, err end
@@ -640,7 +640,7 @@ local CONSENT_TYPES = { OPT_OUT_ALL = true, OPT_OUT_NOTIFICATION = true, OPT_OUT
 function Client:insert_consents(o)
   check_client(self, "insert_consents")
   if type(o) ~= "table" then argerror(1, "insert_consents", "expected a table") end
-  local body = raw_body(o)
+  local body = raw_body(o, "insert_consents")
   if not body then
     local records = o.records or o
     local app_id = o.app_id or self.app_id

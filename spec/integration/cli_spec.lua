@@ -1,0 +1,240 @@
+-- The command-line tool bin/sinch-batch, run as a user runs it (a child
+-- process of this interpreter) against the sandbox: what it prints, its exit
+-- status (0 done, 1 the API or the input said no, 2 bad usage) and the exact
+-- requests the sandbox received.
+local cjson = require "cjson.safe"
+local mock = require "support.mock"
+
+local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
+local SECRET = "cli-Qx7-distinctive-secret"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function api_requests(m)
+  local out = {}
+  for _, r in ipairs(m:requests()) do
+    if r.path ~= "/oauth2/token" then out[#out + 1] = r end
+  end
+  return out
+end
+
+describe("bin/sinch-batch against the sandbox", function()
+  local m
+
+  setup(function() m = mock.start() end)
+  teardown(function() if m then m:stop() end end)
+  before_each(function() m:reset() end)
+
+  -- Runs the tool: exit status, stdout, stderr.  env overrides the
+  -- configuration (false removes a variable).
+  local function cli(args, env)
+    local vars = { SINCH_PROJECT_ID = m.project_id, SINCH_APP_ID = APP, SINCH_KEY_ID = m.key_id,
+                   SINCH_KEY_SECRET = m.key_secret, SINCH_BATCH_BASE_URL = m.url,
+                   SINCH_BATCH_AUTH_URL = false, SINCH_TOKEN = false, SINCH_REGION = false }
+    for k, v in pairs(env or {}) do vars[k] = v end
+    local parts, sets = { "env" }, {}
+    for k, v in pairs(vars) do -- env takes its -u options before the assignments
+      if v then sets[#sets + 1] = k .. "=" .. q(v) else parts[#parts + 1] = "-u " .. k end
+    end
+    for _, a in ipairs(sets) do parts[#parts + 1] = a end
+    parts[#parts + 1] = LUA
+    parts[#parts + 1] = "bin/sinch-batch"
+    for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
+    local base = os.tmpname()
+    local cmd = table.concat(parts, " ")
+    assert(mock.run(("sh -c %s"):format(q(("%s >%s.out 2>%s.err; echo $? >%s.rc")
+      :format(cmd, base, base, base)))))
+    local rc = tonumber(mock.read_file(base .. ".rc"):match("%d+"))
+    local out, err = mock.read_file(base .. ".out"), mock.read_file(base .. ".err")
+    for _, ext in ipairs{ "", ".out", ".err", ".rc" } do os.remove(base .. ext) end
+    return rc, out, err
+  end
+
+  local function sms(n, params)
+    return { recipient = { identified_by = { channel_identities = { { channel = "SMS", identity = n } } } },
+             parameters = params }
+  end
+
+  it("send --to: one batch with every number and the --param values", function()
+    local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--to", "+46700000001",
+                              "--to", "+46700000002", "--param", "name=Ann", "--tag", "campaign=cli" }
+    assert.equal(0, rc, err)
+    local res = assert(cjson.decode(out))
+    assert.equal(26, #res.batch_id)
+    local reqs = api_requests(m)
+    assert.equal(1, #reqs)
+    assert.equal("POST", reqs[1].method)
+    assert.equal(m:path("/messages"), reqs[1].path)
+    assert.same({ app_id = APP, message = { text_message = { text = "Hi ${name}" } },
+      batch_metadata = { campaign = "cli" },
+      recipient_and_params = { sms("+46700000001", { name = "Ann" }), sms("+46700000002", { name = "Ann" }) },
+    }, cjson.decode(reqs[1].body))
+  end)
+
+  it("send --csv: recipients and parameters from the file's columns", function()
+    local rc, out, err = cli{ "send", "--text", "Hi ${name}, code ${code}",
+                              "--csv", "spec/fixtures/csv/basic.csv" }
+    assert.equal(0, rc, err)
+    assert.equal(26, #assert(cjson.decode(out)).batch_id)
+    local reqs = api_requests(m)
+    assert.equal(1, #reqs)
+    local body = cjson.decode(reqs[1].body)
+    assert.same({
+      sms("+46700000001", { name = "Ann", code = "1234" }),
+      sms("+46700000002", { name = "Bo", code = "5678" }),
+      { recipient = { identified_by = { channel_identities = {
+          { channel = "WHATSAPP", identity = "+46700000003" } } } },
+        parameters = { name = "Cy", code = "9012" } },
+    }, body.recipient_and_params)
+  end)
+
+  it("send --csv: reports the rows it skipped, sends the rest", function()
+    local rc, _, err = cli{ "send", "--text", "Hi ${name}", "--csv", "spec/fixtures/csv/nasty.csv" }
+    assert.equal(0, rc, err)
+    assert.matches("nasty%.csv line 7 skipped: the row has 3 fields, the header has 4", err)
+    assert.matches("nasty%.csv line 9 skipped: identity: not an E%.164 number", err)
+    local body = cjson.decode(api_requests(m)[1].body)
+    assert.equal(4, #body.recipient_and_params)
+    assert.same({ name = "Lindqvist, Ann", note = 'said "hi"' }, body.recipient_and_params[1].parameters)
+  end)
+
+  it("send --csv: a file with no good row is an error and sends nothing", function()
+    local rc, out, err = cli{ "send", "--text", "x", "--csv", "spec/fixtures/csv/open_quote.csv" }
+    assert.equal(1, rc)
+    assert.equal("", out)
+    assert.matches("line 2 skipped: a quoted field is not closed", err)
+    assert.matches("no recipient to send", err)
+    rc, out, err = cli{ "send", "--text", "x", "--csv", "spec/fixtures/csv/no-such-file.csv" }
+    assert.equal(1, rc)
+    assert.equal("", out)
+    assert.matches("no%-such%-file%.csv", err)
+    assert.equal(0, #m:requests())
+  end)
+
+  it("send --dry-run prints the request body and contacts nobody", function()
+    local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--to", "+46700000001",
+                              "--param", "name=Ann", "--dry-run" }
+    assert.equal(0, rc, err)
+    assert.same({ app_id = APP, message = { text_message = { text = "Hi ${name}" } },
+                  recipient_and_params = { sms("+46700000001", { name = "Ann" }) } }, cjson.decode(out))
+    rc, out = cli{ "send", "--text", "Hi ${name}", "--csv", "spec/fixtures/csv/basic.csv", "--dry-run" }
+    assert.equal(0, rc)
+    assert.equal(3, #cjson.decode(out).recipient_and_params)
+    assert.equal(0, #m:requests())
+  end)
+
+  it("status, find and cancel (by id and by --tag)", function()
+    local when = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 3600)
+    local rc, out = cli{ "send", "--text", "later", "--to", "+46700000001", "--tag", "campaign=c1",
+                         "--send-after", when }
+    assert.equal(0, rc)
+    local id = cjson.decode(out).batch_id
+    rc, out = cli{ "status", id }
+    assert.equal(0, rc)
+    local st = cjson.decode(out)
+    assert.equal(id, st.batch_id)
+    assert.equal("SCHEDULED", st.status)
+
+    rc, out = cli{ "find", "campaign", "c1" }
+    assert.equal(0, rc)
+    local found = cjson.decode(out)
+    assert.equal(1, #found)
+    assert.equal(id, found[1].batch_id)
+    rc, out = cli{ "find", "campaign", "none" }
+    assert.equal(0, rc)
+    assert.equal("[]\n", out)
+    local req = api_requests(m)[4]
+    assert.equal("GET", req.method)
+    assert.equal(m:path("/messages"), req.path)
+    assert.matches("metadataKey=campaign", req.query)
+    assert.matches("metadataValue=none", req.query)
+
+    rc = cli{ "cancel", id }
+    assert.equal(0, rc)
+    req = api_requests(m)[5]
+    assert.equal("DELETE", req.method)
+    assert.equal(m:path("/messages"), req.path)
+    assert.same({ batch_id = id }, cjson.decode(req.body))
+    rc, out = cli{ "status", id }
+    assert.equal(0, rc)
+    assert.equal("CANCELLED", cjson.decode(out).status)
+
+    rc = cli{ "cancel", "--tag", "campaign=c2" }
+    assert.equal(0, rc)
+    assert.same({ metadata_key = "campaign", metadata_value = "c2" },
+                cjson.decode(api_requests(m)[7].body))
+  end)
+
+  it("delete-contacts and consents", function()
+    local rc = cli{ "delete-contacts", "01C1", "01C2" }
+    assert.equal(0, rc)
+    local req = api_requests(m)[1]
+    assert.equal("DELETE", req.method)
+    assert.equal(m:path("/contacts"), req.path)
+    assert.same({ contact_ids = { "01C1", "01C2" } }, cjson.decode(req.body))
+
+    local out
+    rc, out = cli{ "consents", "OPT_OUT_MARKETING", "+46700000030", "+46700000031" }
+    assert.equal(0, rc)
+    assert.is_string(cjson.decode(out).batch_id)
+    req = api_requests(m)[2]
+    assert.equal("POST", req.method)
+    assert.equal(m:path("/consents"), req.path)
+    assert.same({ app_id = APP, consent_records = {
+      { identification = "+46700000030", consent_type = "OPT_OUT_MARKETING" },
+      { identification = "+46700000031", consent_type = "OPT_OUT_MARKETING" } } }, cjson.decode(req.body))
+  end)
+
+  it("bad usage exits 2 with the reason and the usage text", function()
+    local cases = {
+      { {}, nil },
+      { { "frob" }, "unknown command frob" },
+      { { "send", "--to", "+46700000001" }, "send needs %-%-text" },
+      { { "send", "--text", "x" }, "send needs %-%-to or %-%-csv" },
+      { { "send", "--text", "x", "--to" }, "%-%-to needs a value" },
+      { { "send", "--text", "x", "--to", "+46700000001", "--tag", "bad" },
+        "%-%-tag: expected KEY=VALUE, got bad" },
+      { { "status" }, "status needs a BATCH_ID" },
+      { { "find", "campaign" }, "find needs KEY VALUE" },
+      { { "cancel" }, "cancel needs a BATCH_ID or %-%-tag K=V" },
+      { { "delete-contacts" }, "delete%-contacts needs at least one CONTACT_ID" },
+      { { "consents", "OPT_OUT_ALL" }, "consents needs TYPE and at least one IDENTIFICATION" },
+    }
+    for _, case in ipairs(cases) do
+      local rc, out, err = cli(case[1])
+      assert.equal(2, rc, table.concat(case[1], " "))
+      assert.equal("", out)
+      if case[2] then assert.matches("sinch%-batch: " .. case[2], err) end
+      assert.matches("usage: sinch%-batch COMMAND", err)
+    end
+    local rc, out, err = cli{ "--help" }
+    assert.equal("", err)
+    assert.equal(0, rc)
+    assert.matches("^usage: sinch%-batch COMMAND", out)
+    rc, out, err = cli({ "status", "01X" }, { SINCH_PROJECT_ID = false })
+    assert.equal(2, rc)
+    assert.equal("", out)
+    assert.matches("SINCH_PROJECT_ID is not set", err)
+    assert.equal(0, #m:requests())
+  end)
+
+  it("API and input errors exit 1 with the error on stderr", function()
+    local rc, out, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX" }
+    assert.equal(1, rc)
+    assert.equal("", out)
+    assert.matches("http error %(HTTP 404 NOT_FOUND%)", err)
+    assert.matches("01NOSUCHBATCHXXXXXXXXXXXXX", err)
+
+    rc, out, err = cli{ "consents", "OPT_OUT_SOMETIMES", "+46700000030" }
+    assert.equal(1, rc)
+    assert.equal("", out)
+    assert.matches('consent_records%[1%]%.consent_type: "OPT_OUT_SOMETIMES" is not one of', err)
+
+    rc, out, err = cli({ "find", "campaign", "x" }, { SINCH_KEY_SECRET = SECRET })
+    assert.equal(1, rc)
+    assert.equal("", out)
+    assert.matches("auth error %(HTTP 401%)", err)
+    assert.is_nil(err:find(SECRET, 1, true))
+  end)
+end)
