@@ -93,6 +93,27 @@ describe("client against the sandbox", function()
     }, cjson.decode(req.body))
   end)
 
+  it("reports parameters the message never uses, and fills defaults without touching the caller's tables",
+    function()
+      local p1 = { name = "Ann", nmae = "typo" }
+      local p2 = { nmae = "typo", extra = "x" }
+      local res, err = client:send{ message = M.text("Hi ${name}"), defaults = { name = "there" },
+        recipients = { { recipient = R.sms("+46700000001"), parameters = p1 },
+                       { recipient = R.sms("+46700000002"), parameters = p2 } } }
+      assert.is_nil(err)
+      assert.same({ nmae = 2, extra = 1 }, res.unused)
+      assert.same({ nmae = "typo", extra = "x" }, p2) -- the default went into a copy
+      local body = cjson.decode(last_api_request(m).body)
+      assert.equal("there", body.recipient_and_params[2].parameters.name)
+      assert.equal("Ann", body.recipient_and_params[1].parameters.name)
+
+      local b = assert(client:batch{ message = M.text("Hi ${name}") })
+      assert(b:add(R.sms("+46700000003"), { name = "Cy" }))
+      assert.same({}, b:unused())
+      res = assert(client:send(b))
+      assert.is_nil(res.unused)
+    end)
+
   it("sends through the C builder (client:batch) with the same result", function()
     local b = assert(client:batch{ message = M.text("Code ${code}"), batch_metadata = { campaign = "fast" } })
     for i = 1, 1000 do

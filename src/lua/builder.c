@@ -218,12 +218,10 @@ static int add_row(lua_State *L, sb_lbuilder *u, const char *channel, lua_Intege
         bad_type(L, 3, "a string", "identities[%d]", (int)i);
     identity = lua_tolstring(L, -1, &len);
     for (k = 0; k < n; k++) {
-        int t;
         lua_rawgeti(L, 7 + (int)k, (int)i);
-        t = lua_type(L, -1);
-        if (t != LUA_TSTRING && t != LUA_TNUMBER)
+        /* NULL for anything but a string or a number (which it converts) */
+        if ((u->items[k].v = lua_tolstring(L, -1, &u->items[k].vl)) == NULL)
             bad_type(L, 4, "a string or number", "columns.%s[%d]", u->items[k].k, (int)i);
-        u->items[k].v = lua_tolstring(L, -1, &u->items[k].vl);
     }
     rc = sinch_batch_builder_begin(u->b);
     if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_identity(u->b, channel, identity, len, NULL);

@@ -365,9 +365,12 @@ function Client:batch(opts)
     ok, err = b:field(f[1], f[2])
     if not ok then return nil, err end
   end
-  local params = {}
-  if opts.check ~= false then params = message.params(msg) end
-  return setmetatable({ b = b, params = params, defaults = opts.defaults, client = self,
+  local check = opts.check ~= false
+  local params = check and message.params(msg) or {}
+  local known = {}
+  for i = 1, #params do known[params[i]] = true end
+  return setmetatable({ b = b, params = params, known = known, unused_counts = {}, check = check,
+                        defaults = opts.defaults, client = self,
                         batch_metadata = opts.batch_metadata,
                         dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }, Batch)
 end
@@ -385,15 +388,27 @@ function Batch:add(recipient, params, message_metadata, conversation_metadata)
       .. "takes identified_by recipients only", n))
   end
   local names = self.params
-  if #names > 0 then
-    if params == nil then params = {} end
-    local defaults = self.defaults
+  if self.check then
+    local known, unused, copied = self.known, self.unused_counts, false
+    if params ~= nil and type(params) ~= "table" then
+      error(fmt("bad argument #2 to 'add' (parameters: expected a table, got %s)", type(params)), 2)
+    end
+    if params ~= nil then
+      for k in pairs(params) do
+        if not known[k] then unused[k] = (unused[k] or 0) + 1 end
+      end
+    end
     for i = 1, #names do
       local name = names[i]
-      if params[name] == nil then
-        local dv = defaults and defaults[name]
+      if params == nil or params[name] == nil then
+        local dv = self.defaults and self.defaults[name]
         if dv == nil then
           return invalid(fmt("recipients[%d].parameters: missing value for ${%s}", n, name))
+        end
+        if not copied then -- never write defaults into the caller's table
+          local p = {}
+          if params then for k, v in pairs(params) do p[k] = v end end
+          params, copied = p, true
         end
         params[name] = dv
       end
@@ -414,7 +429,14 @@ end
 
 function Batch:count() return self.b:count() end
 function Batch:body() return self.b:body() end
-function Batch:reset() self.b:reset() end
+function Batch:reset()
+  self.b:reset()
+  self.unused_counts = {}
+end
+
+--- Parameters given to add() that the message never uses: `{ name = count }`
+-- (they are sent, and ignored by the API; often a typo in a column name).
+function Batch:unused() return self.unused_counts end
 function Batch:close() self.b:close() end
 
 --- The recipient entries of a convenience send, checked and added.
@@ -484,6 +506,7 @@ function Client:send(batch, opts)
     if not ok then return nil, err end
   end
   local res, err = self:_call("send", b.b)
+  if res and next(b.unused_counts) ~= nil then res.unused = b.unused_counts end
   local ledger = (opts and opts.ledger) or self.ledger
   if res and ledger and res.batch_id then
     local ok, lerr = record(ledger, b, res.batch_id, opts, entries)
