@@ -16,6 +16,14 @@
 --                   its line numbers, and the logged line carries that row
 --   --count N       exit after N verified callbacks (default: run forever)
 --   --lifetime S    exit after S seconds whatever happens (default: never)
+--   --wait S        how long a receipt waits for its batch to reach the
+--                   ledger (default 5; see below)
+--
+-- A receipt can arrive before its batch is in the ledger: the API may post
+-- callbacks before its answer to the send has reached the sender, which
+-- records the batch only then.  A receipt of a batch the ledger does not
+-- know yet logs {"waiting_for_batch":…} and polls the ledger for up to
+-- --wait seconds before it is logged without its row.
 --
 -- It answers 200 to every verified callback (Sinch retries anything else),
 -- 401 when the signature check fails and 400 when the body is not JSON.
@@ -29,7 +37,7 @@ local function usage(msg)
   os.exit(2)
 end
 
-local opts = { secrets = {}, port = 8080, host = "127.0.0.1" }
+local opts = { secrets = {}, port = 8080, host = "127.0.0.1", wait = 5 }
 do
   local i = 1
   while arg[i] do
@@ -42,6 +50,7 @@ do
     elseif k == "--csv" then opts.csv = v
     elseif k == "--count" then opts.count = tonumber(v)
     elseif k == "--lifetime" then opts.lifetime = tonumber(v)
+    elseif k == "--wait" then opts.wait = tonumber(v)
     else usage(k .. ": unknown option") end
     i = i + 2
   end
@@ -113,6 +122,14 @@ local function handle(headers, body)
     entry.identity = ev.channel_identity and ev.channel_identity.identity
     local hit = ledger and ev.batch_id and ev.message_index
                 and ledger:lookup(ev.batch_id, ev.message_index)
+    if ledger and not hit and ev.batch_id and ev.message_index and not ledger:entry(ev.batch_id) then
+      log({ waiting_for_batch = ev.batch_id })
+      local give_up = socket.gettime() + (opts.wait or 0)
+      repeat
+        socket.sleep(0.05)
+        hit = ledger:lookup(ev.batch_id, ev.message_index)
+      until hit or ledger:entry(ev.batch_id) or socket.gettime() > give_up
+    end
     if hit then
       entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
       entry.csv = csv_lines[tonumber(hit.row)]

@@ -5,6 +5,7 @@
 local cjson = require "cjson.safe"
 local batch = require "sinch.batch"
 local mock = require "support.mock"
+local socket = require "socket"
 
 local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
 local SECRET = "callback-secret-for-tests"
@@ -46,6 +47,26 @@ local function read_csv(path)
   return rows
 end
 
+-- The receiver example: prints port=N, then one JSON line per callback, and
+-- exits after --count callbacks (or after --lifetime, if they never come).
+-- Returns the pipe of its stdout, its pid (`exec` keeps the shell's, printed
+-- first, for a teardown) and its port.
+local function start_receiver(args)
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = shell_quote(a) end
+  local cmd = string.format(
+    "echo $$; exec env LUA_PATH=%s LUA_CPATH=%s LUA_PATH_5_4=%s LUA_CPATH_5_4=%s "
+    .. "%s examples/webhook_receiver.lua --port 0 --lifetime 120 %s",
+    shell_quote(package.path), shell_quote(package.cpath), shell_quote(package.path),
+    shell_quote(package.cpath), LUA, table.concat(quoted, " "))
+  local pipe = assert(io.popen(cmd, "r"))
+  local pid = tonumber(pipe:read("*l"))
+  local first = pipe:read("*l")
+  local port = tonumber(first and first:match("^port=(%d+)$"))
+  assert.is_number(port, "receiver did not start: " .. tostring(first))
+  return pipe, pid, port
+end
+
 describe("callbacks end to end", function()
   local m, receiver, receiver_pid, base, client
 
@@ -70,21 +91,9 @@ describe("callbacks end to end", function()
     assert.equal(ROWS, #rows)
     local expected_callbacks = ROWS + math.ceil(ROWS / PER_BATCH) -- deliveries + batch statuses
 
-    -- the receiver: prints port=N, then one JSON line per callback, and
-    -- exits after the expected number (or after --lifetime, if they never come);
-    -- `exec` keeps the shell's pid, printed first, for the teardown
-    local cmd = string.format(
-      "echo $$; exec env LUA_PATH=%s LUA_CPATH=%s LUA_PATH_5_4=%s LUA_CPATH_5_4=%s "
-      .. "%s examples/webhook_receiver.lua "
-      .. "--port 0 --secret old-secret --secret %s --ledger %s --csv %s --count %d --lifetime 120",
-      shell_quote(package.path), shell_quote(package.cpath), shell_quote(package.path),
-      shell_quote(package.cpath), LUA, shell_quote(SECRET), shell_quote(ledger_path),
-      shell_quote(csv_path), expected_callbacks)
-    receiver = assert(io.popen(cmd, "r"))
-    receiver_pid = tonumber(receiver:read("*l"))
-    local first = receiver:read("*l")
-    local port = tonumber(first and first:match("^port=(%d+)$"))
-    assert.is_number(port, "receiver did not start: " .. tostring(first))
+    local port
+    receiver, receiver_pid, port = start_receiver{ "--secret", "old-secret", "--secret", SECRET,
+      "--ledger", ledger_path, "--csv", csv_path, "--count", tostring(expected_callbacks) }
 
     m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/sinch/callbacks",
                              "--webhook-secret", SECRET, "--quiet" } }
@@ -94,33 +103,40 @@ describe("callbacks end to end", function()
       key_id = m.key_id, key_secret = m.key_secret, ledger = ledger,
     })
 
-    local R, msg = batch.recipient, batch.message.text("Hi ${name}, your code is ${code}")
-    local sent = {} -- batch_id -> the rows of that batch, in order
-    for first_row = 1, ROWS, PER_BATCH do
-      local entries, lines = {}, {}
-      for i = first_row, math.min(first_row + PER_BATCH - 1, ROWS) do
-        local r = rows[i]
-        local params = { name = r.name }
-        if r.code ~= "" then params.code = r.code end
-        entries[#entries + 1] = { recipient = R.sms(r.phone), parameters = params }
-        lines[#lines + 1] = r.line
+    -- the file goes through the library's CSV reader, PER_BATCH rows a chunk;
+    -- c.rows are CSV line numbers, which the ledger records
+    local msg = batch.message.text("Hi ${name}, your code is ${code}")
+    local src = assert(batch.chunk.csv(csv_path, { channel = "SMS", size = PER_BATCH }))
+    local sent, chunks = {}, 0 -- batch_id -> the CSV lines of that batch, in order
+    for c in src do
+      chunks = chunks + 1
+      for _, e in ipairs(c.recipients) do
+        -- an empty code is left out, so ${code} cannot be substituted
+        if e.parameters.code == "" then e.parameters.code = nil end
       end
-      local res, err = client:send({ message = msg, recipients = entries, check = false,
+      local res, err = client:send({ message = msg, recipients = c.recipients, check = false,
                                      batch_metadata = { campaign = "e2e" } },
-                                   { rows = lines, recipients = entries })
+                                   { rows = c.rows, recipients = c.recipients })
       assert.is_table(res, tostring(err))
-      sent[res.batch_id] = lines
+      sent[res.batch_id] = c.rows
     end
+    assert.same({}, src.bad)
+    assert.equal(math.ceil(ROWS / PER_BATCH), chunks)
     ledger:close()
 
     -- what the receiver logged, one line per callback
     local by_type, deliveries = {}, {}
     for line in receiver:lines() do
       local e = assert(cjson.decode(line))
-      assert.is_true(e.verified, line)
-      assert.equal("/sinch/callbacks", e.path)
-      by_type[e.type] = (by_type[e.type] or 0) + 1
-      if e.type == "message_delivery" then deliveries[#deliveries + 1] = e end
+      if e.waiting_for_batch then
+        -- a receipt that overtook its ledger line: its own line follows
+        assert.is_not_nil(sent[e.waiting_for_batch], line)
+      else
+        assert.is_true(e.verified, line)
+        assert.equal("/sinch/callbacks", e.path)
+        by_type[e.type] = (by_type[e.type] or 0) + 1
+        if e.type == "message_delivery" then deliveries[#deliveries + 1] = e end
+      end
     end
     receiver:close()
     receiver = nil
@@ -153,5 +169,135 @@ describe("callbacks end to end", function()
     end
     assert.equal(math.floor(ROWS / 17), failed_expected)
     assert.equal(failed_expected, failed)
+  end)
+end)
+
+describe("the receiver example", function()
+  local receiver, receiver_pid, base, conn
+
+  teardown(function()
+    if conn then conn:close() end
+    if receiver then
+      if receiver_pid then mock.run("kill " .. receiver_pid .. " 2>/dev/null") end
+      receiver:close()
+    end
+    if base then os.remove(base) os.remove(base .. ".ledger") end
+  end)
+
+  it("holds a receipt that overtook its batch's ledger line until the line is there", function()
+    base = os.tmpname()
+    local ledger_path = base .. ".ledger"
+    local port
+    receiver, receiver_pid, port = start_receiver{ "--secret", SECRET, "--ledger", ledger_path,
+                                                   "--count", "1", "--wait", "60" }
+    local body = cjson.encode{
+      app_id = APP, message_delivery_report = { status = "DELIVERED", metadata = "" },
+      message_metadata = '{"batchId":"01EARLYBATCHXXXXXXXXXXXXXX","messageIndex":1}' }
+    local headers = batch.webhook.sign(SECRET, body, "01NONCEEARLY", os.time())
+    local req = { "POST /sinch/callbacks HTTP/1.1", "Host: 127.0.0.1",
+                  "Content-Length: " .. #body }
+    for k, v in pairs(headers) do req[#req + 1] = k .. ": " .. v end
+    conn = assert(socket.connect("127.0.0.1", port))
+    assert(conn:send(table.concat(req, "\r\n") .. "\r\n\r\n" .. body))
+    -- the batch is not in the ledger yet: the receiver says it waits ...
+    assert.same({ waiting_for_batch = "01EARLYBATCHXXXXXXXXXXXXXX" }, cjson.decode(receiver:read("*l")))
+    -- ... and the sender's line, once written, gives the receipt its row
+    local ledger = assert(batch.ledger.open(ledger_path))
+    ledger:record{ batch_id = "01EARLYBATCHXXXXXXXXXXXXXX", rows = { 7, 8 }, recipients = { "+1", "+2" } }
+    ledger:close()
+    local e = assert(cjson.decode(receiver:read("*l")))
+    assert.equal(8, e.row)
+    assert.equal("+2", e.recipient)
+    assert.equal("HTTP/1.1 200 OK", conn:receive("*l"))
+  end)
+end)
+
+describe("client:send with a ledger", function()
+  local m, client, path, dir_ledgers
+
+  local function open_ledger()
+    local l = assert(batch.ledger.open(path))
+    dir_ledgers[#dir_ledgers + 1] = l
+    return l
+  end
+
+  setup(function()
+    m = mock.start()
+  end)
+
+  teardown(function()
+    if m then m:stop() end
+  end)
+
+  before_each(function()
+    path = os.tmpname()
+    dir_ledgers = {}
+  end)
+
+  after_each(function()
+    if client then client:close() end
+    client = nil
+    for _, l in ipairs(dir_ledgers) do l:close() end
+    os.remove(path)
+  end)
+
+  local function new_client(ledger)
+    client = assert(batch.client{
+      project_id = m.project_id, app_id = APP, base_url = m.url, auth_url = m.url,
+      key_id = m.key_id, key_secret = m.key_secret, ledger = ledger,
+    })
+    return client
+  end
+
+  local R, msg = batch.recipient, batch.message.text("hi")
+
+  it("has the batch in the file when send returns (another reader sees it)", function()
+    local c = new_client(open_ledger())
+    local res = assert(c:send({ message = msg, batch_metadata = { campaign = "spring" },
+                                recipients = { { recipient = R.sms("+46700000001") },
+                                               { recipient = R.sms("+46700000002") } } },
+                              { rows = { 12, 13 }, recipients = { "+46700000001", "+46700000002" } }))
+    -- a second ledger on the same file, opened after send returned and
+    -- while the client's ledger is still open
+    local other = open_ledger()
+    assert.same({ row = 13, recipient = "+46700000002", tag = "campaign=spring",
+                  batch_id = res.batch_id, index = 1 }, other:lookup(res.batch_id, 1))
+  end)
+
+  it("records a batch from client:batch() with the rows given, or 1, 2, … without", function()
+    local c = new_client(open_ledger())
+    local b = assert(c:batch{ message = msg })
+    assert(b:add(R.sms("+46700000001")))
+    assert(b:add(R.sms("+46700000002")))
+    local with_rows = assert(c:send(b, { rows = { 41, 42 } }))
+    local without = assert(c:send(b))
+    local other = open_ledger()
+    assert.equal(42, other:lookup(with_rows.batch_id, 1).row)
+    assert.equal(2, other:lookup(without.batch_id, 1).row)
+    assert.is_nil(other:lookup(without.batch_id, 2))
+  end)
+
+  it("records the recipients of a table send by themselves", function()
+    local c = new_client(open_ledger())
+    local res = assert(c:send{ message = msg, recipients = {
+      { recipient = R.sms("+46700000001") }, { recipient = R.contact("01CONTACTXXXXXXXXXXXXXXXXX") } } })
+    local hit = open_ledger():lookup(res.batch_id, 1)
+    assert.equal(2, hit.row)
+    assert.equal("01CONTACTXXXXXXXXXXXXXXXXX", hit.recipient)
+  end)
+
+  it("reports a failed ledger write with the id of the batch that was accepted", function()
+    local failing = { record = function() return nil, { message = "disk full" } end }
+    local c = new_client(failing)
+    local res, err = c:send{ message = msg, recipients = { { recipient = R.sms("+46700000001") } } }
+    assert.is_nil(res)
+    assert.equal("internal", err.kind)
+    assert.is_true(err.may_have_been_processed)
+    assert.is_string(err.batch_id)
+    assert.matches("was accepted but the ledger write failed: disk full", err.message, 1, true)
+    -- the sandbox did take it
+    local status, _, _, st = m:api("GET", "/messages/" .. err.batch_id)
+    assert.equal(200, status)
+    assert.equal(err.batch_id, st.batch_id)
   end)
 end)

@@ -62,6 +62,15 @@ describe("ledger", function()
     assert.equal(2, select(2, slurp(path):gsub("\n", "")))
   end)
 
+  it("leaves recipients out of a line recorded with rows only", function()
+    local l = open()
+    l:record{ batch_id = "01A", rows = { 5, 6 } }
+    local data = slurp(path)
+    assert.is_nil(data:find("recipients", 1, true))
+    assert.same({ batch_id = "01A", rows = { 5, 6 } }, require("cjson").decode(data))
+    assert.same({ row = 6, batch_id = "01A", index = 1 }, l:lookup("01A", 1))
+  end)
+
   it("survives a restart", function()
     local l = open()
     l:record{ batch_id = "01A", tag = "spring", rows = { 10, 11 }, recipients = { "a", "b" } }

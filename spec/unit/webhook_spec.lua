@@ -71,10 +71,16 @@ describe("webhook.verify", function()
 
   describe("rejects each tampering with its reason", function()
     for n, v in ipairs(vectors) do
-      it("vector " .. n .. ": a body byte (first, middle, last)", function()
+      it("vector " .. n .. ": a body byte (first, middle, last), with the same message for each", function()
+        local messages = {}
         for _, i in ipairs({ 1, math.floor(#v.body / 2), #v.body }) do
-          fails_with("bad_signature", webhook.verify(v.secret, headers_of(v), flip_byte(v.body, i), at(v)))
+          local err = fails_with("bad_signature",
+                                 webhook.verify(v.secret, headers_of(v), flip_byte(v.body, i), at(v)))
+          messages[err.message] = true
         end
+        -- never which byte: one message whatever was changed
+        assert.same({ ["header x-sinch-webhook-signature: signature does not match the body, "
+                      .. "nonce and timestamp"] = true }, messages)
       end)
 
       it("vector " .. n .. ": the nonce", function()
@@ -131,6 +137,13 @@ describe("webhook.verify", function()
                                                           at(v, { replay = store })))
       assert.equal("header x-sinch-webhook-signature-nonce: nonce already seen (replayed callback)",
                    err.message)
+    end)
+
+    it("a nonce with a NUL byte appended (which a C string would cut off)", function()
+      local v = vectors[1]
+      local h = headers_of(v, { ["x-sinch-webhook-signature-nonce"] = v.nonce .. "\0x" })
+      fails_with("bad_signature", webhook.verify(v.secret, h, v.body, at(v)))
+      assert.has_error(function() webhook.sign(v.secret, v.body, v.nonce .. "\0x", v.timestamp) end)
     end)
 
     it("a timestamp that is not decimal seconds", function()
@@ -338,6 +351,40 @@ describe("webhook.parse", function()
       assert.equal("2025-01-01T00:00:00Z", ev.accepted_time)
       assert.equal("2025-01-01T00:00:01Z", ev.event_time)
       assert.equal("corr", ev.correlation_id)
+    end
+  end)
+
+  it("knows every payload key of §5.1 (listed here, not taken from the module)", function()
+    local keys = {
+      message = "MESSAGE_INBOUND",
+      message_redaction = "MESSAGE_INBOUND_SMART_CONVERSATION_REDACTION",
+      message_submit_notification = "MESSAGE_SUBMIT",
+      message_delivery_report = "MESSAGE_DELIVERY",
+      event = "EVENT_INBOUND",
+      event_delivery_report = "EVENT_DELIVERY",
+      conversation_start_notification = "CONVERSATION_START",
+      conversation_stop_notification = "CONVERSATION_STOP",
+      conversation_delete_notification = "CONVERSATION_DELETE",
+      contact_create_notification = "CONTACT_CREATE",
+      contact_delete_notification = "CONTACT_DELETE",
+      contact_merge_notification = "CONTACT_MERGE",
+      contact_update_notification = "CONTACT_UPDATE",
+      duplicated_identities = "CONTACT_IDENTITIES_DUPLICATION",
+      duplicated_contact_identities_notification = "CONTACT_IDENTITIES_DUPLICATION",
+      capability_notification = "CAPABILITY",
+      opt_in_notification = "OPT_IN",
+      opt_out_notification = "OPT_OUT",
+      channel_event_notification = "CHANNEL_EVENT",
+      unsupported_callback = "UNSUPPORTED",
+      smart_conversation_notification = "SMART_CONVERSATIONS",
+      record_notification = "RECORD_NOTIFICATION",
+      batch_status_update_notification = "BATCH_STATUS_UPDATE",
+    }
+    for key, trigger in pairs(keys) do
+      local ev = parse(envelope(key, { id = "x" }))
+      assert.equal(trigger, ev.trigger, key)
+      assert.equal(trigger:lower(), ev.type, key) -- the type is the trigger in lower case
+      assert.equal("x", ev.payload.id, key)
     end
   end)
 

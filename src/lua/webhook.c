@@ -3,16 +3,26 @@
  * Only the HMAC runs here; header lookup, secret rotation, the timestamp
  * window and replay checks are policy and live in sinch/batch/webhook.lua.
  */
+#include <string.h>
+
 #include "binding.h"
+
+/* The core signs nonce and timestamp as C strings.  A Lua string with a NUL
+ * inside would be signed only up to it, so "N\0x" would verify with the
+ * signature of "N" while a replay store sees a new nonce: refuse it. */
+static int has_nul(const char *s, size_t len) { return strlen(s) != len; }
 
 /* core.webhook_sign(secret, body, nonce, timestamp) -> base64 signature */
 static int l_webhook_sign(lua_State *L) {
-    size_t secret_len, body_len;
+    size_t secret_len, body_len, nonce_len, ts_len;
     const char *secret = luaL_checklstring(L, 1, &secret_len);
     const char *body = luaL_checklstring(L, 2, &body_len);
-    const char *nonce = luaL_checkstring(L, 3);
-    const char *timestamp = luaL_checkstring(L, 4);
+    const char *nonce = luaL_checklstring(L, 3, &nonce_len);
+    const char *timestamp = luaL_checklstring(L, 4, &ts_len);
     char sig[SINCH_BATCH_SIGNATURE_LEN + 1];
+    if (has_nul(nonce, nonce_len)) return luaL_argerror(L, 3, "nonce: contains a NUL byte");
+    if (has_nul(timestamp, ts_len))
+        return luaL_argerror(L, 4, "timestamp: contains a NUL byte");
     if (sinch_batch_webhook_sign(secret, secret_len, body, body_len, nonce, timestamp, sig) !=
         SINCH_BATCH_OK)
         return luaL_error(L, "webhook_sign: HMAC-SHA256 is not available");
@@ -20,16 +30,18 @@ static int l_webhook_sign(lua_State *L) {
     return 1;
 }
 
-/* core.webhook_check(secret, body, nonce, timestamp, signature) -> boolean */
+/* core.webhook_check(secret, body, nonce, timestamp, signature) -> boolean;
+ * a nonce or timestamp with a NUL inside never matches. */
 static int l_webhook_check(lua_State *L) {
-    size_t secret_len, body_len, sig_len;
+    size_t secret_len, body_len, nonce_len, ts_len, sig_len;
     const char *secret = luaL_checklstring(L, 1, &secret_len);
     const char *body = luaL_checklstring(L, 2, &body_len);
-    const char *nonce = luaL_checkstring(L, 3);
-    const char *timestamp = luaL_checkstring(L, 4);
+    const char *nonce = luaL_checklstring(L, 3, &nonce_len);
+    const char *timestamp = luaL_checklstring(L, 4, &ts_len);
     const char *sig = luaL_checklstring(L, 5, &sig_len);
-    lua_pushboolean(L, sinch_batch_webhook_check(secret, secret_len, body, body_len, nonce,
-                                                 timestamp, sig, sig_len));
+    lua_pushboolean(L, !has_nul(nonce, nonce_len) && !has_nul(timestamp, ts_len) &&
+                           sinch_batch_webhook_check(secret, secret_len, body, body_len, nonce,
+                                                     timestamp, sig, sig_len));
     return 1;
 }
 

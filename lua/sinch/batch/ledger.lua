@@ -161,13 +161,17 @@ end
 function Ledger:record(t)
   if not self.file then error("ledger:record: the ledger is closed", 2) end
   local rows, recipients = check_record(t)
-  local entry = { batch_id = t.batch_id, tag = t.tag, rows = rows, recipients = recipients }
+  -- no recipients (rows only): leave the key out rather than write an empty {}
+  local entry = { batch_id = t.batch_id, tag = t.tag, rows = rows,
+                  recipients = recipients[1] ~= nil and recipients or nil }
   local line, jerr = encode(entry)
   if not line then error("ledger:record: cannot encode the entry: " .. tostring(jerr), 2) end
   add(self, entry)
   -- a torn tail gets its own (bad, skipped) line; ours starts fresh
   if self.torn then line = "\n" .. line end
-  local ok, err = self.file:write(line, "\n")
+  -- one write() of the whole line: the file is unbuffered and opened for
+  -- appending, so a line never interleaves with another writer's
+  local ok, err = self.file:write(line .. "\n")
   if ok then ok, err = self.file:flush() end
   if not ok then return nil, io_error(self.path, "write failed", err) end
   self.torn = false
