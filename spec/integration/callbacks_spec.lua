@@ -286,6 +286,38 @@ describe("client:send with a ledger", function()
     assert.equal("01CONTACTXXXXXXXXXXXXXXXXX", hit.recipient)
   end)
 
+  it("takes rows and a tag per send, recipients from a table send, and a stable default tag", function()
+    local c = new_client(open_ledger())
+    local res = assert(c:send({ message = msg, batch_metadata = { z = "last", a = "first" },
+      recipients = { { recipient = R.sms("+46700000001") }, { recipient = R.sms("+46700000002") } } },
+      { rows = { 7, 8 } }))
+    local hit = open_ledger():lookup(res.batch_id, 1)
+    assert.equal(8, hit.row)
+    assert.equal("+46700000002", hit.recipient)
+    assert.equal("a=first", hit.tag)
+    res = assert(c:send({ message = msg, recipients = { { recipient = R.sms("+46700000003") } } },
+      { tag = "mine" }))
+    assert.equal("mine", open_ledger():lookup(res.batch_id, 0).tag)
+  end)
+
+  it("refuses, before sending, a ledger entry that cannot be written", function()
+    local l = open_ledger()
+    local c = new_client(l)
+    local entries = { { recipient = R.sms("+46700000001") }, { recipient = R.sms("+46700000002") } }
+    local before = m:stats().batches_accepted
+    local res, err = c:send({ message = msg, recipients = entries }, { rows = { 1 } })
+    assert.is_nil(res)
+    assert.equal("invalid", err.kind)
+    assert.equal("rows: 1 given for 2 recipients; the ledger needs one per recipient", err.message)
+    l:close()
+    res, err = c:send{ message = msg, recipients = entries }
+    assert.is_nil(res)
+    assert.equal("ledger: the ledger is closed", err.message)
+    assert.equal(before, m:stats().batches_accepted)
+    assert.has_error(function() c:send({ message = msg, recipients = entries }, { ledgr = l }) end,
+      "bad argument #2 to 'send' (unknown option 'ledgr')")
+  end)
+
   it("reports a failed ledger write with the id of the batch that was accepted", function()
     local failing = { record = function() return nil, { message = "disk full" } end }
     local c = new_client(failing)

@@ -236,7 +236,7 @@ local BATCH_FIELDS = {
   message_metadata = true, conversation_metadata = true, send_after = true, ttl = true,
   processing_strategy = true, callback_url = true, channel_priority_order = true,
   channel_properties = true, correlation_id = true, defaults = true, check = true,
-  fields = true, now = true, max_recipients = true, ledger = true, tag = true, rows = true,
+  fields = true, now = true, max_recipients = true,
 }
 
 local function batch_fields(o)
@@ -462,27 +462,45 @@ local function fill(b, recipients)
   return true
 end
 
--- Records an accepted batch in the ledger before send returns. A failed
--- write is reported with the batch id: the batch WAS accepted.
-local function record(ledger, b, batch_id, opts, entries)
-  local tag
-  if b.batch_metadata then
-    local k, v = next(b.batch_metadata)
-    if k then tag = k .. "=" .. v end
+-- The ledger entry of a batch about to be sent, checked before anything
+-- goes out (a ledger that cannot take it must not cost a sent batch).
+local SEND_OPTIONS = { ledger = true, rows = true, recipients = true, tag = true }
+
+local function ledger_entry(ledger, b, opts, entries)
+  local tag = opts and opts.tag
+  if tag == nil and b.batch_metadata then
+    local keys = {}
+    for k in pairs(b.batch_metadata) do keys[#keys + 1] = k end
+    table.sort(keys)
+    if keys[1] then tag = keys[1] .. "=" .. b.batch_metadata[keys[1]] end
   end
   local rows, recipients = opts and opts.rows, opts and opts.recipients
+  if recipients == nil then recipients = entries end
   if rows == nil and recipients == nil then
-    if entries then
-      recipients = entries
-    else
-      rows = {}
-      for i = 1, b:count() do rows[i] = i end
-    end
+    rows = {}
+    for i = 1, b:count() do rows[i] = i end
   end
-  local ok, err = ledger:record{ batch_id = batch_id, tag = tag, rows = rows, recipients = recipients }
-  if not ok then
+  local n = b:count()
+  if rows ~= nil and #rows ~= n then
+    return invalid(fmt("rows: %d given for %d recipients; the ledger needs one per recipient", #rows, n))
+  end
+  if recipients ~= nil and #recipients ~= n then
+    return invalid(fmt("recipients: %d given for %d recipients in the batch", #recipients, n))
+  end
+  if ledger.is_open and not ledger:is_open() then return invalid("ledger: the ledger is closed") end
+  return { tag = tag, rows = rows, recipients = recipients }
+end
+
+-- Records an accepted batch before send returns. A failed write is
+-- reported with the batch id: the batch WAS accepted.
+local function record(ledger, entry, batch_id)
+  entry.batch_id = batch_id
+  local ok, res, err = pcall(ledger.record, ledger, entry)
+  if not ok or not res then
+    local why = ok and err or res
     return fail("internal", fmt("batch %s was accepted but the ledger write failed: %s", batch_id,
-      tostring(err and err.message or err)), { batch_id = batch_id, may_have_been_processed = true })
+      tostring(type(why) == "table" and why.message or why)),
+      { batch_id = batch_id, may_have_been_processed = true })
   end
   return true
 end
@@ -494,6 +512,12 @@ end
 --   set when the batch may have been accepted: look it up before resending)
 function Client:send(batch, opts)
   check_client(self, "send")
+  if opts ~= nil then
+    if type(opts) ~= "table" then argerror(2, "send", "expected a table of options") end
+    for k in pairs(opts) do
+      if not SEND_OPTIONS[k] then argerror(2, "send", "unknown option '" .. tostring(k) .. "'") end
+    end
+  end
   local b, entries = batch, nil
   if getmetatable(batch) ~= Batch then
     if type(batch) ~= "table" then argerror(1, "send", "expected a batch or a table") end
@@ -505,11 +529,17 @@ function Client:send(batch, opts)
     ok, err = fill(b, entries)
     if not ok then return nil, err end
   end
+  local ledger = (opts and opts.ledger) or self.ledger
+  local entry
+  if ledger then
+    local err
+    entry, err = ledger_entry(ledger, b, opts, entries)
+    if not entry then return nil, err end
+  end
   local res, err = self:_call("send", b.b)
   if res and next(b.unused_counts) ~= nil then res.unused = b.unused_counts end
-  local ledger = (opts and opts.ledger) or self.ledger
   if res and ledger and res.batch_id then
-    local ok, lerr = record(ledger, b, res.batch_id, opts, entries)
+    local ok, lerr = record(ledger, entry, res.batch_id)
     if not ok then return nil, lerr end
   end
   return res, err

@@ -201,6 +201,11 @@ function Ledger:lookup(batch_id, message_index)
 end
 
 -- Closes the file (idempotent); lookups keep working on what was loaded.
+--- True until close().
+function Ledger:is_open()
+  return self.file ~= nil
+end
+
 function Ledger:close()
   if self.file then
     self.file:close()
