@@ -2,17 +2,42 @@
 --
 -- One client per worker, made on first use: inside nginx the library picks
 -- the cosocket transport by itself, so no handler ever blocks its worker.
+-- Every accepted batch is recorded in a ledger (SINCH_LEDGER), so that the
+-- callback handler can tie each delivery receipt back to its recipient and
+-- to the CSV row (SINCH_CSV) it was sent from.  All workers append to the
+-- same ledger file; a worker that meets a batch it does not know reads what
+-- the others appended.
 local batch = require "sinch.batch"
+local chunk = require "sinch.batch.chunk"
+local ledger_mod = require "sinch.batch.ledger"
 local cjson = require "cjson.safe"
 
 local _M = {}
 
-local client -- per worker
+local CSV_TAG = "source=openresty-csv" -- the ledger tag of batches sent from SINCH_CSV
+
+-- SINCH_CSV, or contacts.csv beside nginx.conf (nginx -p examples/openresty/)
+local function csv_path()
+  return os.getenv("SINCH_CSV") or (ngx.config.prefix() .. "contacts.csv")
+end
+
+local client, ledger -- per worker
+
+local function get_ledger()
+  if ledger then return ledger end
+  local l, err = ledger_mod.open(os.getenv("SINCH_LEDGER") or "/tmp/sinch-batch-example.ledger")
+  if not l then return nil, err end
+  ledger = l
+  return ledger
+end
 
 local function get_client()
   if client then return client end
+  local l, err = get_ledger()
+  if not l then return nil, err end
   local base_url = os.getenv("SINCH_BASE_URL")
-  local c, err = batch.client{
+  local c
+  c, err = batch.client{
     project_id = os.getenv("SINCH_PROJECT_ID"),
     app_id = os.getenv("SINCH_APP_ID") or "01EXAMPLEAPPXXXXXXXXXXXXXX",
     region = os.getenv("SINCH_REGION") or "eu",
@@ -20,6 +45,7 @@ local function get_client()
     key_id = os.getenv("SINCH_KEY_ID"),
     key_secret = os.getenv("SINCH_KEY_SECRET"),
     shared_dict = "sinch_tokens",
+    ledger = l, -- send() records each accepted batch before it returns
   }
   if not c then return nil, err end
   client = c
@@ -66,6 +92,36 @@ function _M.send()
   return reply(200, res)
 end
 
+--- POST /send_csv?text=Hi%20${name}: sends every row of SINCH_CSV (a header
+-- row, then one recipient per line: phone, and parameters such as name), in
+-- batches of up to 1000; the ledger keeps the CSV line of each recipient.
+function _M.send_csv()
+  if ngx.req.get_method() ~= "POST" then return reply(405, { error = "use POST" }) end
+  local text = ngx.var.arg_text and ngx.unescape_uri(ngx.var.arg_text) or "Hi ${name}"
+  local c, err = get_client()
+  if not c then return fail(err) end
+  local src
+  src, err = chunk.csv(csv_path(), { channel = "SMS" })
+  if not src then return fail(err) end
+  local msg = batch.message.text(text)
+  local ids, count = {}, 0
+  for ch in src do
+    local res
+    res, err = c:send({ message = msg, recipients = ch.recipients,
+                        batch_metadata = { source = "openresty-csv" } },
+                      { rows = ch.rows, recipients = ch.recipients })
+    if not res then
+      src:close()
+      return fail(err)
+    end
+    ids[#ids + 1] = res.batch_id
+    count = count + #ch.recipients
+  end
+  local bad = {}
+  for i, b in ipairs(src.bad) do bad[i] = { line = b.line, reason = b.reason } end
+  return reply(200, { batch_ids = ids, recipients = count, bad_rows = bad })
+end
+
 --- GET /status/<batch_id>
 function _M.status()
   local id = ngx.var.uri:match("^/status/([%w]+)$")
@@ -78,19 +134,56 @@ function _M.status()
   return reply(200, res)
 end
 
---- POST /callbacks: Sinch's signed callbacks (delivery reports, batch status)
+-- The lines of SINCH_CSV, read once per worker (line 1 is the header).
+local csv_lines
+local function csv_line(n)
+  if csv_lines == nil then
+    csv_lines = {}
+    local f = io.open(csv_path(), "rb")
+    if f then
+      for line in f:lines() do csv_lines[#csv_lines + 1] = (line:gsub("\r$", "")) end
+      f:close()
+    end
+  end
+  return csv_lines[n]
+end
+
+--- POST /callbacks: Sinch's signed callbacks (delivery reports, batch
+-- status).  Verifies the signature, parses the event, and logs it as one
+-- JSON line with, for a delivery receipt, the recipient and the original
+-- CSV row it was sent from.
 function _M.callback()
   local raw = read_body()
   local ok, err = batch.webhook.verify(os.getenv("SINCH_WEBHOOK_SECRET") or "", ngx.req.get_headers(), raw)
   if not ok then
+    -- err.message names the failed check, never a secret or a signature
     ngx.log(ngx.WARN, "callback refused: ", err.message)
     return reply(401, { error = "signature" })
   end
   local event
   event, err = batch.webhook.parse(raw)
   if not event then return reply(400, { error = err.message }) end
-  ngx.log(ngx.NOTICE, "callback ", event.type, " batch ", tostring(event.batch_id),
-    " status ", tostring(event.status))
+  local entry = { type = event.type, batch_id = event.batch_id, status = event.status,
+                  message_index = event.message_index }
+  if event.type == "message_delivery" and event.batch_id and event.message_index then
+    entry.reason_code = event.reason and event.reason.code
+    local l = get_ledger()
+    local hit = l and l:lookup(event.batch_id, event.message_index)
+    -- a receipt can overtake the ledger line of its batch: send() records
+    -- the batch once the API's answer is in, and the API may post callbacks
+    -- before that answer arrives.  Wait a little for an unknown batch (the
+    -- worker keeps serving meanwhile).
+    for _ = 1, 40 do
+      if hit or not l or l:entry(event.batch_id) then break end
+      ngx.sleep(0.05)
+      hit = l:lookup(event.batch_id, event.message_index)
+    end
+    if hit then
+      entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
+      if hit.tag == CSV_TAG then entry.csv = csv_line(tonumber(hit.row)) end
+    end
+  end
+  ngx.log(ngx.NOTICE, "callback ", cjson.encode(entry))
   return reply(200, { ok = true })
 end
 

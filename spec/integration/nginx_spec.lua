@@ -10,6 +10,7 @@ local nginx = require "support.nginx"
 local CONFIG_HTTP = [[
   lua_shared_dict sinch_tokens 1m;
   lua_shared_dict results 1m;
+  init_by_lua_block { require("sbtest").init("%s") }
   init_worker_by_lua_block { require("sbtest").init_worker("%s") }
 ]]
 
@@ -21,6 +22,11 @@ local CONFIG_SERVER = [[
     location = /timer { content_by_lua_block { require("sbtest").timer() } }
     location = /ping { content_by_lua_block { ngx.say("pong") } }
     location /chunked/ { content_by_lua_block { require("sbtest").chunked() } }
+    location /standin/ { content_by_lua_block { require("sbtest").standin() } }
+    location = /pool { content_by_lua_block { require("sbtest").pool() } }
+    location /idle/ { content_by_lua_block { require("sbtest").idle_standin() } }
+    location = /idle { content_by_lua_block { require("sbtest").idle() } }
+    location = /single_flight { content_by_lua_block { require("sbtest").single_flight() } }
     location = /set {
       set_by_lua_block $phase_err {
         local e = require("sbtest").in_phase(ngx.var.mock_url)
@@ -33,6 +39,15 @@ local CONFIG_SERVER = [[
       header_filter_by_lua_block {
         local e = require("sbtest").in_phase(ngx.var.mock_url)
         ngx.header["X-Phase-Error"] = e and e.message or "no error"
+      }
+    }
+    location = /body_filter {
+      content_by_lua_block { ngx.say("body") }
+      body_filter_by_lua_block {
+        if ngx.arg[2] then -- the last buffer: add the error to the body
+          local e = require("sbtest").in_phase(ngx.var.mock_url)
+          ngx.arg[1] = (ngx.arg[1] or "") .. (e and e.message or "no error")
+        end
       }
     }
     location = /log {
@@ -58,7 +73,7 @@ describe("sinch.batch.transport.ngx in nginx", function()
 
   setup(function()
     m = mock.start()
-    n = nginx.start{ http = CONFIG_HTTP:format(m.url), server = CONFIG_SERVER:format(m.url) }
+    n = nginx.start{ http = CONFIG_HTTP:format(m.url, m.url), server = CONFIG_SERVER:format(m.url) }
   end)
 
   teardown(function()
@@ -242,6 +257,52 @@ describe("sinch.batch.transport.ngx in nginx", function()
     assert.equal(before + 2, last.reused)
   end)
 
+  describe("the keep-alive pool", function()
+    -- two rounds of 3 calls, each round held in flight at once by a
+    -- stand-in API on this nginx: the second round finds as many pooled
+    -- connections as the pool kept
+    local function pool(size)
+      local status, body = n:get(("/pool?size=%d&calls=3"):format(size))
+      assert.equal(200, status, body)
+      local r = assert(cjson.decode(body), body)
+      assert.is_nil(r.err, r.err and r.err.text)
+      assert.matches("pool " .. size, r.transport)
+      return r
+    end
+
+    it("keeps at most pool_size idle connections", function()
+      local r = pool(1)
+      assert.equal(1, r.second)
+    end)
+
+    it("keeps pool_size idle connections when more are open", function()
+      local r = pool(3)
+      assert.equal(3, r.second)
+      -- the second round ran on the same three connections as the first
+      local first, second = {}, {}
+      for i = 1, 3 do first[#first + 1] = r.conns[i] end
+      for i = 4, 6 do second[#second + 1] = r.conns[i] end
+      table.sort(first)
+      table.sort(second)
+      assert.same(first, second)
+    end)
+
+    it("closes a pooled connection after keepalive_timeout idle", function()
+      local status, body = n:get("/idle?timeout=0.05")
+      assert.equal(200, status, body)
+      assert.equal("closed", cjson.decode(body).seen)
+    end)
+  end)
+
+  it("fetches one token per worker when many calls start at once", function()
+    local status, body = n:get("/single_flight?calls=5")
+    assert.equal(200, status, body)
+    assert.same({ "ok", "ok", "ok", "ok", "ok" }, cjson.decode(body).results)
+    assert.equal(1, m:stats().tokens_issued)
+    local _, tok = api_requests()
+    assert.equal(1, #tok)
+  end)
+
   it("retries a 429 after a backoff", function()
     ok{ op = "find", args = { "campaign", "warm" } } -- a token first
     m:reset()
@@ -293,6 +354,19 @@ describe("sinch.batch.transport.ngx in nginx", function()
   end)
 
   describe("phases without cosockets return a clear error", function()
+    it("init", function()
+      local _, body = n:get("/result?name=init")
+      local v = cjson.decode(body).value
+      assert.equal("internal", v.kind)
+      assert.equal(phase_message("init"), v.message)
+    end)
+
+    it("body_filter_by_lua", function()
+      local status, body = n:get("/body_filter")
+      assert.equal(200, status)
+      assert.equal("body\n" .. phase_message("body_filter"), body)
+    end)
+
     it("init_worker", function()
       local _, body = n:get("/result?name=init_worker")
       local v = cjson.decode(body).value
@@ -320,6 +394,7 @@ describe("sinch.batch.transport.ngx in nginx", function()
     it("sent nothing to the sandbox from those phases", function()
       n:get("/set")
       n:get("/header_filter")
+      n:get("/body_filter")
       n:get("/log")
       assert.same({}, m:requests())
     end)
@@ -327,7 +402,7 @@ describe("sinch.batch.transport.ngx in nginx", function()
 end)
 
 describe("sinch.batch.transport.ngx over HTTPS", function()
-  local dir, trusted, untrusted, elsewhere, n
+  local dir, trusted, untrusted, elsewhere, n, sni_port
 
   local function sh(cmd)
     assert(mock.run(cmd .. " >/dev/null 2>&1"), cmd)
@@ -354,8 +429,20 @@ describe("sinch.batch.transport.ngx over HTTPS", function()
     local ca = assert(io.open(dir .. "/ca.pem", "w"))
     ca:write(mock.read_file(crt), mock.read_file(crt3))
     ca:close()
+    -- a stand-in API on nginx itself that answers with the SNI name it got
+    sni_port = nginx.free_port()
     n = nginx.start{
-      http = ("lua_ssl_trusted_certificate %s/ca.pem; lua_ssl_verify_depth 2;"):format(dir),
+      http = ("lua_ssl_trusted_certificate %s/ca.pem; lua_ssl_verify_depth 2;"):format(dir) .. ([[
+        server {
+          listen 127.0.0.1:%d ssl;
+          ssl_certificate %s; ssl_certificate_key %s;
+          default_type application/json;
+          location = /oauth2/token {
+            return 200 '{"access_token":"t","expires_in":3600,"token_type":"bearer"}';
+          }
+          location / { return 200 '[{"batch_id":"sni=$ssl_server_name","status":"PROCESSED"}]'; }
+        }
+      ]]):format(sni_port, crt, key),
       server = ([[
         set $mock_url "%s";
         location = /call { content_by_lua_block { require("sbtest").call() } }
@@ -414,6 +501,12 @@ describe("sinch.batch.transport.ngx over HTTPS", function()
     assert.same({}, inspect(elsewhere, "requests", dir .. "/elsewhere.crt", "elsewhere.invalid").requests)
   end)
 
+  it("sends the URL's host as SNI", function()
+    local r = call{ op = "find", url = "https://127.0.0.1:" .. sni_port, args = { "campaign", "x" } }
+    assert.is_nil(r.err, r.err and r.err.text)
+    assert.equal("sni=127.0.0.1", r.result[1].batch_id)
+  end)
+
   it("skips verification only when ssl_verify = false is given", function()
     local r = call{ op = "find", url = untrusted.url, transport = { ssl_verify = false },
                     args = { "campaign", "x" } }
@@ -445,19 +538,65 @@ describe("examples/openresty", function()
     return text
   end
 
+  local dir, csv_file
+
   setup(function()
+    local p = io.popen("mktemp -d /tmp/sinch-batch-example.XXXXXX")
+    dir = p:read("*l")
+    p:close()
+    -- a quoted field with a comma: the logged row is the line as written
+    csv_file = dir .. "/contacts.csv"
+    local f = assert(io.open(csv_file, "wb"))
+    f:write('phone,name\r\n+46700000101,"Ann, Jr"\r\n+46700000102,Bo\r\n+46700000103,Cy\r\n')
+    f:close()
     local port = nginx.free_port()
     m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/callbacks",
                              "--webhook-secret", "demo-webhook" } }
     n = nginx.start{ port = port, conf = example_conf, env = {
       SINCH_BASE_URL = m.url, SINCH_PROJECT_ID = m.project_id, SINCH_KEY_ID = m.key_id,
-      SINCH_KEY_SECRET = m.key_secret, SINCH_WEBHOOK_SECRET = "demo-webhook" } }
+      SINCH_KEY_SECRET = m.key_secret, SINCH_WEBHOOK_SECRET = "demo-webhook",
+      SINCH_CSV = csv_file, SINCH_LEDGER = dir .. "/example.ledger" } }
   end)
 
   teardown(function()
     if n then n:stop() end
     if m then m:stop() end
+    if dir then mock.run("rm -rf " .. dir) end
   end)
+
+  -- waits (bounded) until the sandbox has posted `count` more callbacks than
+  -- `before` (stats of an earlier moment); true when every one was accepted
+  local function await_callbacks(before, count)
+    local stats
+    for _ = 1, 1000 do
+      stats = m:stats()
+      if stats.webhooks_delivered + stats.webhooks_failed
+        >= before.webhooks_delivered + before.webhooks_failed + count then break end
+      socket.sleep(0.01)
+    end
+    assert.equal(before.webhooks_failed, stats.webhooks_failed, "a callback was refused")
+    assert.is_true(stats.webhooks_delivered >= before.webhooks_delivered + count,
+      "the callbacks did not arrive")
+  end
+
+  -- the callbacks the example logged (one JSON object per line) for batch id
+  local function logged(id)
+    local out = {}
+    for json in n:error_log():gmatch("callback (%b{})") do
+      local e = assert(cjson.decode(json), json)
+      if e.batch_id == id then out[#out + 1] = e end
+    end
+    return out
+  end
+
+  local function deliveries(id)
+    local out = {}
+    for _, e in ipairs(logged(id)) do
+      if e.type == "message_delivery" then out[#out + 1] = e end
+    end
+    table.sort(out, function(a, b) return a.message_index < b.message_index end)
+    return out
+  end
 
   it("sends a batch, looks up its status and takes the signed callbacks", function()
     local status, body = n:post("/send", cjson.encode{ to = { "+46700000008", "+46700000009" },
@@ -468,17 +607,53 @@ describe("examples/openresty", function()
     status, body = n:get("/status/" .. id)
     assert.equal(200, status, body)
     assert.equal(id, cjson.decode(body).batch_id)
-    -- the sandbox delivers its callbacks in the background: wait for them
-    -- (bounded) and check that the handler accepted every one
-    local stats
-    for _ = 1, 500 do
-      stats = m:stats()
-      if stats.webhooks_delivered + stats.webhooks_failed >= 3 then break end
-      socket.sleep(0.01)
+    -- the sandbox delivers its callbacks in the background: a batch status
+    -- and two deliveries, each verified, parsed and logged with its recipient
+    await_callbacks({ webhooks_delivered = 0, webhooks_failed = 0 }, 3)
+    local d = deliveries(id)
+    assert.equal(2, #d)
+    for i, e in ipairs(d) do
+      assert.equal(i - 1, e.message_index)
+      assert.equal(i, e.row) -- the position in "to"
+      assert.equal(i == 1 and "+46700000008" or "+46700000009", e.recipient)
+      assert.equal("source=openresty-example", e.tag)
+      assert.is_nil(e.csv)
     end
-    assert.equal(0, stats.webhooks_failed)
-    assert.is_true(stats.webhooks_delivered >= 3) -- a batch status and two deliveries
-    assert.matches("callback message_delivery batch " .. id, n:error_log())
+  end)
+
+  it("sends a CSV and logs each callback with its original CSV row, from the ledger", function()
+    local before = m:stats()
+    local status, body = n:post("/send_csv?text=Hi%20%24%7Bname%7D")
+    assert.equal(200, status, body)
+    local r = cjson.decode(body)
+    assert.equal(1, #r.batch_ids)
+    assert.equal(3, r.recipients)
+    local id = r.batch_ids[1]
+    -- the sandbox got the CSV's parameters
+    local sent
+    for _, q in ipairs(m:requests()) do
+      if q.method == "POST" and q.path:match("/messages$") then sent = cjson.decode(q.body) end
+    end
+    assert.same({ name = "Ann, Jr" }, sent.recipient_and_params[1].parameters)
+    -- the ledger the sender wrote holds the CSV lines
+    local ledger = assert(require("sinch.batch.ledger").open(dir .. "/example.ledger"))
+    local hit = ledger:lookup(id, 2)
+    ledger:close()
+    assert.same({ row = 4, recipient = "+46700000103", tag = "source=openresty-csv",
+                  batch_id = id, index = 2 }, hit)
+
+    await_callbacks(before, 4) -- a batch status and three deliveries
+    local d = deliveries(id)
+    assert.equal(3, #d)
+    local lines = { '+46700000101,"Ann, Jr"', "+46700000102,Bo", "+46700000103,Cy" }
+    for i, e in ipairs(d) do
+      assert.equal(i - 1, e.message_index)
+      assert.equal(i + 1, e.row) -- line 1 is the header
+      assert.equal(lines[i], e.csv)
+      assert.equal(lines[i]:match("^[^,]+"), e.recipient)
+      assert.equal("source=openresty-csv", e.tag)
+      assert.is_string(e.status)
+    end
   end)
 
   it("refuses a callback with a bad signature", function()

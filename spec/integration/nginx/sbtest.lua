@@ -108,6 +108,11 @@ function _M.init_worker(url)
   ngx.shared.results:set("init_worker", cjson.encode(_M.in_phase(url)))
 end
 
+--- init_by_lua (in the master, before the workers): the same.
+function _M.init(url)
+  ngx.shared.results:set("init", cjson.encode(_M.in_phase(url)))
+end
+
 --- content_by_lua: GET /result?name=...
 function _M.result()
   reply{ value = cjson.decode(ngx.shared.results:get(ngx.var.arg_name) or "null") }
@@ -149,6 +154,131 @@ function _M.chunked()
     ngx.print(p)
     ngx.flush(true)
   end
+end
+
+------------------------------------------------------------ stand-in APIs
+
+-- Answers with a Content-Length body.
+local function answer(body)
+  ngx.header["Content-Type"] = "application/json"
+  ngx.header["Content-Length"] = #body
+  ngx.print(body)
+end
+
+local TOKEN = '{"access_token":"standin-token","expires_in":3600,"token_type":"bearer"}'
+
+-- A barrier for the stand-in at /standin/: each API request waits until
+-- `want` of them are in flight at once, so that every call holds its own
+-- connection.  Connection serial numbers (ngx.var.connection) are kept.
+local barrier = { want = 1, n = 0 }
+
+--- content_by_lua: location /standin/
+function _M.standin()
+  if ngx.var.uri:find("/oauth2/token$") then return answer(TOKEN) end
+  barrier.n = barrier.n + 1
+  barrier.conns[#barrier.conns + 1] = tonumber(ngx.var.connection)
+  if barrier.n % barrier.want == 0 then
+    if barrier.want > 1 then barrier.sema:post(barrier.want - 1) end
+  elseif not barrier.sema:wait(10) then
+    ngx.status = 504
+    return answer('{"error":{"message":"barrier: the other requests never came"}}')
+  end
+  answer("[]")
+end
+
+-- n calls of client:find at once, on light threads; true | nil, err
+local function concurrently(client, n)
+  local threads = {}
+  for i = 1, n do
+    threads[i] = ngx.thread.spawn(function() return client:find("campaign", "pool") end)
+  end
+  local failed
+  for i = 1, n do
+    local ok, res, err = ngx.thread.wait(threads[i])
+    if not ok then failed = failed or tostring(res) elseif not res then failed = failed or tostring(err) end
+  end
+  if failed then return nil, failed end
+  return true
+end
+
+--- content_by_lua: GET /pool?size=N&calls=M -- two rounds of M calls held
+-- in flight at once by the stand-in, through a client with pool_size N; how
+-- many requests of the second round went out on a pooled connection.
+function _M.pool()
+  local size, calls = tonumber(ngx.var.arg_size), tonumber(ngx.var.arg_calls)
+  local url = ngx.var.scheme .. "://127.0.0.1:" .. ngx.var.server_port .. "/standin"
+  local client = assert(batch.client(_M.client_opts(url, { pool_size = size })))
+  barrier.want, barrier.n, barrier.conns = 1, 0, {}
+  barrier.sema = require("ngx.semaphore").new(0)
+  assert(client:find("campaign", "warm")) -- the token: then no call waits for it
+  barrier.want, barrier.n, barrier.conns = calls, 0, {}
+  local ok, err = concurrently(client, calls)
+  if not ok then return reply{ err = { text = err } } end
+  local reused = client.transport.reused
+  ok, err = concurrently(client, calls)
+  if not ok then return reply{ err = { text = err } } end
+  reply{ first = reused, second = client.transport.reused - reused, conns = barrier.conns,
+         transport = tostring(client.transport) }
+  client:close()
+end
+
+-- What the raw stand-in at /idle saw after its answer: "closed" when the
+-- client dropped the idle connection, else what it read.
+local idle = {}
+
+--- content_by_lua: location /idle/ -- answers on the raw connection, then
+-- waits to see whether the client sends more or closes it.
+function _M.idle_standin()
+  ngx.req.read_body()
+  local sock = assert(ngx.req.socket(true))
+  if ngx.var.uri:find("/oauth2/token$") then
+    sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+      .. #TOKEN .. "\r\nConnection: close\r\n\r\n" .. TOKEN)
+    return
+  end
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]")
+  sock:settimeout(20000)
+  local data, err = sock:receive(1)
+  idle.seen = data and ("more data: " .. data) or err
+  idle.sema:post(1)
+end
+
+--- content_by_lua: GET /idle?timeout=S -- one call through a client with
+-- keepalive_timeout S, then waits (bounded) for the stand-in to see the
+-- idle pooled connection closed.
+function _M.idle()
+  local url = ngx.var.scheme .. "://127.0.0.1:" .. ngx.var.server_port .. "/idle"
+  local client = assert(batch.client(_M.client_opts(url,
+    { keepalive_timeout = tonumber(ngx.var.arg_timeout) })))
+  idle.seen, idle.sema = nil, require("ngx.semaphore").new(0)
+  local res, err = client:find("campaign", "idle")
+  client:close()
+  if not res then return reply{ err = _M.err_fields(err) } end
+  local got = idle.sema:wait(15)
+  reply{ seen = got and idle.seen or "nothing yet" }
+end
+
+--- content_by_lua: GET /single_flight?calls=N -- N clients made at once
+-- (as per request), each calling find on its own light thread, with no
+-- token cached anywhere.
+function _M.single_flight()
+  transport.flush_worker_tokens()
+  local url, n = ngx.var.mock_url, tonumber(ngx.var.arg_calls)
+  local threads = {}
+  for i = 1, n do
+    threads[i] = ngx.thread.spawn(function()
+      local client = assert(batch.client(_M.client_opts(url)))
+      local res, err = client:find("campaign", "single")
+      client:close()
+      return res, err
+    end)
+  end
+  local out = {}
+  for i = 1, n do
+    local ok, res, err = ngx.thread.wait(threads[i])
+    out[i] = ok and (res and "ok" or tostring(err)) or tostring(res)
+  end
+  reply{ results = out }
 end
 
 return _M

@@ -229,7 +229,10 @@ function Transport:_perform(req)
   local timeout = req.timeout_ms or 30000
   local https = scheme == "https"
   local verify = self.ssl_verify
-  local pool = fmt("sinch.batch:%s:%s:%d%s", scheme, host, port, https and (verify and ":v" or ":nv") or "")
+  -- nginx fixes a pool's size when the pool is made: transports with
+  -- another pool_size get pools of their own
+  local pool = fmt("sinch.batch:%s:%s:%d%s:%d", scheme, host, port,
+    https and (verify and ":v" or ":nv") or "", self.pool_size)
   local hostport = find(host, ":", 1, true) and ("[" .. host .. "]") or host
   if (https and port ~= 443) or (not https and port ~= 80) then
     hostport = hostport .. ":" .. port
