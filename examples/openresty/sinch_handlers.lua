@@ -152,9 +152,24 @@ end
 -- status).  Verifies the signature, parses the event, and logs it as one
 -- JSON line with, for a delivery receipt, the recipient and the original
 -- CSV row it was sent from.
+-- Nonces seen in the last tolerance window, shared by all workers: a replayed
+-- callback is refused even when another worker took the first copy.
+local nonces = {
+  seen = function(_, nonce, ttl)
+    local ok, err = ngx.shared.sinch_nonces:add(nonce, true, ttl)
+    return not ok and err == "exists"
+  end,
+}
+
 function _M.callback()
+  local secret = os.getenv("SINCH_WEBHOOK_SECRET")
+  if secret == nil or secret == "" then
+    -- an empty key would accept callbacks anyone can sign
+    ngx.log(ngx.ERR, "SINCH_WEBHOOK_SECRET is not set: refusing callbacks")
+    return reply(503, { error = "not configured" })
+  end
   local raw = read_body()
-  local ok, err = batch.webhook.verify(os.getenv("SINCH_WEBHOOK_SECRET") or "", ngx.req.get_headers(), raw)
+  local ok, err = batch.webhook.verify(secret, ngx.req.get_headers(), raw, { replay = nonces })
   if not ok then
     -- err.message names the failed check, never a secret or a signature
     ngx.log(ngx.WARN, "callback refused: ", err.message)

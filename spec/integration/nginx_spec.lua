@@ -656,6 +656,14 @@ describe("examples/openresty", function()
     end
   end)
 
+  it("takes a signed callback once and refuses its replay, across workers", function()
+    local webhook = require "sinch.batch.webhook"
+    local body = '{"app_id":"a","project_id":"p","unsupported_callback":{}}'
+    local headers = webhook.sign("demo-webhook", body, "replay-nonce-" .. os.time(), os.time())
+    assert.equal(200, (n:post("/callbacks", body, headers)))
+    assert.equal(401, (n:post("/callbacks", body, headers)))
+  end)
+
   it("refuses a callback with a bad signature", function()
     local status = n:post("/callbacks", "{}", { ["x-sinch-webhook-signature"] = "bad",
       ["x-sinch-webhook-signature-nonce"] = "n", ["x-sinch-webhook-signature-timestamp"] = "1" })
