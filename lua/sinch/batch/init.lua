@@ -125,6 +125,7 @@ function _M.client(opts)
       shared_dict = opts.shared_dict, pool_size = opts.pool_size,
       keepalive_timeout = opts.keepalive_timeout and floor(opts.keepalive_timeout * 1000 + 0.5),
       ssl_verify = not opts.insecure,
+      connect_timeout = opts.connect_timeout and floor(opts.connect_timeout * 1000 + 0.5),
     }
   elseif transport == "curl" then
     transport = nil
