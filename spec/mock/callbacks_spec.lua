@@ -227,6 +227,39 @@ describe("sinch-batch-mock callbacks", function()
     assert.equal(res.send_after, (su.additional_data.message_batch_data.send_after:gsub("%.000Z$", "Z")))
   end)
 
+  it("posts the reports of a scheduled batch once its send_after is due", function()
+    local later = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 3600)
+    local _, raw, _, res = m:api("POST", "/messages", {
+      app_id = "01SCHED", message = { text_message = { text = "Hi ${name}" } },
+      message_metadata = { wave = "w1" }, send_after = later,
+      recipient_and_params = { sms(1, { name = "Ann" }, { row = "1" }), sms(2, { name = "Bo" }) } })
+    assert.is_string(res.batch_id, raw)
+    -- other bodies parsed meanwhile must not disturb what the batch kept
+    for i = 1, 3 do
+      m:api("POST", "/messages", { app_id = "OTHER" .. i, message = { text_message = { text = "z" } },
+                                   recipient_and_params = { sms(3) }, send_after = later })
+    end
+    m:advance(3 * 3600)
+    local reports, updates = {}, {}
+    for _ = 1, 9 do -- 3 callbacks for this batch, 2 for each other one
+      local ev = take(srv).json
+      if ev.app_id == "01SCHED" then
+        if ev.message_delivery_report then
+          reports[#reports + 1] = ev.message_delivery_report
+        else
+          updates[#updates + 1] = ev.batch_status_update_notification
+        end
+      end
+    end
+    assert.equal(1, #updates)
+    assert.equal(res.batch_id, updates[1].batch_id)
+    assert.equal(2, #reports)
+    table.sort(reports, function(a, b) return a.channel_identity.identity < b.channel_identity.identity end)
+    assert.same({ channel = "SMS", identity = "+46700000001", app_id = "" }, reports[1].channel_identity)
+    assert.same({ wave = "w1", row = "1", _batch_id = res.batch_id }, cjson.decode(reports[1].metadata))
+    assert.same({ wave = "w1", _batch_id = res.batch_id }, cjson.decode(reports[2].metadata))
+  end)
+
   it("posts contact create and delete events", function()
     local status = m:api("POST", "/contacts", { contacts = {
       { channel_identities = { { channel = "SMS", identity = "+46700000009" } }, language = "EN_US",

@@ -52,6 +52,9 @@ describe("sinch-batch-mock contacts and consents", function()
     refused("POST", "/contacts", { contacts = many },
             "contacts[1000]: a request holds at most 1000 contacts")
     refused("POST", "/contacts", { }, "contacts: is required")
+    local status, raw = m:api("POST", "/contacts", '{"contacts":[]}')
+    assert.equal(400, status)
+    assert.equal("contacts: a request holds at least 1 contact", cjson.decode(raw).error.message)
     local ids = {}
     for i = 1, 1001 do ids[i] = "id" .. i end
     refused("DELETE", "/contacts", { contact_ids = ids },

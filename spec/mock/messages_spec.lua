@@ -134,6 +134,15 @@ describe("sinch-batch-mock messages", function()
     assert.equal("send_after: must be at most 7 days ahead", e.error.message)
   end)
 
+  it("takes send_after up to 7 days ahead, and not a minute more", function()
+    local now = mock_now()
+    local status, body = m:api("POST", "/messages",
+                               batch_body(1, { send_after = iso(now + 7 * 86400 - 600) }))
+    assert.equal(200, status, body)
+    local _, _, _, e = m:api("POST", "/messages", batch_body(1, { send_after = iso(now + 7 * 86400 + 60) }))
+    assert.equal("send_after: must be at most 7 days ahead", e.error.message)
+  end)
+
   it("cancels a scheduled batch by id, by ids and by metadata (both forms)", function()
     local later = iso(mock_now() + 3600)
     local ids = {}

@@ -85,6 +85,17 @@ describe("sinch-batch-mock process", function()
     m:stop()
   end)
 
+  it("records a UTF-8 body as it is, and marks bytes that are not UTF-8", function()
+    local m = mock.start{}
+    local auth = { Authorization = "Bearer " .. m:token() }
+    m:post(m:path("/messages"), '{"text":"h\195\169j"}', auth)
+    m:post(m:path("/messages"), 'a\255b', auth)
+    local reqs = m:requests()
+    assert.equal('{"text":"h\195\169j"}', reqs[2].body)
+    assert.equal("a?b", reqs[3].body)
+    m:stop()
+  end)
+
   it("serves HTTPS with --tls-cert and --tls-key", function()
     local dir = os.tmpname()
     os.remove(dir)

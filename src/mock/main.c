@@ -109,6 +109,7 @@ static int parse_args(int argc, char **argv) {
 int main(int argc, char **argv) {
     sigset_t set;
     int rc;
+    mock_json_init(); /* before anything allocates a jansson value */
     if (parse_args(argc, argv) != 0) return 2;
     /* Every thread inherits this mask; the main thread takes the signals
      * with sigtimedwait. */

@@ -43,8 +43,14 @@ void mock_ulid(char out[27], int64_t ms);
 void mock_format_time(char *out, size_t n, int64_t ms, int with_ms);
 /* RFC 3339 -> ms since the epoch; -1 when not a valid date-time. */
 int64_t mock_parse_time(const char *s);
-/* A JSON string of v (compact); caller frees. */
+/* A JSON string of v (compact), plain malloc; caller frees. */
 char *mock_dumps(const json_t *v);
+/* Install jansson's allocator; call before any other jansson call. */
+void mock_json_init(void);
+/* Parse into this thread's scratch arena: fast, and the tree must not
+ * outlive mock_scratch_release (copy what is kept: json_deep_copy). */
+json_t *mock_loadb_scratch(const char *buf, size_t len, size_t flags, json_error_t *err);
+void mock_scratch_release(void);
 void mock_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ------------------------------------------------------------- validate */
@@ -100,7 +106,7 @@ int mock_token_check(const char *token, int *index);
 
 int mock_project_known(const char *project_id);
 
-/* Batches. */
+/* Batches.  accept copies what it keeps of body (which may be scratch). */
 const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send_after_ms);
 json_t *mock_batch_json(const char *project_id, const char *batch_id); /* NULL: unknown */
 json_t *mock_batch_find(const char *project_id, const char *key, const char *value);

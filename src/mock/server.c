@@ -113,8 +113,10 @@ static void invalid(reply *r, const mock_verr *e) {
     reply_json(r, 400, err);
 }
 
-/* Parse a JSON body; on failure the reply is filled and NULL returned. */
-static json_t *parse_body(reply *r, const conn_req *req) {
+/* Parse a JSON body; on failure the reply is filled and NULL returned.
+ * With scratch, the tree lives in this thread's scratch arena (see util.c):
+ * never decref it, call mock_scratch_release when done. */
+static json_t *parse_body_in(reply *r, const conn_req *req, int scratch) {
     json_error_t jerr;
     json_t *v;
     char msg[400];
@@ -122,13 +124,18 @@ static json_t *parse_body(reply *r, const conn_req *req) {
         api_error(r, 400, "body: is required (a JSON object)", "body");
         return NULL;
     }
-    v = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr);
+    v = scratch ? mock_loadb_scratch(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr)
+                : json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v) {
         snprintf(msg, sizeof msg, "body: not valid JSON (%s at line %d column %d)", jerr.text,
                  jerr.line, jerr.column);
         api_error(r, 400, msg, "body");
     }
     return v;
+}
+
+static json_t *parse_body(reply *r, const conn_req *req) {
+    return parse_body_in(r, req, 0);
 }
 
 /* -------------------------------------------------------------- oauth2 */
@@ -249,21 +256,24 @@ static void method_not_allowed(reply *r, const char *method, const char *path,
 }
 
 static void send_batch(reply *r, const char *project, const conn_req *req) {
-    json_t *body = parse_body(r, req), *out;
+    json_t *body = parse_body_in(r, req, 1), *out;
     mock_verr e;
     int64_t send_after = 0;
     const char *id;
-    if (!body) return;
+    if (!body) {
+        mock_scratch_release();
+        return;
+    }
     if (mock_validate_send(body, mock_now_ms(), &send_after, &e) != 0) {
         invalid(r, &e);
-        json_decref(body);
+        mock_scratch_release();
         return;
     }
     mock_lock();
     id = mock_batch_accept(project, body, send_after);
     out = id ? json_pack("{s:s}", "batch_id", id) : NULL;
     mock_unlock();
-    json_decref(body);
+    mock_scratch_release(); /* body is gone from here on */
     if (!out) {
         api_error(r, 500, "out of memory", NULL);
         return;
@@ -591,8 +601,19 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+static int all_ascii(const char *p, size_t n) {
+    unsigned char bits = 0;
+    size_t i;
+    for (i = 0; i < n; i++) bits |= (unsigned char)p[i];
+    return bits < 0x80;
+}
+
 static json_t *body_string(const conn_req *req) {
-    json_t *s = json_stringn(req->body ? req->body : "", req->len);
+    json_t *s;
+    if (req->len == 0) return json_string("");
+    /* ASCII is valid UTF-8: skip jansson's slower check of a large body */
+    s = all_ascii(req->body, req->len) ? json_stringn_nocheck(req->body, req->len)
+                                       : json_stringn(req->body, req->len);
     if (!s) { /* not UTF-8: keep the ASCII, mark the rest */
         char *copy = malloc(req->len + 1);
         size_t i;

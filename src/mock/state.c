@@ -28,7 +28,8 @@ typedef struct batch {
     int64_t send_after_ms; /* 0: not scheduled */
     int64_t due_ms;        /* READY -> PROCESSED at this time */
     json_t *meta;          /* batch_metadata (an object, maybe empty) */
-    json_t *body;          /* the request, kept until processed */
+    json_t *body;          /* the request, kept until processed (only when
+                              callbacks are on; else NULL once accepted) */
 } batch;
 
 typedef struct token {
@@ -325,8 +326,9 @@ const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send
         S.batches_cap = cap;
     }
     mock_ulid(b->id, mock_real_ms());
-    b->meta = meta ? json_incref(meta) : json_object();
-    b->body = json_incref(body);
+    /* body may live in the request's scratch arena: keep copies only */
+    b->meta = meta ? json_deep_copy(meta) : json_object();
+    b->body = json_incref(body); /* borrowed until the end of this call */
     b->send_after_ms = send_after_ms;
     b->status = send_after_ms > now ? B_SCHEDULED : B_READY;
     b->due_ms = now + mock_cfg.process_delay_ms;
@@ -354,6 +356,10 @@ const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send
                                          (json_int_t)n));
     }
     mock_process_due();
+    if (b->body) { /* not processed yet: copy what its callbacks will need */
+        json_decref(b->body);
+        b->body = mock_cfg.webhook_url ? json_deep_copy(body) : NULL;
+    }
     return b->id;
 }
 

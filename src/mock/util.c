@@ -123,8 +123,129 @@ int64_t mock_parse_time(const char *s) {
     return ((int64_t)t - (int64_t)off * 60) * 1000 + frac_ms;
 }
 
+/* ------------------------------------------------ jansson's allocator
+ *
+ * A 1000-recipient send body is a tree of some 30,000 small jansson
+ * allocations that lives for one request.  Such a tree is parsed into a
+ * per-thread scratch arena (mock_loadb_scratch) and dropped all at once
+ * (mock_scratch_release) instead of being malloc'd and freed node by node.
+ * Every block jansson gets carries a 16-byte header saying where it came
+ * from, so the one free function serves both kinds, on any thread. */
+
+#define HDR 16
+#define SCRATCH_MIN (1024 * 1024)
+#define SCRATCH_KEEP (16 * 1024 * 1024) /* more than this is not kept */
+
+typedef struct scratch_block {
+    struct scratch_block *next;
+    size_t used, cap;
+    size_t pad; /* keeps data 16-byte aligned */
+    unsigned char data[];
+} scratch_block;
+
+static __thread scratch_block *scratch;
+static __thread int scratch_on;
+static pthread_key_t scratch_key;
+
+static void scratch_free_chain(void *p) {
+    scratch_block *b = p, *next;
+    for (; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+}
+
+static void *json_alloc(size_t n) {
+    unsigned char *p;
+    size_t need = (n + HDR + 15) & ~(size_t)15;
+    if (scratch_on) {
+        if (!scratch || scratch->cap - scratch->used < need) {
+            size_t cap = need > SCRATCH_MIN ? need : SCRATCH_MIN;
+            scratch_block *b = malloc(sizeof *b + cap);
+            if (!b) return NULL;
+            b->next = scratch;
+            b->used = 0;
+            b->cap = cap;
+            scratch = b;
+            pthread_setspecific(scratch_key, scratch);
+        }
+        p = scratch->data + scratch->used;
+        scratch->used += need;
+        p[0] = 1;
+    } else {
+        if (!(p = malloc(n + HDR))) return NULL;
+        p[0] = 0;
+    }
+    return p + HDR;
+}
+
+static void json_release(void *ptr) {
+    unsigned char *p = ptr;
+    if (p && p[-HDR] == 0) free(p - HDR);
+}
+
+void mock_json_init(void) {
+    pthread_key_create(&scratch_key, scratch_free_chain);
+    json_set_alloc_funcs(json_alloc, json_release);
+}
+
+json_t *mock_loadb_scratch(const char *buf, size_t len, size_t flags, json_error_t *err) {
+    json_t *v;
+    scratch_on = 1;
+    v = json_loadb(buf, len, flags, err);
+    scratch_on = 0;
+    return v;
+}
+
+void mock_scratch_release(void) {
+    scratch_block *b = scratch;
+    size_t total = 0;
+    if (!b) return;
+    if (!b->next) { /* the usual case: one block, kept for the next body */
+        b->used = 0;
+        return;
+    }
+    for (; b; b = b->next) total += b->cap;
+    scratch_free_chain(scratch);
+    scratch = NULL;
+    /* next time one block holds it all */
+    if (total <= SCRATCH_KEEP && (scratch = malloc(sizeof *scratch + total)) != NULL) {
+        scratch->next = NULL;
+        scratch->used = 0;
+        scratch->cap = total;
+    }
+    pthread_setspecific(scratch_key, scratch);
+}
+
+/* json_dumps would hand back memory from json_alloc; this is plain malloc. */
+typedef struct dump_buf {
+    char *p;
+    size_t len, cap;
+} dump_buf;
+
+static int dump_cb(const char *s, size_t n, void *ud) {
+    dump_buf *d = ud;
+    if (d->len + n + 1 > d->cap) {
+        size_t cap = d->cap ? d->cap : 256;
+        char *np;
+        while (cap < d->len + n + 1) cap *= 2;
+        if (!(np = realloc(d->p, cap))) return -1;
+        d->p = np;
+        d->cap = cap;
+    }
+    memcpy(d->p + d->len, s, n);
+    d->len += n;
+    d->p[d->len] = '\0';
+    return 0;
+}
+
 char *mock_dumps(const json_t *v) {
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    dump_buf d = {NULL, 0, 0};
+    if (json_dump_callback(v, dump_cb, &d, JSON_COMPACT | JSON_ENCODE_ANY) != 0 || !d.p) {
+        free(d.p);
+        return NULL;
+    }
+    return d.p;
 }
 
 void mock_log(const char *fmt, ...) {

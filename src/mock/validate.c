@@ -73,7 +73,10 @@ static void join_list(char *out, size_t n, const char *const *list) {
 
 /* Append src to out (size n, used *len), truncating quietly. */
 static void put(char *out, size_t n, size_t *len, const char *src) {
-    while (*src && *len + 1 < n) out[(*len)++] = *src++;
+    size_t k = strlen(src);
+    if (k > n - 1 - *len) k = n - 1 - *len;
+    memcpy(out + *len, src, k);
+    *len += k;
     out[*len] = '\0';
 }
 
@@ -88,7 +91,7 @@ static void sub(char *out, size_t n, const char *base, const char *key) {
 
 /* "a[i]"; out may be base. */
 static void at(char *out, size_t n, const char *base, size_t i) {
-    char idx[32];
+    char idx[32], *p = idx + sizeof idx;
     size_t len = 0;
     if (out == base) {
         len = strlen(out);
@@ -96,8 +99,12 @@ static void at(char *out, size_t n, const char *base, size_t i) {
         out[0] = '\0';
         put(out, n, &len, base);
     }
-    snprintf(idx, sizeof idx, "[%zu]", i);
-    put(out, n, &len, idx);
+    /* "[i]" by hand: this runs for every recipient of every batch */
+    *--p = '\0';
+    *--p = ']';
+    do *--p = (char)('0' + i % 10); while ((i /= 10) != 0);
+    *--p = '[';
+    put(out, n, &len, p);
 }
 
 static int check_enum(json_t *v, const char *field, const char *const *list,

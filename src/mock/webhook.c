@@ -35,6 +35,7 @@ static struct {
     int running, stopping;
     job *head, *tail;
     long queued, delivered, failed;
+    unsigned long generation; /* bumped by a reset */
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 void mock_webhook_sign(const char *secret, const char *body, size_t len, const char *nonce,
@@ -148,6 +149,7 @@ static void *worker(void *ud) {
     while (!W.stopping) {
         int64_t wait_ms = 0;
         job *j = take_due(&wait_ms);
+        unsigned long generation = W.generation;
         int ok;
         if (!j) {
             struct timespec ts;
@@ -159,7 +161,9 @@ static void *worker(void *ud) {
         ok = curl ? deliver(curl, j->body) : 0;
         pthread_mutex_lock(&W.lock);
         j->attempts++;
-        if (ok) {
+        if (generation != W.generation) {
+            /* a reset came while it was on the wire: it counts for nothing */
+        } else if (ok) {
             W.delivered++;
         } else if (j->attempts >= MAX_ATTEMPTS) {
             W.failed++;
@@ -193,6 +197,7 @@ void mock_webhook_clear(void) {
     }
     W.head = W.tail = NULL;
     W.queued = W.delivered = W.failed = 0;
+    W.generation++;
     pthread_mutex_unlock(&W.lock);
 }
 
