@@ -91,4 +91,7 @@ void sb_curl_done_from_error(sinch_batch_call *call, sinch_batch_action *done);
  * (keep-alive reuse shows as 1 for many calls to one server). */
 long sb_curl_connections_opened(const sinch_batch_curl *d);
 
+/* Fill err (may be NULL) with kind and msg. */
+void sb_curl_set_error(sinch_batch_error *err, sinch_batch_error_kind kind, const char *msg);
+
 #endif

@@ -16,18 +16,11 @@ struct sinch_batch_curl {
     sb_xfer x;
 };
 
-static void set_error(sinch_batch_error *err, sinch_batch_error_kind kind, const char *msg) {
-    if (err == NULL) return;
-    memset(err, 0, sizeof *err);
-    err->kind = kind;
-    snprintf(err->message, sizeof err->message, "%s", msg);
-}
-
 sinch_batch_curl *sinch_batch_curl_new(const sinch_batch_curl_opts *opts,
                                        sinch_batch_error *err) {
     sinch_batch_curl *d;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: global initialisation failed");
+        sb_curl_set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: global initialisation failed");
         return NULL;
     }
     d = calloc(1, sizeof *d);
@@ -38,7 +31,7 @@ sinch_batch_curl *sinch_batch_curl_new(const sinch_batch_curl_opts *opts,
             free(d);
         }
         curl_global_cleanup();
-        set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: out of memory creating the driver");
+        sb_curl_set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: out of memory creating the driver");
         return NULL;
     }
     if (err) memset(err, 0, sizeof *err);

@@ -43,18 +43,11 @@ struct sinch_batch_curl_multi {
     pooled *pool;            /* idle transfers */
 };
 
-static void set_error(sinch_batch_error *err, sinch_batch_error_kind kind, const char *msg) {
-    if (err == NULL) return;
-    memset(err, 0, sizeof *err);
-    err->kind = kind;
-    snprintf(err->message, sizeof err->message, "%s", msg);
-}
-
 sinch_batch_curl_multi *sinch_batch_curl_multi_new(const sinch_batch_curl_opts *opts,
                                                    sinch_batch_error *err) {
     sinch_batch_curl_multi *m;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: global initialisation failed");
+        sb_curl_set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: global initialisation failed");
         return NULL;
     }
     m = calloc(1, sizeof *m);
@@ -63,7 +56,7 @@ sinch_batch_curl_multi *sinch_batch_curl_multi_new(const sinch_batch_curl_opts *
         if (m) sb_curl_cfg_free(&m->cfg);
         free(m);
         curl_global_cleanup();
-        set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: out of memory creating the driver");
+        sb_curl_set_error(err, SINCH_BATCH_ERROR_INTERNAL, "curl: out of memory creating the driver");
         return NULL;
     }
     (void)curl_multi_setopt(m->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);

@@ -458,3 +458,10 @@ int sb_xfer_feed(sb_xfer *x, sinch_batch_call *call, CURLcode result,
     }
     return sinch_batch_call_feed_error(call, now, te, sent, msg);
 }
+
+void sb_curl_set_error(sinch_batch_error *err, sinch_batch_error_kind kind, const char *msg) {
+    if (err == NULL) return;
+    memset(err, 0, sizeof *err);
+    err->kind = kind;
+    snprintf(err->message, sizeof err->message, "%s", msg);
+}
