@@ -91,7 +91,8 @@ describe("sinch.batch.core", function()
       round()
       assert.is_true(collectgarbage("count") - lua_before < 256)
       local grown = rss_kb() - rss_before
-      assert.is_true(grown < 2048, ("20,000 clients grew the process by %d KB"):format(grown))
+      -- a client whose __gc frees nothing leaks ~12 MB over these 20,000
+      assert.is_true(grown < 4096, ("20,000 clients grew the process by %d KB"):format(grown))
     end)
   end)
 

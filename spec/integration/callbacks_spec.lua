@@ -11,7 +11,7 @@ local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
 local SECRET = "callback-secret-for-tests"
 local ROWS = 250          -- CSV data rows (lines 2..251)
 local PER_BATCH = 100     -- so three batches: 100, 100, 50
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"

@@ -5,7 +5,7 @@
 local cjson = require "cjson.safe"
 local mock = require "support.mock"
 
-local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
 local SECRET = "cli-Qx7-distinctive-secret"
 
