@@ -59,6 +59,21 @@ describe("sinch.batch.core", function()
       assert.has_error(function() c:info() end, "attempt to use a closed client")
     end)
 
+    it("closes a facade client at the end of a <close> scope on Lua 5.4", function()
+      if _VERSION ~= "Lua 5.4" or rawget(_G, "jit") then return end
+      local f = assert(load([[
+        local batch = ...
+        local kept
+        do
+          local c <close> = assert(batch.client{ project_id = "p1", region = "eu", token = "t" })
+          kept = c
+        end
+        return kept]]))
+      local c = f(batch)
+      assert.is_true(c.closed)
+      assert.equal("sinch.batch.Client (closed)", tostring(c))
+    end)
+
     it("checks the operation name", function()
       local c = assert(new_client())
       assert.has_error(function() c:start("explode") end)

@@ -68,8 +68,9 @@ local CLIENT_OPTIONS = {
   transport = "any", shared_dict = "string", ledger = "table",
   pool_size = "number", keepalive_timeout = SECONDS,
 }
--- options only the OpenResty transport uses
-local NGX_ONLY = { transport = true, shared_dict = true, pool_size = true, keepalive_timeout = true }
+-- options the Lua side keeps (the rest go to the C client)
+local LUA_ONLY = { transport = true, shared_dict = true, pool_size = true, keepalive_timeout = true,
+                   app_id = true, ledger = true }
 
 local function check_options(opts, known, fname, level)
   if type(opts) ~= "table" then
@@ -104,11 +105,12 @@ function _M.client(opts)
   check_options(opts, CLIENT_OPTIONS, "client", 1)
   local c_opts = {}
   for k, v in pairs(opts) do
-    if NGX_ONLY[k] or k == "app_id" or k == "ledger" then -- luacheck: ignore 542
-    elseif CLIENT_OPTIONS[k] == SECONDS then
-      c_opts[k .. "_ms"] = floor(v * 1000 + 0.5)
-    else
-      c_opts[k] = v
+    if not LUA_ONLY[k] then
+      if CLIENT_OPTIONS[k] == SECONDS then
+        c_opts[k .. "_ms"] = floor(v * 1000 + 0.5)
+      else
+        c_opts[k] = v
+      end
     end
   end
   local c, err = core.client(c_opts)
@@ -137,7 +139,7 @@ function _M.client(opts)
 end
 
 function Client:__tostring()
-  return tostring(self.core):gsub("^sinch%.batch%.Client", "sinch.batch.Client")
+  return tostring(self.core)
 end
 
 local function check_client(self, fname)
@@ -147,13 +149,15 @@ local function check_client(self, fname)
   if self.closed then error("attempt to use a closed client", 3) end
 end
 
---- Closes the client (idempotent); further calls raise.
+--- Closes the client (idempotent); further calls raise.  Also `__close`,
+-- for `local client <close> = …` on Lua 5.4.
 function Client:close()
   if not self.closed then
     self.closed = true
     self.core:close()
   end
 end
+Client.__close = Client.close
 
 -- Runs one API operation and decodes its JSON answer.
 function Client:_call(op, body, a, b)
