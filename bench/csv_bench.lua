@@ -34,8 +34,10 @@ local function peak_kb()
   return tonumber(s:match("VmHWM:%s*(%d+)"))
 end
 
--- the file, written 1000 lines at a time
-local path = os.tmpname() .. ".csv"
+-- the file, written 1000 lines at a time (os.tmpname() creates the empty
+-- file it names: both are removed at the end)
+local tmp = os.tmpname()
+local path = tmp .. ".csv"
 do
   local f = assert(io.open(path, "wb"))
   f:write("channel,identity,name,code\n")
@@ -97,3 +99,4 @@ if tables then
 end
 
 os.remove(path)
+os.remove(tmp)

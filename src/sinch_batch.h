@@ -278,6 +278,20 @@ SINCH_BATCH_API int sinch_batch_builder_entry_raw(sinch_batch_builder *b, const 
                                                   const char *json, size_t len);
 SINCH_BATCH_API int sinch_batch_builder_end(sinch_batch_builder *b);
 
+/* One whole entry in one call: the recipient {channel, identity} (no app_id)
+ * and n parameters -- the same result and the same errors as begin,
+ * identity(channel, identity, NULL), param x n, end, at about half the cost
+ * (one buffer reserve, one escape pass per string). */
+typedef struct sinch_batch_param {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} sinch_batch_param;
+SINCH_BATCH_API int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel,
+                                            const char *identity, size_t identity_len,
+                                            const sinch_batch_param *params, size_t n);
+
 SINCH_BATCH_API size_t sinch_batch_builder_count(const sinch_batch_builder *b);
 /* Closes the body (idempotent) and returns it; NULL with the builder's error
  * set when the batch is empty or an entry is still open. */

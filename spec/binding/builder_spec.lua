@@ -236,6 +236,83 @@ describe("core.builder", function()
     end)
   end)
 
+  describe("columns and add_row", function()
+    it("writes the same body as add() row by row", function()
+      local a, b = new(), new()
+      a:add(sms("+46700000001"), { name = "Ann", code = "0123" })
+      a:add(sms("+46700000002"), { name = 'B"o', code = 42 })
+      assert.equal(2, b:columns({ "name", "code" }))
+      assert.equal(1, b:add_row("SMS", "+46700000001", "Ann", "0123"))
+      assert.equal(2, b:add_row("SMS", "+46700000002", 'B"o', 42))
+      assert.same(cjson.decode(a:body()), cjson.decode(b:body()))
+    end)
+
+    it("keeps the columns across reset() until columns() replaces them", function()
+      local b = new()
+      b:columns({ "code" })
+      b:add_row("SMS", "+1", "1")
+      b:reset()
+      b:add_row("MESSENGER", "PSID2", 2)
+      local r = cjson.decode(b:body()).recipient_and_params
+      assert.same({ code = "2" }, r[1].parameters)
+      assert.equal("MESSENGER", r[1].recipient.identified_by.channel_identities[1].channel)
+      b:reset()
+      assert.equal(0, b:columns({}))
+      b:add_row("SMS", "+3")
+      assert.is_nil(cjson.decode(b:body()).recipient_and_params[1].parameters)
+    end)
+
+    it("returns nil, err for an API rule and adds nothing", function()
+      local b = new(2)
+      b:columns({ "name" })
+      b:add_row("SMS", "+1", "Ann")
+      local n, err = b:add_row("SMS", "+2", "A\255n")
+      assert.is_nil(n)
+      assert.equal("invalid", err.kind)
+      assert.equal("recipients[2].parameters.name: invalid UTF-8 at byte 2", err.message)
+      n, err = b:add_row("SMS", "", "Bo")
+      assert.is_nil(n)
+      assert.equal("recipients[2].recipient.identified_by.channel_identities[1].identity: "
+                   .. "must not be empty", err.message)
+      assert.equal(1, b:count())
+      assert.equal(2, b:add_row("SMS", "+2", "Bo"))
+      n, err = b:add_row("SMS", "+3", "Cy")
+      assert.is_nil(n)
+      assert.equal("recipients[3]: a batch holds at most 2 recipients", err.message)
+      b:columns({ "" })
+      b:reset()
+      n, err = b:add_row("SMS", "+1", "x")
+      assert.is_nil(n)
+      assert.equal("recipients[1].parameters: a parameter name must not be empty", err.message)
+    end)
+
+    it("raises on misuse, naming the argument and the column", function()
+      local b = new()
+      b:columns({ "name", "code" })
+      assert.equal("bad argument #3 to 'add_row' (name: expected a string or number, got nil)",
+                   raised(function() b:add_row("SMS", "+1") end))
+      assert.equal("bad argument #4 to 'add_row' (code: expected a string or number, got table)",
+                   raised(function() b:add_row("SMS", "+1", "Ann", {}) end))
+      assert.equal("bad argument #5 to 'add_row' (3 values for 2 columns)",
+                   raised(function() b:add_row("SMS", "+1", "Ann", 1, "extra") end))
+      assert.equal("bad argument #2 to 'add_row' (identity: expected a string, got number)",
+                   raised(function() b:add_row("SMS", 46700000001, "Ann", 1) end))
+      assert.equal("bad argument #1 to 'add_row' (string expected, got nil)",
+                   raised(function() b:add_row(nil, "+1", "Ann", 1) end))
+      assert.equal("bad argument #1 to 'columns' (table expected, got string)",
+                   raised(function() b:columns("name") end))
+      assert.equal("bad argument #1 to 'columns' (columns[2]: expected a string, got number)",
+                   raised(function() b:columns({ "name", 2 }) end))
+      assert.equal('bad argument #1 to \'columns\' (columns[3]: "name" given twice)',
+                   raised(function() b:columns({ "name", "code", "name" }) end))
+      -- a raising columns() left the columns as they were
+      assert.equal(1, b:add_row("SMS", "+1", "Ann", 1))
+      b:close()
+      assert.equal("attempt to use a closed builder",
+                   raised(function() b:add_row("SMS", "+1", "Ann", 1) end))
+    end)
+  end)
+
   describe("lifetime", function()
     it("close is idempotent; a closed builder raises", function()
       local b = new()

@@ -439,6 +439,125 @@ static void test_reset(void) {
     sinch_batch_builder_free(b);
 }
 
+/* ------------------------------------------------------------ row() */
+
+#define NP(a) (sizeof(a) / sizeof((a)[0]))
+#define P(k, v) {(k), sizeof(k) - 1, (v), sizeof(v) - 1}
+
+/* row() into a and the step by step calls into b: the same result code, the
+ * same error text, the same body. */
+static int row_both(sinch_batch_builder *a, sinch_batch_builder *b, const char *channel,
+                    const char *identity, size_t identity_len, const sinch_batch_param *p,
+                    size_t n) {
+    size_t i;
+    int ra = sinch_batch_builder_row(a, channel, identity, identity_len, p, n), rb;
+    rb = sinch_batch_builder_begin(b);
+    if (rb == SINCH_BATCH_OK) rb = sinch_batch_builder_identity(b, channel, identity,
+                                                                identity_len, NULL);
+    for (i = 0; rb == SINCH_BATCH_OK && i < n; i++)
+        rb = sinch_batch_builder_param(b, p[i].name, p[i].name_len, p[i].value, p[i].value_len);
+    if (rb == SINCH_BATCH_OK) rb = sinch_batch_builder_end(b);
+    CHECK_INT(ra, rb);
+    if (ra != SINCH_BATCH_OK && rb != SINCH_BATCH_OK) CHECK_STR(errmsg(a), errmsg(b));
+    CHECK_INT(sinch_batch_builder_count(a), sinch_batch_builder_count(b));
+    return ra;
+}
+
+static void test_row_matches_the_steps(void) {
+    sinch_batch_builder *a = new_builder(0), *b = new_builder(0);
+    const sinch_batch_param two[] = {P("name", "Ann"), P("code", "000123")};
+    const sinch_batch_param odd[] = {
+        P("k\"ey", "say \"hi\"\\ \n\t\x01 caf\xc3\xa9 \xf0\x9f\x98\x80"),
+        P("empty", ""),
+        {"null", 4, NULL, 0},
+        P("a somewhat longer parameter name", "and a value longer than sixteen bytes"),
+    };
+    CHECK_INT(row_both(a, b, "SMS", "+46700000001", 12, two, NP(two)), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "SMS", "+46700000002", 12, NULL, 0), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "WHATS\"APP", "+4\\6", 4, odd, NP(odd)), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "MESSENGER", "\xf0\x9f\x98\x80", 4, two, 1), SINCH_BATCH_OK);
+    CHECK_STR(body_of(a), body_of(b));
+    check_json_equal(body_of(a),
+                     HEAD "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
+                          "\"SMS\",\"identity\":\"+46700000001\"}]}},\"parameters\":{\"name\":\"Ann\","
+                          "\"code\":\"000123\"}},"
+                          "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
+                          "\"SMS\",\"identity\":\"+46700000002\"}]}}},"
+                          "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
+                          "\"WHATS\\\"APP\",\"identity\":\"+4\\\\6\"}]}},\"parameters\":{"
+                          "\"k\\\"ey\":\"say \\\"hi\\\"\\\\ \\n\\t\\u0001 caf\xc3\xa9 \xf0\x9f\x98\x80\","
+                          "\"empty\":\"\",\"null\":\"\",\"a somewhat longer parameter name\":"
+                          "\"and a value longer than sixteen bytes\"}},"
+                          "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
+                          "\"MESSENGER\",\"identity\":\"\xf0\x9f\x98\x80\"}]}},\"parameters\":{"
+                          "\"name\":\"Ann\"}}]}");
+    sinch_batch_builder_free(a);
+    sinch_batch_builder_free(b);
+}
+
+static void test_row_errors(void) {
+    sinch_batch_builder *a = new_builder(3), *b = new_builder(3);
+    const sinch_batch_param good[] = {P("name", "Ann"), P("code", "1")};
+    const sinch_batch_param bad_value[] = {P("name", "Ann"), P("code", "1\xff")};
+    const sinch_batch_param bad_name[] = {P("name", "Ann"), P("c\xc0\xaf" "de", "1")};
+    const sinch_batch_param empty_name[] = {P("name", "Ann"), P("", "1")};
+    char body[4096];
+#define ROW_ERR(channel, id, p, n, text)                                                  \
+    do {                                                                                  \
+        CHECK_INT(row_both(a, b, channel, id, sizeof(id) - 1, p, n), SINCH_BATCH_ERR);    \
+        CHECK_STR(errmsg(a), text);                                                       \
+        CHECK_INT(sinch_batch_builder_error(a)->kind, SINCH_BATCH_ERROR_INVALID);         \
+    } while (0)
+#define ID1 "recipients[2].recipient.identified_by.channel_identities[1]"
+    CHECK_INT(row_both(a, b, "SMS", "+1", 2, good, NP(good)), SINCH_BATCH_OK);
+    ROW_ERR("", "+2", good, NP(good), ID1 ".channel: must not be empty");
+    ROW_ERR(NULL, "+2", good, NP(good), ID1 ".channel: must not be empty");
+    ROW_ERR("SMS", "", good, NP(good), ID1 ".identity: must not be empty");
+    ROW_ERR("SMS", "+4\xc3", good, NP(good), ID1 ".identity: invalid UTF-8 at byte 3");
+    ROW_ERR("S\x80S", "+2", good, NP(good), ID1 ".channel: invalid UTF-8 at byte 2");
+    ROW_ERR("SMS", "+2", bad_value, NP(bad_value),
+            "recipients[2].parameters.code: invalid UTF-8 at byte 2");
+    ROW_ERR("SMS", "+2", bad_name, NP(bad_name),
+            "recipients[2].parameters: a parameter name is not valid UTF-8 (byte 2)");
+    ROW_ERR("SMS", "+2", empty_name, NP(empty_name),
+            "recipients[2].parameters: a parameter name must not be empty");
+    /* nothing of the failed rows stayed behind: the next row is number 2 */
+    CHECK_INT(row_both(a, b, "SMS", "+2", 2, good, NP(good)), SINCH_BATCH_OK);
+    /* an entry left open by begin() is dropped, as begin() would */
+    CHECK_INT(sinch_batch_builder_begin(a), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_begin(b), SINCH_BATCH_OK);
+    ROW_ERR("SMS", "+3", good, NP(good),
+            "recipients[3]: the entry is not ended (it is dropped); call end() before the next "
+            "begin()");
+    CHECK_INT(row_both(a, b, "SMS", "+3", 2, good, 1), SINCH_BATCH_OK);
+    ROW_ERR("SMS", "+4", good, NP(good), "recipients[4]: a batch holds at most 3 recipients");
+    CHECK_STR(body_of(a), body_of(b));
+    check_json_equal(body_of(a),
+                     HEAD "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
+                          "\"SMS\",\"identity\":\"+1\"}]}},\"parameters\":{\"name\":\"Ann\","
+                          "\"code\":\"1\"}},"
+                          "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
+                          "\"SMS\",\"identity\":\"+2\"}]}},\"parameters\":{\"name\":\"Ann\","
+                          "\"code\":\"1\"}},"
+                          "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
+                          "\"SMS\",\"identity\":\"+3\"}]}},\"parameters\":{\"name\":\"Ann\"}}]}");
+    /* a closed batch refuses the row and keeps its body */
+    snprintf(body, sizeof body, "%s", body_of(a));
+    ROW_ERR("SMS", "+4", good, NP(good), "batch already closed; reset() it first");
+    CHECK_STR(body_of(a), body);
+    sinch_batch_builder_reset(a);
+    CHECK_INT(sinch_batch_builder_row(a, "SMS", "+5", 2, good, NP(good)), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_count(a), 1);
+    CHECK_INT(sinch_batch_builder_row(NULL, "SMS", "+5", 2, good, NP(good)), SINCH_BATCH_ERR);
+    CHECK_INT(sinch_batch_builder_row(a, "SMS", "+5", 2, NULL, 2), SINCH_BATCH_ERR);
+    CHECK_STR(errmsg(a), "recipients[2].parameters: 2 parameters but no array");
+    CHECK_INT(sinch_batch_builder_count(a), 1);
+#undef ROW_ERR
+#undef ID1
+    sinch_batch_builder_free(a);
+    sinch_batch_builder_free(b);
+}
+
 static void test_null_builder(void) {
     CHECK_INT(sinch_batch_builder_begin(NULL), SINCH_BATCH_ERR);
     CHECK_INT(sinch_batch_builder_end(NULL), SINCH_BATCH_ERR);
@@ -463,6 +582,8 @@ int main(void) {
     RUN(test_fields);
     RUN(test_body_idempotent_and_closed);
     RUN(test_reset);
+    RUN(test_row_matches_the_steps);
+    RUN(test_row_errors);
     RUN(test_null_builder);
     CHECK_DONE();
 }

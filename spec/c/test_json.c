@@ -140,10 +140,26 @@ static void reference(sb_buf *b, const unsigned char *s, size_t n) {
     sb_buf_putc(b, '"');
 }
 
+/* sb_json_str_at() into a buffer of exactly SB_JSON_STR_ROOM(n) bytes, from
+ * an exact copy of the input (ASan sees any read or write past either);
+ * appended to b.  Returns the writer's result. */
+static int str_at(sb_buf *b, const unsigned char *s, size_t n, size_t *bad) {
+    char *in = malloc(n ? n : 1), *out = malloc(SB_JSON_STR_ROOM(n)), *end;
+    memcpy(in, s, n);
+    end = sb_json_str_at(out, in, n, bad);
+    if (end != NULL) {
+        CHECK((size_t)(end - out) <= SB_JSON_STR_ROOM(n));
+        sb_buf_append(b, out, (size_t)(end - out));
+    }
+    free(in);
+    free(out);
+    return end != NULL ? SB_JSON_OK : SB_JSON_EUTF8;
+}
+
 static void test_word_scan_matches_reference(void) {
     static const char specials[] = {'"', '\\', '\n', 0x01, 0x1f, '\xc3', ' ', '~', 0x7f, '!', '#'};
     unsigned char s[40];
-    size_t len, at, k, mismatches = 0;
+    size_t len, at, k, mismatches = 0, at_mismatches = 0;
     for (len = 0; len <= sizeof s; len++) {
         for (at = 0; at < len; at++) {
             for (k = 0; k < sizeof specials; k++) {
@@ -160,12 +176,41 @@ static void test_word_scan_matches_reference(void) {
                 CHECK_INT(sb_json_str(&got, (const char *)s, len, NULL), SB_JSON_OK);
                 reference(&want, s, len);
                 if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0) mismatches++;
+                sb_buf_clear(&got);
+                CHECK_INT(str_at(&got, s, len, NULL), SB_JSON_OK);
+                if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0)
+                    at_mismatches++;
                 sb_buf_free(&got);
                 sb_buf_free(&want);
             }
         }
     }
     CHECK_INT(mismatches, 0);
+    CHECK_INT(at_mismatches, 0);
+}
+
+/* The reserved-room writer: the same text as sb_json_str, the worst case
+ * fits the room it promises, invalid UTF-8 is found at the same byte. */
+static void test_str_at(void) {
+    unsigned char ctl[64];
+    sb_buf b;
+    size_t bad = 99, i;
+    sb_buf_init(&b);
+    CHECK_INT(str_at(&b, (const unsigned char *)"", 0, NULL), SB_JSON_OK);
+    CHECK_INT(str_at(&b, (const unsigned char *)"name", 4, NULL), SB_JSON_OK);
+    CHECK_INT(str_at(&b, (const unsigned char *)"nam\"", 4, NULL), SB_JSON_OK);
+    CHECK_INT(str_at(&b, (const unsigned char *)"\"ame123", 7, NULL), SB_JSON_OK);
+    CHECK_STR(b.data, "\"\"\"name\"\"nam\\\"\"\"\\\"ame123\"");
+    /* every byte a \u00XX escape: exactly the promised room */
+    for (i = 0; i < sizeof ctl; i++) ctl[i] = (unsigned char)(i % 8);
+    sb_buf_clear(&b);
+    CHECK_INT(str_at(&b, ctl, sizeof ctl, NULL), SB_JSON_OK);
+    CHECK_INT(b.len, SB_JSON_STR_ROOM(sizeof ctl));
+    CHECK_INT(str_at(&b, (const unsigned char *)"ab\xc3\xa9" "cd\xff", 7, &bad), SB_JSON_EUTF8);
+    CHECK_INT(bad, 6);
+    CHECK_INT(str_at(&b, (const unsigned char *)"\x80" "bcd", 4, &bad), SB_JSON_EUTF8);
+    CHECK_INT(bad, 0);
+    sb_buf_free(&b);
 }
 
 static void test_key(void) {
@@ -228,6 +273,7 @@ int main(void) {
     RUN(test_utf8_kept);
     RUN(test_invalid_utf8_rejected);
     RUN(test_word_scan_matches_reference);
+    RUN(test_str_at);
     RUN(test_key);
     RUN(test_numbers);
     RUN(test_raw_and_shapes);

@@ -77,10 +77,97 @@ static int special8(const unsigned char *p) {
     return (((v - lo * 0x20) & ~v) | ((q - lo) & ~q) | ((bs - lo) & ~bs) | v) & hi ? 1 : 0;
 }
 
+/* special8() for 4 bytes. */
+static int special4(const unsigned char *p) {
+    const uint32_t lo = 0x01010101U, hi = 0x80808080U;
+    uint32_t v, q, bs;
+    memcpy(&v, p, 4);
+    q = v ^ (lo * '"');
+    bs = v ^ (lo * '\\');
+    return (((v - lo * 0x20) & ~v) | ((q - lo) & ~q) | ((bs - lo) & ~bs) | v) & hi ? 1 : 0;
+}
+
 static int fail(sb_buf *b, size_t len, int code) {
     b->len = len;
     if (b->data) b->data[len] = '\0';
     return code;
+}
+
+/* The escaping loop shared by both string writers: writes the JSON text of
+ * *pp..end (no quotes) at o and returns the new end of the output.  It stops
+ * early with *pp < end when the next escape would pass lim (lim == NULL: the
+ * caller guarantees 6 output bytes per input byte), and returns NULL with *pp
+ * at the offending byte on invalid UTF-8. */
+static inline __attribute__((always_inline)) char *escape(char *o, const unsigned char **pp, const unsigned char *end,
+                           const char *lim) {
+    const unsigned char *p = *pp, *begin = p;
+    for (;;) {
+        const unsigned char *stop;
+        /* eight plain ASCII bytes at a time ... */
+        while (end - p >= 8 && !special8(p)) {
+            memcpy(o, p, 8);
+            o += 8;
+            p += 8;
+        }
+        /* ... a clean last word covers the (shorter) rest of the string ... */
+        if (p < end && end - p < 8 && end - begin >= 8 && !special8(end - 8)) {
+            memcpy(o, p, (size_t)(end - p));
+            o += end - p;
+            p = end;
+        }
+        /* ... else byte by byte up to the next special byte in that word */
+        stop = end - p >= 8 ? p + 8 : end;
+        while (p < stop && cls[*p] == C_PLAIN) *o++ = (char)*p++;
+        if (p == end) break;
+        if (p == stop) continue;
+        if (cls[*p] == C_UTF8) {
+            size_t k = utf8_seq(p, end);
+            if (k == 0) {
+                *pp = p;
+                return NULL;
+            }
+            memcpy(o, p, k); /* one output byte per input byte: room is there */
+            o += k;
+            p += k;
+            continue;
+        }
+        /* An escape: up to 6 bytes for this one, then the rest 1:1, the
+         * closing quote and the NUL. */
+        if (lim != NULL && (size_t)(lim - o) < (size_t)(end - p) + 7) break;
+        *o++ = '\\';
+        if (cls[*p] == C_SHORT) {
+            *o++ = short_esc[*p];
+        } else {
+            o[0] = 'u';
+            o[1] = '0';
+            o[2] = '0';
+            o[3] = hexdig[*p >> 4];
+            o[4] = hexdig[*p & 15];
+            o += 5;
+        }
+        p++;
+    }
+    *pp = p;
+    return o;
+}
+
+char *sb_json_str_at(char *o, const char *s, size_t n, size_t *bad) {
+    const unsigned char *p = (const unsigned char *)s;
+    *o++ = '"';
+    /* 4 to 7 plain bytes (names, codes): two overlapping words */
+    if (n >= 4 && n < 8 && !special4(p) && !special4(p + n - 4)) {
+        memcpy(o, p, 4);
+        memcpy(o + n - 4, p + n - 4, 4);
+        o[n] = '"';
+        return o + n + 1;
+    }
+    o = escape(o, &p, p + n, NULL);
+    if (o == NULL) {
+        if (bad) *bad = (size_t)(p - (const unsigned char *)s);
+        return NULL;
+    }
+    *o++ = '"';
+    return o;
 }
 
 int sb_json_str(sb_buf *b, const char *s, size_t n, size_t *bad) {
@@ -94,51 +181,17 @@ int sb_json_str(sb_buf *b, const char *s, size_t n, size_t *bad) {
     o = b->data + b->len;
     *o++ = '"';
     for (;;) {
-        const unsigned char *stop;
-        /* eight plain ASCII bytes at a time ... */
-        while (end - p >= 8 && !special8(p)) {
-            memcpy(o, p, 8);
-            o += 8;
-            p += 8;
+        o = escape(o, &p, end, b->data + b->cap);
+        if (o == NULL) {
+            if (bad) *bad = (size_t)(p - (const unsigned char *)s);
+            return fail(b, start, SB_JSON_EUTF8);
         }
-        /* ... then byte by byte up to the next special byte in that word */
-        stop = end - p >= 8 ? p + 8 : end;
-        while (p < stop && cls[*p] == C_PLAIN) *o++ = (char)*p++;
         if (p == end) break;
-        if (p == stop) continue;
-        if (cls[*p] == C_UTF8) {
-            size_t k = utf8_seq(p, end);
-            if (k == 0) {
-                if (bad) *bad = (size_t)(p - (const unsigned char *)s);
-                return fail(b, start, SB_JSON_EUTF8);
-            }
-            memcpy(o, p, k); /* one output byte per input byte: room is there */
-            o += k;
-            p += k;
-            continue;
-        }
-        /* An escape: up to 6 bytes for this one, then the rest 1:1, the
-         * closing quote and the NUL. */
-        {
-            size_t used = (size_t)(o - b->data), rest = (size_t)(end - p);
-            if (used + rest + 7 > b->cap) {
-                b->len = used;
-                if (sb_buf_grow(b, rest + 6) != 0) return fail(b, start, SB_JSON_ENOMEM);
-                o = b->data + used;
-            }
-        }
-        *o++ = '\\';
-        if (cls[*p] == C_SHORT) {
-            *o++ = short_esc[*p];
-        } else {
-            o[0] = 'u';
-            o[1] = '0';
-            o[2] = '0';
-            o[3] = hexdig[*p >> 4];
-            o[4] = hexdig[*p & 15];
-            o += 5;
-        }
-        p++;
+        /* out of room for an escape: make room for the worst case of this
+         * one and the rest 1:1 */
+        b->len = (size_t)(o - b->data);
+        if (sb_buf_grow(b, (size_t)(end - p) + 6) != 0) return fail(b, start, SB_JSON_ENOMEM);
+        o = b->data + b->len;
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);

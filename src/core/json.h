@@ -43,6 +43,19 @@ size_t sb_json_utf8_check(const char *s, size_t n);
  * is the offset of the offending byte. */
 int sb_json_str(sb_buf *b, const char *s, size_t n, size_t *bad);
 
+/* The most bytes sb_json_str_at() writes for n input bytes (every byte
+ * escaped as \u00XX, and the quotes); for n <= SB_JSON_AT_MAX it cannot
+ * overflow. */
+#define SB_JSON_AT_MAX ((size_t)1 << 24)
+#define SB_JSON_STR_ROOM(n) (6 * (n) + 2)
+
+/* s[0..n) as a quoted JSON string written at o, which has room for
+ * SB_JSON_STR_ROOM(n) bytes (no NUL is written): the writer for callers that
+ * reserved the room for a whole fragment at once.  Returns the end of the
+ * output, or NULL on invalid UTF-8 (*bad, when not NULL, is the offset of the
+ * offending byte). */
+char *sb_json_str_at(char *o, const char *s, size_t n, size_t *bad);
+
 /* "s": -- an object key and its colon. */
 int sb_json_key(sb_buf *b, const char *s, size_t n, size_t *bad);
 

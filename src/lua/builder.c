@@ -3,6 +3,8 @@
  *   core.builder(app_id, message_json [, max]) -> Builder | nil, err
  *   b:add(recipient, params [, message_metadata_json [, conversation_metadata_json]])
  *       -> count | nil, err
+ *   b:add_columns(channel, identities, columns [, first [, last]]) -> count | nil, err
+ *   b:columns(names) -> n   b:add_row(channel, identity, v1, ..., vn) -> count | nil, err
  *   b:field(key, raw_json) / b:field_string(key, s) -> true | nil, err
  *   b:count()  b:body() -> string | nil, err  b:reset()  b:close()
  *
@@ -12,25 +14,26 @@
  * hands them to the core, which can only fail on an API rule (nil, err) and
  * drops the half-written entry itself.  The strings collected in step one
  * stay anchored in the caller's tables, which no Lua code touches between
- * the two steps.
+ * the two steps.  The common shape (one identity, no metadata) and every
+ * add_columns() and add_row() row go to the core in one call
+ * (sinch_batch_builder_row).
  */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "binding.h"
 
-typedef struct item {
-    const char *k; /* channel | parameter name */
-    size_t kl;
-    const char *v; /* identity | parameter value */
-    size_t vl;
-    const char *app; /* identity's app_id, or NULL */
-} item;
-
+/* The scratch of add() and add_columns(): identities first (name = channel,
+ * value = identity, with their app_id in apps[]), then the parameters. */
 typedef struct sb_lbuilder {
     sinch_batch_builder *b;
-    item *items; /* scratch for add(), owned here so a raise cannot leak it */
+    sinch_batch_param *items; /* owned here so a raise cannot leak it */
+    const char **apps;
     size_t cap;
+    sinch_batch_param *cols; /* columns() names (copied into col_text), add_row() values */
+    char *col_text;
+    size_t n_cols;
 } sb_lbuilder;
 
 /* Upvalues of add(): interned keys and the metatable. */
@@ -47,13 +50,16 @@ sinch_batch_builder *sb_lua_check_builder(lua_State *L, int idx) {
     return check_lbuilder(L, idx)->b;
 }
 
-/* The i-th scratch item, growing the scratch array as needed. */
-static item *slot(lua_State *L, sb_lbuilder *u, size_t i) {
+/* The i-th scratch item, growing the scratch arrays as needed. */
+static sinch_batch_param *slot(lua_State *L, sb_lbuilder *u, size_t i) {
     if (i >= u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 16;
-        item *p = realloc(u->items, cap * sizeof *p);
+        sinch_batch_param *p = realloc(u->items, cap * sizeof *p);
+        const char **a;
         if (p == NULL) luaL_error(L, "not enough memory");
         u->items = p;
+        if ((a = realloc(u->apps, cap * sizeof *a)) == NULL) luaL_error(L, "not enough memory");
+        u->apps = a;
         u->cap = cap;
     }
     return &u->items[i];
@@ -62,8 +68,12 @@ static item *slot(lua_State *L, sb_lbuilder *u, size_t i) {
 /* t[upvalue key] (raw) pushed; returns its type. */
 static int rawfield(lua_State *L, int t, int uv) {
     lua_pushvalue(L, lua_upvalueindex(uv));
+#if LUA_VERSION_NUM >= 503
+    return lua_rawget(L, t < 0 ? t - 1 : t); /* returns the type since 5.3 */
+#else
     lua_rawget(L, t < 0 ? t - 1 : t);
     return lua_type(L, -1);
+#endif
 }
 
 /* Raise "bad argument": the value on top of the stack has the wrong type. */
@@ -102,13 +112,13 @@ static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **conta
         bad_type(L, 2, "a table", "recipient.identified_by.channel_identities");
     len = lua_rawlen(L, -1);
     for (i = 1; i <= len; i++, n++) {
-        item *it = slot(L, u, n);
+        sinch_batch_param *it = slot(L, u, n);
         lua_rawgeti(L, -1, (int)i);
         if (!lua_istable(L, -1))
             bad_type(L, 2, "a table", "recipient.identified_by.channel_identities[%d]", (int)i);
-        it->k = id_string(L, UV_CHANNEL, &it->kl, (int)i, "channel", 0);
-        it->v = id_string(L, UV_IDENTITY, &it->vl, (int)i, "identity", 0);
-        it->app = id_string(L, UV_APP_ID, &alen, (int)i, "app_id", 1);
+        it->name = id_string(L, UV_CHANNEL, &it->name_len, (int)i, "channel", 0);
+        it->value = id_string(L, UV_IDENTITY, &it->value_len, (int)i, "identity", 0);
+        u->apps[n] = id_string(L, UV_APP_ID, &alen, (int)i, "app_id", 1);
         lua_pop(L, 1);
     }
     lua_pop(L, 2);
@@ -120,24 +130,25 @@ static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **conta
  * kept on the stack, under the iteration key, until add() returns. */
 static size_t collect_params(lua_State *L, sb_lbuilder *u, size_t first) {
     size_t n = 0;
+    int t;
     if (lua_isnoneornil(L, 3)) return 0;
     lua_pushnil(L);
     while (lua_next(L, 3) != 0) {
-        item *it = slot(L, u, first + n);
+        sinch_batch_param *it = slot(L, u, first + n);
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_argerror(L, 3, lua_pushfstring(L, "parameters: a parameter name must be a "
                                                    "string, got %s", luaL_typename(L, -2)));
-        it->k = lua_tolstring(L, -2, &it->kl);
-        if (lua_type(L, -1) == LUA_TNUMBER) {
+        it->name = lua_tolstring(L, -2, &it->name_len);
+        if ((t = lua_type(L, -1)) == LUA_TNUMBER) {
             luaL_checkstack(L, 3, "too many parameters");
             lua_pushvalue(L, -1);
-            it->v = lua_tolstring(L, -1, &it->vl);
+            it->value = lua_tolstring(L, -1, &it->value_len);
             lua_insert(L, -3); /* now: copy, key, value */
-        } else if (lua_type(L, -1) == LUA_TSTRING) {
-            it->v = lua_tolstring(L, -1, &it->vl);
+        } else if (t == LUA_TSTRING) {
+            it->value = lua_tolstring(L, -1, &it->value_len);
         } else {
             luaL_argerror(L, 3, lua_pushfstring(L, "parameters.%s: expected a string or number, "
-                                                   "got %s", it->k, luaL_typename(L, -1)));
+                                                   "got %s", it->name, luaL_typename(L, -1)));
         }
         lua_pop(L, 1);
         n++;
@@ -145,19 +156,28 @@ static size_t collect_params(lua_State *L, sb_lbuilder *u, size_t first) {
     return n;
 }
 
-/* Step two: one entry into the core.  SINCH_BATCH_OK or the core's code. */
-static int write_entry(sinch_batch_builder *b, const item *it, size_t n_ids, size_t n_params,
-                       const char *contact, size_t clen, lua_State *L) {
+/* Step two: one entry into the core.  SINCH_BATCH_OK or the core's code.
+ * The common shape (one identity, no app_id, no metadata) is one call. */
+static int write_entry(sb_lbuilder *u, size_t n_ids, size_t n_params, const char *contact,
+                       size_t clen, lua_State *L) {
+    sinch_batch_builder *b = u->b;
+    const sinch_batch_param *it = u->items;
     size_t i, mlen, clen2;
     const char *mm = lua_tolstring(L, 4, &mlen), *cm = lua_tolstring(L, 5, &clen2);
-    int rc = sinch_batch_builder_begin(b);
+    int rc;
+    if (!contact && n_ids == 1 && u->apps[0] == NULL && !mm && !cm)
+        return sinch_batch_builder_row(b, it[0].name, it[0].value, it[0].value_len, it + 1,
+                                       n_params);
+    rc = sinch_batch_builder_begin(b);
     if (rc == SINCH_BATCH_OK && !contact && n_ids == 0)
         return sinch_batch_builder_end(b); /* names the missing recipient */
     if (rc == SINCH_BATCH_OK && contact) rc = sinch_batch_builder_contact(b, contact, clen);
     for (i = 0; rc == SINCH_BATCH_OK && i < n_ids; i++)
-        rc = sinch_batch_builder_identity(b, it[i].k, it[i].v, it[i].vl, it[i].app);
+        rc = sinch_batch_builder_identity(b, it[i].name, it[i].value, it[i].value_len,
+                                          u->apps[i]);
     for (; rc == SINCH_BATCH_OK && i < n_ids + n_params; i++)
-        rc = sinch_batch_builder_param(b, it[i].k, it[i].kl, it[i].v, it[i].vl);
+        rc = sinch_batch_builder_param(b, it[i].name, it[i].name_len, it[i].value,
+                                       it[i].value_len);
     if (rc == SINCH_BATCH_OK && mm) rc = sinch_batch_builder_entry_raw(b, "message_metadata", mm, mlen);
     if (rc == SINCH_BATCH_OK && cm)
         rc = sinch_batch_builder_entry_raw(b, "conversation_metadata", cm, clen2);
@@ -165,15 +185,22 @@ static int write_entry(sinch_batch_builder *b, const item *it, size_t n_ids, siz
     return rc;
 }
 
+/* check_lbuilder(L, 1) for the per-row methods, whose upvalue UV_MT is the
+ * metatable: saves the registry lookup. */
+static sb_lbuilder *check_self(lua_State *L) {
+    sb_lbuilder *u = lua_touserdata(L, 1);
+    if (u == NULL || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(UV_MT)))
+        return check_lbuilder(L, 1); /* raises with the usual message */
+    lua_pop(L, 1);
+    if (u->b == NULL) luaL_error(L, "attempt to use a closed builder");
+    return u;
+}
+
 /* b:add(recipient, params [, message_metadata_json [, conversation_metadata_json]]) */
 static int l_builder_add(lua_State *L) {
-    sb_lbuilder *u = lua_touserdata(L, 1);
+    sb_lbuilder *u = check_self(L);
     const char *contact;
     size_t clen = 0, n_ids, n_params;
-    if (u == NULL || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(UV_MT)))
-        u = check_lbuilder(L, 1); /* raises with the usual message */
-    else if (lua_pop(L, 1), u->b == NULL)
-        luaL_error(L, "attempt to use a closed builder");
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     luaL_optstring(L, 4, NULL);
@@ -181,7 +208,7 @@ static int l_builder_add(lua_State *L) {
     lua_settop(L, 5);
     n_ids = collect_recipient(L, u, &contact, &clen);
     n_params = collect_params(L, u, n_ids);
-    if (write_entry(u->b, u->items, n_ids, n_params, contact, clen, L) != SINCH_BATCH_OK)
+    if (write_entry(u, n_ids, n_params, contact, clen, L) != SINCH_BATCH_OK)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
     lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
     return 1;
@@ -194,12 +221,12 @@ static size_t collect_columns(lua_State *L, sb_lbuilder *u) {
     if (lua_isnil(L, 4)) return 0;
     lua_pushnil(L);
     while (lua_next(L, 4) != 0) {
-        item *it = slot(L, u, n);
+        sinch_batch_param *it = slot(L, u, n);
         if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
             luaL_argerror(L, 4, lua_pushfstring(L, "columns: expected parameter name -> array, "
                                                    "got %s -> %s", luaL_typename(L, -2),
                                                    luaL_typename(L, -1)));
-        it->k = lua_tolstring(L, -2, &it->kl);
+        it->name = lua_tolstring(L, -2, &it->name_len);
         luaL_checkstack(L, 3, "too many columns");
         lua_insert(L, -2); /* column, key */
         n++;
@@ -208,8 +235,9 @@ static size_t collect_columns(lua_State *L, sb_lbuilder *u) {
 }
 
 /* Row i of the columns: checks and collects every value (numbers turned
- * into strings on the stack), then writes the entry. */
+ * into strings on the stack), then writes the entry in one core call. */
 static int add_row(lua_State *L, sb_lbuilder *u, const char *channel, lua_Integer i, size_t n) {
+    sinch_batch_param *it = u->items;
     size_t k, len;
     const char *identity;
     int rc;
@@ -220,16 +248,11 @@ static int add_row(lua_State *L, sb_lbuilder *u, const char *channel, lua_Intege
     for (k = 0; k < n; k++) {
         lua_rawgeti(L, 7 + (int)k, (int)i);
         /* NULL for anything but a string or a number (which it converts) */
-        if ((u->items[k].v = lua_tolstring(L, -1, &u->items[k].vl)) == NULL)
-            bad_type(L, 4, "a string or number", "columns.%s[%d]", u->items[k].k, (int)i);
+        if ((it[k].value = lua_tolstring(L, -1, &it[k].value_len)) == NULL)
+            bad_type(L, 4, "a string or number", "columns.%s[%d]", it[k].name, (int)i);
     }
-    rc = sinch_batch_builder_begin(u->b);
-    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_identity(u->b, channel, identity, len, NULL);
-    for (k = 0; rc == SINCH_BATCH_OK && k < n; k++)
-        rc = sinch_batch_builder_param(u->b, u->items[k].k, u->items[k].kl, u->items[k].v,
-                                       u->items[k].vl);
-    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_end(u->b);
-    lua_pop(L, 1 + (int)n);
+    rc = sinch_batch_builder_row(u->b, channel, identity, len, it, n);
+    lua_settop(L, 6 + (int)n);
     return rc;
 }
 
@@ -255,6 +278,92 @@ static int l_builder_add_columns(lua_State *L) {
     return 1;
 }
 
+/* Forget the columns() names. */
+static void drop_columns(sb_lbuilder *u) {
+    free(u->cols);
+    u->cols = NULL;
+    free(u->col_text);
+    u->col_text = NULL;
+    u->n_cols = 0;
+}
+
+/* b:columns(names) -> n: the parameter names of add_row()'s values, in
+ * order (copied; kept across reset()).  A name that is not a string, or one
+ * given twice, raises. */
+static int l_builder_columns(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    size_t n, i, j, len, total = 0;
+    char *text;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    n = lua_rawlen(L, 2);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, (int)i);
+        if (lua_type(L, -1) != LUA_TSTRING) bad_type(L, 2, "a string", "columns[%d]", (int)i);
+        lua_tolstring(L, -1, &len);
+        total += len + 1;
+        for (j = 1; j < i; j++) {
+            lua_rawgeti(L, 2, (int)j);
+            if (lua_rawequal(L, -1, -2))
+                luaL_argerror(L, 2, lua_pushfstring(L, "columns[%d]: \"%s\" given twice",
+                                                    (int)i, lua_tostring(L, -1)));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    drop_columns(u);
+    u->cols = calloc(n ? n : 1, sizeof *u->cols);
+    u->col_text = text = malloc(total ? total : 1);
+    if (u->cols == NULL || text == NULL) {
+        drop_columns(u);
+        return luaL_error(L, "not enough memory");
+    }
+    for (i = 0; i < n; i++) {
+        const char *s;
+        lua_rawgeti(L, 2, (int)i + 1);
+        s = lua_tolstring(L, -1, &len);
+        memcpy(text, s, len + 1);
+        u->cols[i].name = text;
+        u->cols[i].name_len = len;
+        text += len + 1;
+        lua_pop(L, 1);
+    }
+    u->n_cols = n;
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/* b:add_row(channel, identity, v1, ..., vn) -> count | nil, err
+ * One recipient {channel, identity} with the parameters named by
+ * columns(): no table at all.  Values are strings or numbers. */
+static int l_builder_add_row(lua_State *L) {
+    sb_lbuilder *u = check_self(L);
+    const char *channel = luaL_checkstring(L, 2), *identity;
+    int top = lua_gettop(L), k, n = (int)u->n_cols;
+    size_t len;
+    if (lua_type(L, 3) != LUA_TSTRING) {
+        lua_pushvalue(L, 3);
+        bad_type(L, 3, "a string", "identity");
+    }
+    identity = lua_tolstring(L, 3, &len);
+    if (top > 3 + n)
+        luaL_argerror(L, 4 + n, lua_pushfstring(L, "%d value%s for %d column%s", top - 3,
+                                                top - 3 == 1 ? "" : "s", n,
+                                                n == 1 ? "" : "s"));
+    for (k = 0; k < n; k++) {
+        sinch_batch_param *c = &u->cols[k];
+        /* NULL for anything but a string or a number (which it converts) */
+        if ((c->value = lua_tolstring(L, 4 + k, &c->value_len)) == NULL) {
+            lua_pushvalue(L, 4 + k);
+            bad_type(L, 4 + k, "a string or number", "%s", c->name);
+        }
+    }
+    if (sinch_batch_builder_row(u->b, channel, identity, len, u->cols, (size_t)n) !=
+        SINCH_BATCH_OK)
+        return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
+    return 1;
+}
+
 /* core.builder(app_id, message_json [, max]) */
 static int l_builder_new(lua_State *L) {
     size_t mlen;
@@ -267,7 +376,11 @@ static int l_builder_new(lua_State *L) {
     u = lua_newuserdata(L, sizeof *u);
     u->b = NULL;
     u->items = NULL;
+    u->apps = NULL;
     u->cap = 0;
+    u->cols = NULL;
+    u->col_text = NULL;
+    u->n_cols = 0;
     luaL_setmetatable(L, SB_BUILDER_MT);
     if (mlen == 0) msg = " "; /* the core reads 0 as "use strlen" */
     u->b = sinch_batch_builder_new(app_id, msg, mlen ? mlen : 1, (size_t)max, &err);
@@ -321,7 +434,10 @@ static int l_builder_close(lua_State *L) {
     u->b = NULL;
     free(u->items);
     u->items = NULL;
+    free(u->apps);
+    u->apps = NULL;
     u->cap = 0;
+    drop_columns(u);
     return 0;
 }
 
@@ -339,7 +455,9 @@ static int l_builder_tostring(lua_State *L) {
 
 static const luaL_Reg methods[] = {
     {"add", l_builder_add}, /* replaced below by a closure with its upvalues */
+    {"add_row", l_builder_add_row}, /* a closure too */
     {"add_columns", l_builder_add_columns},
+    {"columns", l_builder_columns},
     {"field", l_builder_field},
     {"field_string", l_builder_field_string},
     {"count", l_builder_count},
@@ -372,6 +490,10 @@ void sb_lua_open_builder(lua_State *L) {
     lua_pushvalue(L, -2 - (UV_COUNT - 1)); /* the metatable */
     lua_pushcclosure(L, l_builder_add, UV_COUNT);
     lua_setfield(L, -2, "add");
+    for (i = 0; i < UV_MT - 1; i++) lua_pushnil(L); /* add_row uses only UV_MT */
+    lua_pushvalue(L, -2 - (UV_MT - 1));
+    lua_pushcclosure(L, l_builder_add_row, UV_MT);
+    lua_setfield(L, -2, "add_row");
     lua_pop(L, 2);
     luaL_setfuncs(L, funcs, 0);
 }
