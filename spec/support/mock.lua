@@ -27,6 +27,7 @@ end
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
+_M.shell_quote = shell_quote
 
 -- os.execute returns a number in Lua 5.1/LuaJIT and true/nil in 5.2+.
 local function run(cmd)
@@ -128,8 +129,8 @@ end
 function Mock:stdout() return read_file(self.stdout_file) or "" end
 function Mock:stderr() return read_file(self.stderr_file) or "" end
 
--- Read an HTTP response from a connected socket: status, body, headers
--- (lower-case names).  Reads Content-Length bytes, or to EOF.
+-- Reads an HTTP response: status, body, headers (lower-case names).
+-- Content-Length, chunked, or up to EOF.
 local function read_response(sock)
   local line, err = sock:receive("*l")
   if not line then return nil, err end
@@ -137,8 +138,9 @@ local function read_response(sock)
   if not status then return nil, "bad status line: " .. line end
   local headers = {}
   while true do
-    local h, herr = sock:receive("*l")
-    if not h then return nil, herr end
+    local h
+    h, err = sock:receive("*l")
+    if not h then return nil, err end
     if h == "" then break end
     local k, v = h:match("^([^:]+):%s*(.-)%s*$")
     if k then headers[k:lower()] = v end
@@ -147,23 +149,31 @@ local function read_response(sock)
   local len = tonumber(headers["content-length"] or "")
   if len then
     body, err = sock:receive(len)
-    if not body then return nil, err end
-  elseif (headers["transfer-encoding"] or ""):lower() == "chunked" then
+  elseif (headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
     local parts = {}
     while true do
-      local size_line = sock:receive("*l")
+      local size_line
+      size_line, err = sock:receive("*l")
       local size = size_line and tonumber(size_line:match("^(%x+)"), 16)
-      if not size then return nil, "bad chunk" end
-      if size == 0 then sock:receive("*l") break end
-      parts[#parts + 1] = (sock:receive(size))
+      if not size then return nil, "bad chunk: " .. tostring(err or size_line) end
+      if size == 0 then
+        sock:receive("*l")
+        break
+      end
+      local data
+      data, err = sock:receive(size)
+      if not data then return nil, err end
+      parts[#parts + 1] = data
       sock:receive("*l")
     end
     body = concat(parts)
   else
-    body = sock:receive("*a")
+    body, err = sock:receive("*a")
   end
+  if not body then return nil, err end
   return status, body, headers
 end
+
 _M.read_response = read_response
 _M.read_file = read_file
 

@@ -29,54 +29,9 @@ Nginx.__index = Nginx
 local concat, format = table.concat, string.format
 local run, read_file = mock.run, mock.read_file
 
--- Reads an HTTP response: status, body, headers (lower-case names).
--- Content-Length, chunked, or up to EOF.
-local function read_response(sock)
-  local line, err = sock:receive("*l")
-  if not line then return nil, err end
-  local status = tonumber(line:match("^HTTP/%d%.%d (%d%d%d)"))
-  if not status then return nil, "bad status line: " .. line end
-  local headers = {}
-  while true do
-    local h
-    h, err = sock:receive("*l")
-    if not h then return nil, err end
-    if h == "" then break end
-    local k, v = h:match("^([^:]+):%s*(.-)%s*$")
-    if k then headers[k:lower()] = v end
-  end
-  local body
-  local len = tonumber(headers["content-length"] or "")
-  if len then
-    body, err = sock:receive(len)
-  elseif (headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
-    local parts = {}
-    while true do
-      local size_line
-      size_line, err = sock:receive("*l")
-      local size = size_line and tonumber(size_line:match("^(%x+)"), 16)
-      if not size then return nil, "bad chunk: " .. tostring(err or size_line) end
-      if size == 0 then
-        sock:receive("*l")
-        break
-      end
-      local data
-      data, err = sock:receive(size)
-      if not data then return nil, err end
-      parts[#parts + 1] = data
-      sock:receive("*l")
-    end
-    body = concat(parts)
-  else
-    body, err = sock:receive("*a")
-  end
-  if not body then return nil, err end
-  return status, body, headers
-end
+local read_response = mock.read_response
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = mock.shell_quote
 
 local function capture(cmd)
   local p = io.popen(cmd)
