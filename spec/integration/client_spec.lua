@@ -161,6 +161,17 @@ describe("client against the sandbox", function()
     assert.matches("metadataValue=st", req.query)
   end)
 
+  it("reads a find answer wrapped in an object as well as a bare array", function()
+    m:fault{ kind = "status", status = 200, method = "GET",
+             body = { batches = { { batch_id = "01WRAPPED", status = "PROCESSED" } } } }
+    local found = assert(client:find("campaign", "wrapped"))
+    assert.equal(1, #found)
+    assert.equal("01WRAPPED", found[1].batch_id)
+    m:fault{ kind = "status", status = 200, method = "GET", body = {} }
+    found = assert(client:find("campaign", "none"))
+    assert.equal(0, #found)
+  end)
+
   it("cancels a scheduled batch by id and by metadata", function()
     local when = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 3600)
     local a = assert(client:send{ message = M.text("later"), send_after = when,
