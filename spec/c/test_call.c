@@ -897,6 +897,93 @@ static void test_error_bodies(void) {
 
 /* ------------------------------------------------ requests of each op */
 
+/* A secret a server echoes is cut out before the text is shortened to fit
+ * a message: none of its bytes may remain, not even the half that fits. */
+#define LONG_TOKEN "LONGTOKEN-0123456789abcdefghij"
+
+static void no_token_prefix(const char *msg) {
+    CHECK(strstr(msg, "LONGTOKEN") == NULL);
+    CHECK(strstr(msg, "LONGTOK") == NULL);
+}
+
+static void test_echoed_secrets_cut_before_truncation(void) {
+    sinch_batch_config cfg = config();
+    sinch_batch_client *c;
+    sinch_batch_call *call;
+    sinch_batch_action a;
+    char body[1200];
+
+    cfg.max_attempts = 1;
+    c = client_with(&cfg);
+    CHECK_INT(sinch_batch_client_set_token(c, LONG_TOKEN, T0 + 24 * 3600 * 1000LL), 0);
+
+    /* a non-JSON body: the token straddles the 200-byte snippet's end
+     * (it starts at byte 190) */
+    memset(body, 'x', 183);
+    strcpy(body + 183, "Bearer " LONG_TOKEN);
+    call = call_op(c, SINCH_BATCH_OP_STATUS, T0);
+    expect_api(call, T0, LONG_TOKEN);
+    feed(call, T0, 418, body, NULL, NULL);
+    next(call, T0, &a);
+    CHECK_INT(a.error->status, 418);
+    no_token_prefix(a.error->message);
+    sinch_batch_call_free(call);
+
+    /* a JSON message whose end is cut by the message buffer, and a note
+     * appended after it (an ambiguous send) */
+    memset(body, 0, sizeof body);
+    strcpy(body, "{\"error\":{\"code\":500,\"status\":\"INTERNAL\",\"message\":\"");
+    memset(body + strlen(body), 'm', 470);
+    strcat(body, " Bearer " LONG_TOKEN "\"}}");
+    call = call_op(c, SINCH_BATCH_OP_SEND, T0);
+    expect_api(call, T0, LONG_TOKEN);
+    feed(call, T0, 500, body, NULL, NULL);
+    next(call, T0, &a);
+    CHECK_INT(a.error->may_have_been_processed, 1);
+    CHECK_CONTAINS(a.error->message, "look it up by its batch_metadata");
+    no_token_prefix(a.error->message);
+    sinch_batch_call_free(call);
+
+    /* the token in the API's error.status */
+    call = call_op(c, SINCH_BATCH_OP_STATUS, T0);
+    expect_api(call, T0, LONG_TOKEN);
+    feed(call, T0, 400, "{\"error\":{\"code\":400,\"status\":\"" LONG_TOKEN "\",\"message\":\"no\"}}",
+         NULL, NULL);
+    next(call, T0, &a);
+    CHECK_STR(a.error->api_status, "[redacted]");
+    no_token_prefix(a.error->message);
+    sinch_batch_call_free(call);
+
+    /* a transport's message, cut at 300 bytes in the middle of the token */
+    memset(body, 'e', 280);
+    strcpy(body + 280, LONG_TOKEN);
+    call = call_op(c, SINCH_BATCH_OP_STATUS, T0);
+    expect_api(call, T0, LONG_TOKEN);
+    CHECK_INT(sinch_batch_call_feed_error(call, T0, SINCH_BATCH_TE_TLS, 0, body), 0);
+    next(call, T0, &a);
+    CHECK_INT(a.error->kind, SINCH_BATCH_ERROR_TLS);
+    CHECK_CONTAINS(a.error->message, "[redacted]");
+    no_token_prefix(a.error->message);
+    sinch_batch_call_free(call);
+    sinch_batch_client_free(c);
+
+    /* the token endpoint echoing the key secret past its 256-byte cut */
+    c = client_with(&cfg);
+    call = call_op(c, SINCH_BATCH_OP_STATUS, T0);
+    CHECK_INT(next(call, T0, &a), SINCH_BATCH_PERFORM);
+    memset(body, 0, sizeof body);
+    strcpy(body, "{\"error\":\"invalid_client\",\"error_description\":\"");
+    memset(body + strlen(body), 'd', 250);
+    strcat(body, " " SECRET "\"}");
+    feed(call, T0, 401, body, NULL, NULL);
+    next(call, T0, &a);
+    CHECK_INT(a.error->kind, SINCH_BATCH_ERROR_AUTH);
+    CHECK(strstr(a.error->message, "s3cr3t") == NULL);
+    CHECK(strstr(a.error->message, "s3c") == NULL);
+    sinch_batch_call_free(call);
+    sinch_batch_client_free(c);
+}
+
 static void test_requests_of_each_op(void) {
     static const struct {
         sinch_batch_op op;
@@ -951,6 +1038,43 @@ static void test_requests_of_each_op(void) {
         }
         sinch_batch_call_free(call);
     }
+    sinch_batch_client_free(c);
+}
+
+/* base_url and auth_url name every request in messages: no credentials in
+ * them, and no byte that would break the request line. */
+static void expect_config_invalid(const sinch_batch_config *cfg, const char *msg) {
+    sinch_batch_error err;
+    sinch_batch_client *c = sinch_batch_client_new(cfg, &err);
+    CHECK(c == NULL);
+    CHECK_INT(err.kind, SINCH_BATCH_ERROR_INVALID);
+    CHECK_STR(err.message, msg);
+    sinch_batch_client_free(c);
+}
+
+static void test_config_urls(void) {
+    sinch_batch_config cfg = config();
+    sinch_batch_client *c;
+
+    cfg.base_url = "https://user:pa55word@api.example.com";
+    expect_config_invalid(&cfg, "base_url: must not hold credentials (user:password@); give "
+                                "key_id and key_secret, or token");
+    cfg = config();
+    cfg.auth_url = "https://kid:" SECRET "@auth.example.com/";
+    expect_config_invalid(&cfg, "auth_url: must not hold credentials (user:password@); give "
+                                "key_id and key_secret, or token");
+    cfg = config();
+    cfg.base_url = "http://127.0.0.1:9/a b";
+    expect_config_invalid(&cfg, "base_url: must be an http:// or https:// URL without spaces");
+    cfg = config();
+    cfg.auth_url = "http://127.0.0.1:9/\xc3\xa9";
+    expect_config_invalid(&cfg, "auth_url: must be an http:// or https:// URL without spaces");
+
+    /* an '@' after the authority is only a path byte */
+    cfg = config();
+    cfg.base_url = "http://127.0.0.1:9/api@v1";
+    c = client_with(&cfg);
+    CHECK(c != NULL);
     sinch_batch_client_free(c);
 }
 
@@ -1054,8 +1178,10 @@ int main(void) {
     RUN(test_token_endpoint_retried);
     RUN(test_token_response_unreadable);
     RUN(test_error_bodies);
+    RUN(test_echoed_secrets_cut_before_truncation);
     RUN(test_requests_of_each_op);
     RUN(test_call_new_validation);
+    RUN(test_config_urls);
     RUN(test_feed_misuse);
     RUN(test_client_freed_before_call);
     CHECK_DONE();

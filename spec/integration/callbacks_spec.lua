@@ -198,6 +198,7 @@ describe("the receiver example", function()
                   "Content-Length: " .. #body }
     for k, v in pairs(headers) do req[#req + 1] = k .. ": " .. v end
     conn = assert(socket.connect("127.0.0.1", port))
+    conn:settimeout(30) -- a hung receiver fails the spec instead of hanging it
     assert(conn:send(table.concat(req, "\r\n") .. "\r\n\r\n" .. body))
     -- the batch is not in the ledger yet: the receiver says it waits ...
     assert.same({ waiting_for_batch = "01EARLYBATCHXXXXXXXXXXXXXX" }, cjson.decode(receiver:read("*l")))

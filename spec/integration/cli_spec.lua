@@ -223,7 +223,7 @@ describe("bin/sinch-batch against the sandbox", function()
     local rc, out, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX" }
     assert.equal(1, rc)
     assert.equal("", out)
-    assert.matches("http error %(HTTP 404 NOT_FOUND%)", err)
+    assert.matches("http error: HTTP 404 NOT_FOUND: ", err, 1, true)
     assert.matches("01NOSUCHBATCHXXXXXXXXXXXXX", err)
 
     rc, out, err = cli{ "consents", "OPT_OUT_SOMETIMES", "+46700000030" }

@@ -21,6 +21,32 @@ local CONFIG_SERVER = [[
     location = /result { content_by_lua_block { require("sbtest").result() } }
     location = /timer { content_by_lua_block { require("sbtest").timer() } }
     location = /ping { content_by_lua_block { ngx.say("pong") } }
+    location /echo/ {
+      content_by_lua_block {
+        ngx.header["Content-Type"] = "text/plain"
+        if ngx.var.uri:find("/oauth2/token$") then
+          return ngx.print('{"access_token":"echoed-token-0123456789abcdef","expires_in":3600}')
+        end
+        ngx.status = 502 -- a gateway that shows the request it refused
+        ngx.print("bad gateway; request had Authorization: ", ngx.var.http_authorization)
+      }
+    }
+    location /drip/ {
+      content_by_lua_block {
+        ngx.header["Content-Type"] = "application/json"
+        if ngx.var.uri:find("/oauth2/token$") then
+          return ngx.print('{"access_token":"drip-token","expires_in":3600}')
+        end
+        -- "[", 62 spaces, "]": one byte every 100 ms, 6.4 s in all
+        ngx.header["Content-Length"] = 64
+        ngx.send_headers()
+        for i = 1, 64 do
+          ngx.print(i == 1 and "[" or i == 64 and "]" or " ")
+          if not ngx.flush(true) then return end
+          ngx.sleep(0.1)
+        end
+      }
+    }
     location /chunked/ { content_by_lua_block { require("sbtest").chunked() } }
     location /standin/ { content_by_lua_block { require("sbtest").standin() } }
     location = /pool { content_by_lua_block { require("sbtest").pool() } }
@@ -192,6 +218,27 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.is_nil(r.result)
       assert.equal("http", r.err.kind)
       assert.equal(404, r.err.status)
+    end)
+
+    it("never shows a token a server echoes in its error body", function()
+      local url = n.url .. "/echo"
+      local r = call{ op = "status", url = url, args = { "01BATCH" },
+                      client = { auth_url = url, max_attempts = 1 } }
+      assert.equal("http", r.err.kind)
+      assert.equal(502, r.err.status)
+      assert.matches("Authorization: Bearer %[redacted%]", r.err.message)
+      assert.is_nil(r.err.message:find("echoed-token", 1, true))
+      assert.is_nil(r.err.text:find("echoed-token", 1, true))
+    end)
+
+    it("bounds a whole answer by the request's timeout, even one a server drips", function()
+      -- nginx's read timeout alone is re-armed by every byte
+      local url = n.url .. "/drip"
+      local r = call{ op = "find", url = url, args = { "campaign", "drip" },
+                      client = { auth_url = url, timeout = 0.5, max_attempts = 1 } }
+      assert.is_nil(r.result)
+      assert.equal("timeout", r.err.kind)
+      assert.matches("reading the body from 127%.0%.0%.1:%d+: timeout", r.err.message)
     end)
 
     it("reports a refused connection as a network error", function()

@@ -332,6 +332,62 @@ sinch_batch_op sinch_batch_call_op(const sinch_batch_call *call) {
     return call->op;
 }
 
+/* ------------------------------------------------------------- secrets */
+
+#define N_SECRETS 4
+
+/* The secrets this call knows: key secret, the client's token, the token
+ * of the last API request, the Basic credentials.  Returns how many. */
+static size_t secrets_of(const sinch_batch_call *call, const char *out[N_SECRETS]) {
+    const sinch_batch_client *c = call->c;
+    const char *all[N_SECRETS];
+    size_t i, n = 0;
+    all[0] = c->key_secret;
+    all[1] = c->token;
+    all[2] = call->auth_value ? call->auth_value + 7 : NULL; /* after "Bearer " */
+    all[3] = c->basic_auth ? c->basic_auth + 6 : NULL;      /* after "Basic " */
+    for (i = 0; i < N_SECRETS; i++)
+        if (all[i] && all[i][0]) out[n++] = all[i];
+    return n;
+}
+
+/* Server or transport text with every secret replaced by "[redacted]",
+ * BEFORE it is cut to fit a message: redacting afterwards would miss a
+ * secret cut in half and leave its first bytes in the message.  Returns s
+ * itself when it holds no secret, else a copy in *tmp (NULL on ENOMEM, then
+ * nothing of s may be shown); *outlen gets the length. */
+static const char *without_secrets(const sinch_batch_call *call, const char *s, size_t len,
+                                   sb_buf *tmp, size_t *outlen) {
+    static const char mark[] = "[redacted]";
+    const char *sec[N_SECRETS];
+    size_t sl[N_SECRETS], n = secrets_of(call, sec), i, j, from = 0;
+    int found = 0;
+
+    *outlen = len;
+    sb_buf_init(tmp);
+    for (j = 0; j < n; j++) sl[j] = strlen(sec[j]);
+    for (i = 0; i < len; i++) {
+        for (j = 0; j < n; j++) {
+            if (s[i] == sec[j][0] && len - i >= sl[j] && memcmp(s + i, sec[j], sl[j]) == 0) break;
+        }
+        if (j == n) continue;
+        found = 1;
+        if (sb_buf_append(tmp, s + from, i - from) != 0 ||
+            sb_buf_append(tmp, mark, sizeof mark - 1) != 0)
+            goto oom;
+        i += sl[j] - 1;
+        from = i + 1;
+    }
+    if (!found) return s;
+    if (sb_buf_append(tmp, s + from, len - from) != 0) goto oom;
+    *outlen = tmp->len;
+    return tmp->data;
+oom:
+    sb_buf_free(tmp);
+    *outlen = 0;
+    return NULL;
+}
+
 /* ------------------------------------------------------------- finish */
 
 static void finish(sinch_batch_call *call) {
@@ -551,6 +607,19 @@ static int keep_response(sinch_batch_call *call, const sinch_batch_response *res
     return SINCH_BATCH_OK;
 }
 
+/* The OAuth2 error text of a token endpoint's answer, secrets cut out. */
+static void oauth_error_text(const sinch_batch_call *call, const char *body, size_t len,
+                             char *out, size_t outsz) {
+    sb_buf tmp;
+    size_t n;
+    const char *clean = without_secrets(call, body, len, &tmp, &n);
+    if (clean)
+        sb_json_oauth_error(clean, n, out, outsz);
+    else
+        snprintf(out, outsz, "(unreadable: out of memory)");
+    sb_buf_free(&tmp);
+}
+
 static int feed_token(sinch_batch_call *call, int64_t now_ms, const sinch_batch_response *r) {
     sinch_batch_client *c = call->c;
     int st = r->status;
@@ -579,7 +648,7 @@ static int feed_token(sinch_batch_call *call, int64_t now_ms, const sinch_batch_
     }
     if (st == 429 || st >= 500) {
         char text[300];
-        sb_json_oauth_error(body, len, text, sizeof text);
+        oauth_error_text(call, body, len, text, sizeof text);
         sb_error_set(&call->err, SINCH_BATCH_ERROR_HTTP, "token request to %s: HTTP %d%s%s",
                      c->token_url, st, text[0] ? ": " : "", text);
         call->err.status = st;
@@ -589,7 +658,7 @@ static int feed_token(sinch_batch_call *call, int64_t now_ms, const sinch_batch_
     }
     {
         char text[300];
-        sb_json_oauth_error(body, len, text, sizeof text);
+        oauth_error_text(call, body, len, text, sizeof text);
         sb_error_set(&call->err, SINCH_BATCH_ERROR_AUTH,
                      "token request refused by %s: HTTP %d%s%s; check key_id and key_secret",
                      c->token_url, st, text[0] ? ": " : "", text);
@@ -622,7 +691,13 @@ static int feed_api(sinch_batch_call *call, int64_t now_ms, const sinch_batch_re
         finish(call);
         return SINCH_BATCH_OK;
     }
-    sb_json_api_error(call->response, call->response_len, st, &call->err);
+    {
+        sb_buf tmp;
+        size_t n;
+        const char *clean = without_secrets(call, call->response, call->response_len, &tmp, &n);
+        sb_json_api_error(clean ? clean : "", clean ? n : 0, st, &call->err);
+        sb_buf_free(&tmp);
+    }
     if (st == 401) {
         const char *wa = find_header(r, "WWW-Authenticate");
         int expired = wa != NULL && ci_contains(wa, "expired");
@@ -714,7 +789,13 @@ int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t now_ms,
         break;
     }
     text[0] = '\0';
-    if (message) sb_sanitize(text, sizeof text, message, strlen(message));
+    if (message) {
+        sb_buf tmp;
+        size_t n;
+        const char *clean = without_secrets(call, message, strlen(message), &tmp, &n);
+        if (clean) sb_sanitize(text, sizeof text, clean, n);
+        sb_buf_free(&tmp);
+    }
     sb_error_set(&call->err, kind, "%s %s: %s%s%s", call->action.method, call->action.url, what,
                  text[0] ? ": " : "", text);
     call->status = 0;

@@ -99,6 +99,40 @@ static int is_http_url(const char *s) {
     return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
 }
 
+/* 1 when no byte of the URL is a space, a control or non-ASCII character
+ * (a URL goes into the request line as it is). */
+static int url_bytes_ok(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) return 0;
+    return 1;
+}
+
+/* 1 when the URL's authority holds user:password@: those credentials would
+ * be shown in every message that names the URL. */
+static int url_has_userinfo(const char *s) {
+    const char *p = strstr(s, "://");
+    p = p ? p + 3 : s;
+    for (; *p && *p != '/' && *p != '?' && *p != '#'; p++)
+        if (*p == '@') return 1;
+    return 0;
+}
+
+/* Checks base_url or auth_url; 0, or -1 with err filled. */
+static int check_url(const char *field, const char *url, sinch_batch_error *err) {
+    if (!is_http_url(url) || !url_bytes_ok(url)) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                     "%s: must be an http:// or https:// URL without spaces", field);
+        return -1;
+    }
+    if (url_has_userinfo(url)) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                     "%s: must not hold credentials (user:password@); give key_id and "
+                     "key_secret, or token", field);
+        return -1;
+    }
+    return 0;
+}
+
 /* A copy of url without trailing '/'. */
 static char *strip_slash(const char *url) {
     size_t n = strlen(url);
@@ -131,11 +165,7 @@ static int validate(const sinch_batch_config *cfg, sinch_batch_error *err) {
         return -1;
     }
     if (given(cfg->base_url)) {
-        if (!is_http_url(cfg->base_url) || not_header_safe(cfg->base_url)) {
-            sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
-                         "base_url: must be an http:// or https:// URL without spaces");
-            return -1;
-        }
+        if (check_url("base_url", cfg->base_url, err) != 0) return -1;
     } else if (strcmp(region, "us") != 0 && strcmp(region, "eu") != 0 &&
                strcmp(region, "br") != 0) {
         char shown[40];
@@ -171,11 +201,7 @@ static int validate(const sinch_batch_config *cfg, sinch_batch_error *err) {
                      "key_id: must be printable ASCII without ':'");
         return -1;
     }
-    if (given(cfg->auth_url) && (!is_http_url(cfg->auth_url) || not_header_safe(cfg->auth_url))) {
-        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
-                     "auth_url: must be an http:// or https:// URL without spaces");
-        return -1;
-    }
+    if (given(cfg->auth_url) && check_url("auth_url", cfg->auth_url, err) != 0) return -1;
     if (given(cfg->user_agent) && (pos = not_header_safe(cfg->user_agent)) != 0) {
         sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
                      "user_agent: character %zu is a control or non-ASCII character", pos);

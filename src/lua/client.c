@@ -201,8 +201,11 @@ static int l_client_token(lua_State *L) {
 static int l_client_set_token(lua_State *L) {
     sb_client *c = check_client(L, 1);
     const char *tok = luaL_checkstring(L, 2);
-    if (sinch_batch_client_set_token(c->core, tok, (int64_t)luaL_checknumber(L, 3)) != 0)
-        return luaL_error(L, "out of memory");
+    int rc = sinch_batch_client_set_token(c->core, tok, (int64_t)luaL_checknumber(L, 3));
+    if (rc == SINCH_BATCH_ENOMEM) return luaL_error(L, "out of memory");
+    if (rc != 0)
+        return luaL_argerror(L, 2, "token: a non-empty string of printable ASCII (no control "
+                                   "characters: it goes into a header)");
     return 0;
 }
 

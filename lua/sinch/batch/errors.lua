@@ -7,7 +7,7 @@
 -- with a `__tostring`.  Branch on `kind`, never on the message text.
 local setmetatable, getmetatable, pairs = setmetatable, getmetatable, pairs
 local tostring = tostring
-local concat = table.concat
+local concat, find = table.concat, string.find
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -15,14 +15,16 @@ local mt = {}
 mt.__index = mt
 
 function mt.__tostring(e)
+  local msg = tostring(e.message)
   local parts = { "sinch.batch: ", tostring(e.kind), " error" }
-  if e.status then
+  -- the core's messages for HTTP errors already begin "HTTP 400 INVALID_ARGUMENT: "
+  if e.status and not find(msg, "^HTTP %d") then
     parts[#parts + 1] = " (HTTP " .. tostring(e.status)
     if e.api_status then parts[#parts + 1] = " " .. e.api_status end
     parts[#parts + 1] = ")"
   end
   parts[#parts + 1] = ": "
-  parts[#parts + 1] = tostring(e.message)
+  parts[#parts + 1] = msg
   return concat(parts)
 end
 

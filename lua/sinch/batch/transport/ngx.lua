@@ -139,16 +139,93 @@ local function io_kind(err)
   return err == "timeout" and "timeout" or "io"
 end
 
+-- Reading an answer within one deadline.  nginx's read timeout is an idle
+-- timeout, re-armed by every byte that arrives: a server that sends one
+-- byte now and then would hold the request (and the call's deadline) for
+-- ever.  So the answer is read with receiveany, each read waiting at most
+-- until the deadline of the whole exchange.
+local READ_CHUNK = 16384
+local MAX_LINE = 65536
+local MAX_BODY = 64 * 1024 * 1024 -- as the curl driver: no API answer comes near it
+
+local Reader = {}
+Reader.__index = Reader
+
+local function new_reader(sock, deadline, read_timeout)
+  return setmetatable({ sock = sock, buf = "", deadline = deadline, read_timeout = read_timeout },
+    Reader)
+end
+
+-- The next bytes from the socket: data | nil, err
+function Reader:_read()
+  local left = floor(self.deadline - now_ms())
+  if left < 1 then return nil, "timeout" end
+  local rt = self.read_timeout
+  self.sock:settimeout((rt and rt < left) and rt or left)
+  return self.sock:receiveany(READ_CHUNK)
+end
+
+-- One line without its CRLF | nil, err, what was read of it
+function Reader:line()
+  while true do
+    local i = find(self.buf, "\n", 1, true)
+    if i then
+      local line = sub(self.buf, 1, i - 1)
+      self.buf = sub(self.buf, i + 1)
+      if sub(line, -1) == "\r" then line = sub(line, 1, -2) end
+      return line
+    end
+    if #self.buf > MAX_LINE then return nil, "a header line longer than 64 KiB" end
+    local data, err = self:_read()
+    if not data then return nil, err, self.buf end
+    self.buf = self.buf .. data
+  end
+end
+
+-- Exactly n bytes | nil, err
+function Reader:bytes(n)
+  if n > MAX_BODY then return nil, "the response is larger than 64 MiB" end
+  local parts, have = { self.buf }, #self.buf
+  while have < n do
+    local data, err = self:_read()
+    if not data then
+      self.buf = concat(parts)
+      return nil, err
+    end
+    parts[#parts + 1] = data
+    have = have + #data
+  end
+  local all = concat(parts)
+  self.buf = sub(all, n + 1)
+  return sub(all, 1, n)
+end
+
+-- Everything up to the server's close | nil, err
+function Reader:all()
+  local parts, have = { self.buf }, #self.buf
+  self.buf = ""
+  while true do
+    local data, err = self:_read()
+    if not data then
+      if err == "closed" then return concat(parts) end
+      return nil, err
+    end
+    have = have + #data
+    if have > MAX_BODY then return nil, "the response is larger than 64 MiB" end
+    parts[#parts + 1] = data
+  end
+end
+
 -- Reads the response head; returns status, headers, http_minor | nil, err, partial
-local function read_head(sock)
-  local line, err, partial = sock:receive("*l")
+local function read_head(rd)
+  local line, err, partial = rd:line()
   if not line then return nil, err, partial end
   local minor, status = match(line, "^HTTP/1%.(%d) (%d%d%d)")
   if not status then return nil, "bad status line" end
   local headers = {}
   while true do
     local h
-    h, err = sock:receive("*l")
+    h, err = rd:line()
     if not h then return nil, err end
     if h == "" then break end
     local name, value = match(h, "^([^:%s]+)%s*:%s*(.-)%s*$")
@@ -173,28 +250,30 @@ local function first(v)
 end
 
 -- Reads the body; returns body, keepalive_ok | nil, err
-local function read_body(sock, method, status, headers)
+local function read_body(rd, method, status, headers)
   if method == "HEAD" or status == 204 or status == 304 or status < 200 then return "", true end
   local te = first(headers["transfer-encoding"])
   if te and find(lower(te), "chunked", 1, true) then
-    local parts = {}
+    local parts, have = {}, 0
     while true do
-      local line, err = sock:receive("*l")
+      local line, err = rd:line()
       if not line then return nil, err end
       local size = tonumber(match(line, "^%s*(%x+)"), 16)
       if not size then return nil, "bad chunk size line" end
       if size == 0 then
         repeat -- trailers, up to the empty line
-          line, err = sock:receive("*l")
+          line, err = rd:line()
           if not line then return nil, err end
         until line == ""
         return concat(parts), true
       end
+      have = have + size
+      if have > MAX_BODY then return nil, "the response is larger than 64 MiB" end
       local data
-      data, err = sock:receive(size)
+      data, err = rd:bytes(size)
       if not data then return nil, err end
       parts[#parts + 1] = data
-      line, err = sock:receive("*l")
+      line, err = rd:line()
       if not line then return nil, err end
     end
   end
@@ -203,13 +282,29 @@ local function read_body(sock, method, status, headers)
     local n = tonumber(len)
     if not n or n < 0 or n ~= floor(n) then return nil, "bad content-length" end
     if n == 0 then return "", true end
-    local data, err = sock:receive(n)
+    local data, err = rd:bytes(n)
     if not data then return nil, err end
     return data, true
   end
-  local data, err = sock:receive("*a") -- until the server closes
+  local data, err = rd:all() -- until the server closes
   if not data then return nil, err end
   return data, false
+end
+
+-- Sends data in slices, each waiting at most until the deadline (the send
+-- timeout too is an idle timeout).  true | nil, err, some_was_sent
+local SEND_CHUNK = 16384
+local function send_all(sock, data, deadline, send_timeout)
+  local pos, n = 1, #data
+  while pos <= n do
+    local left = floor(deadline - now_ms())
+    if left < 1 then return nil, "timeout", pos > 1 end
+    sock:settimeout((send_timeout and send_timeout < left) and send_timeout or left)
+    local ok, err = sock:send(sub(data, pos, pos + SEND_CHUNK - 1))
+    if not ok then return nil, err, pos > 1 end
+    pos = pos + SEND_CHUNK
+  end
+  return true
 end
 
 local function can_keep(minor, headers)
@@ -227,6 +322,7 @@ function Transport:_perform(req)
     return nil, failure("connect", false, "bad URL: " .. tostring(req.url))
   end
   local timeout = req.timeout_ms or 30000
+  local deadline = now_ms() + timeout -- of the whole exchange, both tries
   local https = scheme == "https"
   local verify = self.ssl_verify
   -- nginx fixes a pool's size when the pool is made: transports with
@@ -250,14 +346,19 @@ function Transport:_perform(req)
   end
   lines[#lines + 1] = "\r\n"
   lines[#lines + 1] = body
+  local request = concat(lines)
 
   -- A pooled connection the server closed meanwhile fails before any byte
   -- of the answer: try once more on a new connection.
   for try = 1, 2 do
     local sock, err = ngx.socket.tcp()
     if not sock then return nil, failure("connect", false, "ngx.socket.tcp: " .. tostring(err)) end
-    sock:settimeouts(self.connect_timeout or timeout, self.send_timeout or timeout,
-      self.read_timeout or timeout)
+    local left = floor(deadline - now_ms())
+    if left < 1 then
+      return nil, failure("timeout", false, fmt("%s:%d: no time left for the request", host, port))
+    end
+    local ct, st = self.connect_timeout, self.send_timeout
+    sock:settimeouts((ct and ct < left) and ct or left, (st and st < left) and st or left, left)
     local ok
     ok, err = sock:connect(host, port, { pool = pool, pool_size = self.pool_size })
     if not ok then
@@ -274,17 +375,19 @@ function Transport:_perform(req)
           fmt("TLS handshake with %s:%d: %s", host, port, tostring(err)))
       end
     end
-    ok, err = sock:send(lines)
+    local some
+    ok, err, some = send_all(sock, request, deadline, self.send_timeout)
     if not ok then
       sock:close()
       -- "closed" on a pooled connection: nothing reached the server
-      if not (reused and try == 1 and err == "closed") then
+      if some or not (reused and try == 1 and err == "closed") then
         return nil, failure(io_kind(err), true, fmt("send to %s:%d: %s", host, port, tostring(err)))
       end
     else
-      local status, headers, minor = read_head(sock)
+      local rd = new_reader(sock, deadline, self.read_timeout)
+      local status, headers, minor = read_head(rd)
       while status and status >= 100 and status < 200 do -- 100 Continue and friends
-        status, headers, minor = read_head(sock)
+        status, headers, minor = read_head(rd)
       end
       if not status then
         local rerr, partial = headers, minor
@@ -294,13 +397,13 @@ function Transport:_perform(req)
             fmt("reading the answer of %s:%d: %s", host, port, tostring(rerr)))
         end
       else
-        local data, keep = read_body(sock, req.method, status, headers)
+        local data, keep = read_body(rd, req.method, status, headers)
         if not data then
           sock:close()
           return nil, failure(io_kind(keep), true,
             fmt("reading the body from %s:%d: %s", host, port, tostring(keep)))
         end
-        if keep and can_keep(minor, headers) then
+        if keep and rd.buf == "" and can_keep(minor, headers) then
           sock:setkeepalive(self.keepalive_timeout, self.pool_size)
         else
           sock:close()
