@@ -230,6 +230,24 @@ describe("client against the sandbox", function()
   it("passes a raw JSON body through for any operation", function()
     assert(client:cancel{ body = '{"batch_ids":["01A","01B"]}' })
     assert.equal('{"batch_ids":["01A","01B"]}', last_api_request(m).body)
+    local raw = '{"app_id":"' .. APP .. '","message":{"text_message":{"text":"raw"}},'
+      .. '"recipient_and_params":[{"recipient":{"contact_id":"01RAW"}}]}'
+    local res = assert(client:send{ body = raw })
+    assert.is_string(res.batch_id)
+    assert.equal(raw, last_api_request(m).body)
+    assert.has_error(function() client:send{ body = raw, ttl = 10 } end,
+      "bad argument #1 to 'send' (body: a raw body goes alone, without other options)")
+  end)
+
+  it("blames the caller's line, and names send, for a misused send", function()
+    local ok, err = pcall(function()
+      client:send{ message = M.text("x"), recipientz = {} } -- the line to blame
+    end)
+    assert.is_false(ok)
+    assert.matches("client_spec%.lua:%d+: bad argument #1 to 'send' %(unknown option 'recipientz'%)", err)
+    ok, err = pcall(function() client:batch{ message = M.text("x"), colour = 1 } end)
+    assert.is_false(ok)
+    assert.matches("client_spec%.lua:%d+: bad argument #1 to 'batch' %(unknown option 'colour'%)", err)
   end)
 
   describe("bad input is refused before anything is sent", function()

@@ -343,11 +343,19 @@ _M.Batch = Batch
 --   defaults (values for missing ${params}), check (false: skip the
 --   ${param} check)
 -- @return batch | nil, err
+local new_batch
+
 function Client:batch(opts)
   check_client(self, "batch")
-  if type(opts) ~= "table" then argerror(1, "batch", "expected a table of options") end
+  local b, err = new_batch(self, opts, "batch") -- not a tail call: errors blame our caller
+  return b, err
+end
+
+-- fname: the public function misuse is reported against (its caller is blamed)
+function new_batch(self, opts, fname)
+  if type(opts) ~= "table" then argerror(1, fname, "expected a table of options", 3) end
   for k in pairs(opts) do
-    if not BATCH_FIELDS[k] then argerror(1, "batch", "unknown option '" .. tostring(k) .. "'") end
+    if not BATCH_FIELDS[k] then argerror(1, fname, "unknown option '" .. tostring(k) .. "'", 3) end
   end
   local app_id = opts.app_id or self.app_id
   if type(app_id) ~= "string" or app_id == "" then
@@ -471,21 +479,24 @@ end
 -- goes out (a ledger that cannot take it must not cost a sent batch).
 local SEND_OPTIONS = { ledger = true, rows = true, recipients = true, tag = true }
 
-local function ledger_entry(ledger, b, opts, entries)
+local function ledger_entry(ledger, n, batch_metadata, opts, entries)
   local tag = opts and opts.tag
-  if tag == nil and b.batch_metadata then
+  if tag == nil and batch_metadata then
     local keys = {}
-    for k in pairs(b.batch_metadata) do keys[#keys + 1] = k end
+    for k in pairs(batch_metadata) do keys[#keys + 1] = k end
     table.sort(keys)
-    if keys[1] then tag = keys[1] .. "=" .. b.batch_metadata[keys[1]] end
+    if keys[1] then tag = keys[1] .. "=" .. batch_metadata[keys[1]] end
   end
   local rows, recipients = opts and opts.rows, opts and opts.recipients
   if recipients == nil then recipients = entries end
+  if n == nil then -- a raw body: the caller says what is in it
+    n = rows and #rows or recipients and #recipients
+    if n == nil then return invalid("rows: a raw body sent with a ledger needs rows or recipients") end
+  end
   if rows == nil and recipients == nil then
     rows = {}
-    for i = 1, b:count() do rows[i] = i end
+    for i = 1, n do rows[i] = i end
   end
-  local n = b:count()
   if rows ~= nil and #rows ~= n then
     return invalid(fmt("rows: %d given for %d recipients; the ledger needs one per recipient", #rows, n))
   end
@@ -510,7 +521,7 @@ local function record(ledger, entry, batch_id)
   return true
 end
 
---- Sends a batch: a Batch from client:batch(), or a table
+--- Sends a batch: a Batch from client:batch(), `{ body = raw_json }`, or a table
 -- `{ message = …, recipients = { {recipient=…, parameters=…}, … }, …options of client:batch }`.
 -- Nothing is sent when any check fails.
 -- @return `{ batch_id = …, send_after = … }` | nil, err (err.may_have_been_processed
@@ -523,26 +534,35 @@ function Client:send(batch, opts)
       if not SEND_OPTIONS[k] then argerror(2, "send", "unknown option '" .. tostring(k) .. "'") end
     end
   end
-  local b, entries = batch, nil
+  local b, entries, body = batch, nil, nil
   if getmetatable(batch) ~= Batch then
     if type(batch) ~= "table" then argerror(1, "send", "expected a batch or a table") end
-    entries = batch.recipients
-    local err
-    b, err = self:batch(batch)
-    if not b then return nil, err end
-    local ok
-    ok, err = fill(b, entries)
-    if not ok then return nil, err end
+    if batch.body ~= nil then -- a raw JSON body, sent as it is
+      if type(batch.body) ~= "string" then argerror(1, "send", "body: expected a raw JSON string") end
+      if next(batch, "body") ~= nil or next(batch) ~= "body" then
+        argerror(1, "send", "body: a raw body goes alone, without other options")
+      end
+      body = batch.body
+    else
+      entries = batch.recipients
+      local err
+      b, err = new_batch(self, batch, "send")
+      if not b then return nil, err end
+      local ok
+      ok, err = fill(b, entries)
+      if not ok then return nil, err end
+    end
   end
   local ledger = (opts and opts.ledger) or self.ledger
   local entry
   if ledger then
     local err
-    entry, err = ledger_entry(ledger, b, opts, entries)
+    entry, err = ledger_entry(ledger, not body and b:count() or nil, not body and b.batch_metadata or nil,
+      opts, entries)
     if not entry then return nil, err end
   end
-  local res, err = self:_call("send", b.b)
-  if res and next(b.unused_counts) ~= nil then res.unused = b.unused_counts end
+  local res, err = self:_call("send", body or b.b)
+  if res and not body and next(b.unused_counts) ~= nil then res.unused = b.unused_counts end
   if res and ledger and res.batch_id then
     local ok, lerr = record(ledger, entry, res.batch_id)
     if not ok then return nil, lerr end
