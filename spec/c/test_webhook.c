@@ -7,7 +7,7 @@
 #include "check.h"
 #include "sinch_batch.h"
 
-#define VECTORS SINCH_BATCH_SHARED_DIR "/sinch-test-vectors/"
+#define VECTORS SINCH_BATCH_FIXTURES "/vectors/"
 
 typedef struct vector {
     const char *secret;

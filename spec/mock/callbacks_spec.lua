@@ -5,7 +5,7 @@ local cjson = require "cjson.safe"
 local socket = require "socket"
 
 local SECRET = "hook-secret-123"
-local shared = os.getenv("SINCH_BATCH_SHARED_DIR") or "../shared"
+local fixtures = os.getenv("SINCH_BATCH_FIXTURES") or "spec/fixtures"
 
 -- base64(HMAC-SHA256(secret, data)) by the openssl command line
 local function hmac(secret, data)
@@ -83,13 +83,13 @@ describe("sinch-batch-mock callbacks", function()
   end
 
   it("checks signatures with the algorithm of the shared test vectors", function()
-    local f = assert(io.open(shared .. "/sinch-test-vectors/conversation-webhook-signature-vectors.json"))
+    local f = assert(io.open(fixtures .. "/vectors/conversation-webhook-signature-vectors.json"))
     local vectors = cjson.decode(f:read("*a")).vectors
     f:close()
     for _, v in ipairs(vectors) do
       local body = v.body
       if v.body_file then
-        local bf = assert(io.open(shared .. "/sinch-test-vectors/" .. v.body_file, "rb"))
+        local bf = assert(io.open(fixtures .. "/vectors/" .. v.body_file, "rb"))
         body = bf:read("*a")
         bf:close()
       end

@@ -3,8 +3,8 @@
 local webhook = require "sinch.batch.webhook"
 local cjson = require "cjson.safe"
 
-local SHARED = os.getenv("SINCH_BATCH_SHARED_DIR") or "../shared"
-local VECTORS = SHARED .. "/sinch-test-vectors/"
+local FIXTURES = os.getenv("SINCH_BATCH_FIXTURES") or "spec/fixtures"
+local VECTORS = FIXTURES .. "/vectors/"
 
 local function slurp(path)
   local f = assert(io.open(path, "rb"))
