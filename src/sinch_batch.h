@@ -236,6 +236,42 @@ SINCH_BATCH_API int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t 
 SINCH_BATCH_API const sinch_batch_error *sinch_batch_call_error(const sinch_batch_call *call);
 SINCH_BATCH_API sinch_batch_op sinch_batch_call_op(const sinch_batch_call *call);
 
+/* ------------------------------------------------------------- API rules */
+
+/* The rules the client checks before anything is sent, each written once,
+ * here; the binding exposes them to Lua (core.MAX_RECIPIENTS,
+ * core.param_names, core.phone_ok, core.CHANNELS) and the sandbox uses the
+ * parameter grammar too. */
+
+/* A phone identity: an optional "+", then 7 to 15 digits, the first not 0
+ * ("+46700000001" and "46700000001" both pass: the API docs say only "a
+ * phone number" and Sinch's own callback example has no "+"). */
+SINCH_BATCH_API int sinch_batch_phone_ok(const char *s, size_t len);
+
+/* The parameter grammar: "${" NAME "}" where NAME is one or more bytes, none
+ * of them "}" (so "${first name}" names "first name", as the API reads it;
+ * "${}" is plain text).  Finds the next reference at or after *pos: returns 1
+ * and sets *name / *name_len (pointing into s) and *pos past the "}", or 0
+ * when there is none left. */
+SINCH_BATCH_API int sinch_batch_param_next(const char *s, size_t len, size_t *pos,
+                                           const char **name, size_t *name_len);
+
+/* Known ConversationChannel names.  The list is open: callers (the Lua
+ * recipient helpers) may know more; a table of channels can be handed to
+ * the CSV reader.  flags: what the identity is. */
+#define SINCH_BATCH_CHANNEL_PHONE 1u      /* the identity is a phone number */
+#define SINCH_BATCH_CHANNEL_APP_SCOPED 2u /* the identity belongs to one app */
+typedef struct sinch_batch_channel {
+    const char *name;
+    unsigned flags;
+} sinch_batch_channel;
+/* The built-in table, terminated by { NULL, 0 }. */
+SINCH_BATCH_API const sinch_batch_channel *sinch_batch_channels(void);
+/* The entry for name in table (NULL: the built-in one), or NULL. */
+SINCH_BATCH_API const sinch_batch_channel *sinch_batch_channel_find(const sinch_batch_channel *table,
+                                                                     const char *name,
+                                                                     size_t len);
+
 /* ------------------------------------------------------------- the builder */
 
 /* Streams a send-batch request body:

@@ -61,5 +61,6 @@ void sb_lua_open_client(lua_State *L);  /* client.c: core.client, Client, Call *
 void sb_lua_open_builder(lua_State *L); /* builder.c: core.builder, Builder */
 void sb_lua_open_webhook(lua_State *L); /* webhook.c: core.webhook_sign/_check */
 void sb_lua_open_csv(lua_State *L);     /* csv.c: core.csv_open, Csv */
+void sb_lua_open_rules(lua_State *L);   /* rules.c: MAX_RECIPIENTS, phone_ok, param_names, CHANNELS */
 
 #endif

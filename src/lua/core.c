@@ -82,5 +82,6 @@ __attribute__((visibility("default"))) int luaopen_sinch_batch_core(lua_State *L
     sb_lua_open_builder(L);
     sb_lua_open_webhook(L);
     sb_lua_open_csv(L);
+    sb_lua_open_rules(L);
     return 1;
 }

@@ -1,0 +1,74 @@
+/* test_rules.c -- the API rules written once in src/core/rules.c. */
+#include "check.h"
+#include "sinch_batch.h"
+
+static int phone(const char *s) { return sinch_batch_phone_ok(s, strlen(s)); }
+
+static void test_phone(void) {
+    CHECK_INT(phone("+46700000001"), 1);
+    CHECK_INT(phone("46700000001"), 1);    /* Sinch's own callback example form */
+    CHECK_INT(phone("48123456789"), 1);
+    CHECK_INT(phone("+1234567"), 1);       /* 7 digits */
+    CHECK_INT(phone("+123456"), 0);        /* 6 digits */
+    CHECK_INT(phone("+1234567890123456"), 0); /* 16 digits */
+    CHECK_INT(phone("123456789012345"), 1);   /* 15 digits, no plus */
+    CHECK_INT(phone("+0467000001"), 0);    /* leading zero */
+    CHECK_INT(phone("0467000001"), 0);
+    CHECK_INT(phone("+4670 000001"), 0);
+    CHECK_INT(phone("++46700000001"), 0);
+    CHECK_INT(phone(""), 0);
+    CHECK_INT(phone("+"), 0);
+    CHECK_INT(sinch_batch_phone_ok(NULL, 0), 0);
+}
+
+/* All names in s joined by "|". */
+static void names(const char *s, char *out, size_t outsz) {
+    size_t pos = 0, n, len = strlen(s);
+    const char *name;
+    out[0] = '\0';
+    while (sinch_batch_param_next(s, len, &pos, &name, &n)) {
+        if (out[0]) strncat(out, "|", outsz - strlen(out) - 1);
+        strncat(out, name, n < outsz - strlen(out) - 1 ? n : outsz - strlen(out) - 1);
+    }
+    CHECK(pos <= len);
+}
+
+static void test_params(void) {
+    char out[256];
+    names("Hi ${name}, code ${code}", out, sizeof out);
+    CHECK_STR(out, "name|code");
+    names("${first name} and ${a.b-c_d}", out, sizeof out);
+    CHECK_STR(out, "first name|a.b-c_d");
+    names("${} ${x", out, sizeof out);
+    CHECK_STR(out, "");
+    names("$${x}}", out, sizeof out);
+    CHECK_STR(out, "x");
+    names("${${y}", out, sizeof out);
+    CHECK_STR(out, "${y");
+    names("no params $ { }", out, sizeof out);
+    CHECK_STR(out, "");
+    names("", out, sizeof out);
+    CHECK_STR(out, "");
+}
+
+static void test_channels(void) {
+    const sinch_batch_channel *c = sinch_batch_channel_find(NULL, "SMS", 3);
+    CHECK(c != NULL && (c->flags & SINCH_BATCH_CHANNEL_PHONE));
+    c = sinch_batch_channel_find(NULL, "MESSENGER", 9);
+    CHECK(c != NULL && (c->flags & SINCH_BATCH_CHANNEL_APP_SCOPED));
+    CHECK(sinch_batch_channel_find(NULL, "SM", 2) == NULL);
+    CHECK(sinch_batch_channel_find(NULL, "SMSX", 4) == NULL);
+    CHECK(sinch_batch_channels()[0].name != NULL);
+    {
+        static const sinch_batch_channel mine[] = {{"NEWCHAN", 0}, {NULL, 0}};
+        CHECK(sinch_batch_channel_find(mine, "NEWCHAN", 7) != NULL);
+        CHECK(sinch_batch_channel_find(mine, "SMS", 3) == NULL);
+    }
+}
+
+int main(void) {
+    RUN(test_phone);
+    RUN(test_params);
+    RUN(test_channels);
+    CHECK_DONE();
+}

@@ -1,0 +1,66 @@
+/* The API rules the client checks, each written once (see sinch_batch.h). */
+#include <string.h>
+
+#include "sinch_batch.h"
+
+int sinch_batch_phone_ok(const char *s, size_t len) {
+    size_t i = 0, digits;
+    if (s == NULL) return 0;
+    if (len > 0 && s[0] == '+') i = 1;
+    digits = len - i;
+    if (digits < 7 || digits > 15 || s[i] < '1' || s[i] > '9') return 0;
+    for (; i < len; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
+int sinch_batch_param_next(const char *s, size_t len, size_t *pos, const char **name,
+                           size_t *name_len) {
+    size_t i = *pos, j;
+    while (i + 1 < len) {
+        if (s[i] == '$' && s[i + 1] == '{') {
+            for (j = i + 2; j < len && s[j] != '}'; j++) {}
+            if (j >= len) return 0; /* no closing brace: plain text to the end */
+            if (j > i + 2) {
+                *name = s + i + 2;
+                *name_len = j - (i + 2);
+                *pos = j + 1;
+                return 1;
+            }
+            i = j + 1; /* "${}" is plain text */
+            continue;
+        }
+        i++;
+    }
+    *pos = len;
+    return 0;
+}
+
+static const sinch_batch_channel channels[] = {
+    {"SMS", SINCH_BATCH_CHANNEL_PHONE},
+    {"MMS", SINCH_BATCH_CHANNEL_PHONE},
+    {"WHATSAPP", SINCH_BATCH_CHANNEL_PHONE},
+    {"RCS", SINCH_BATCH_CHANNEL_PHONE},
+    {"VIBERBM", SINCH_BATCH_CHANNEL_PHONE},
+    {"MESSENGER", SINCH_BATCH_CHANNEL_APP_SCOPED},
+    {"INSTAGRAM", SINCH_BATCH_CHANNEL_APP_SCOPED},
+    {"LINE", SINCH_BATCH_CHANNEL_APP_SCOPED},
+    {"WECHAT", SINCH_BATCH_CHANNEL_APP_SCOPED},
+    {"TELEGRAM", 0},
+    {"KAKAOTALK", 0},
+    {"KAKAOTALKCHAT", 0},
+    {"APPLEBC", 0},
+    {"SINCH_CHAT", 0},
+    {NULL, 0},
+};
+
+const sinch_batch_channel *sinch_batch_channels(void) { return channels; }
+
+const sinch_batch_channel *sinch_batch_channel_find(const sinch_batch_channel *table,
+                                                    const char *name, size_t len) {
+    const sinch_batch_channel *c;
+    if (name == NULL) return NULL;
+    for (c = table ? table : channels; c->name; c++)
+        if (strlen(c->name) == len && memcmp(c->name, name, len) == 0) return c;
+    return NULL;
+}
