@@ -228,10 +228,9 @@ static void feed_error(world *w, slot *s) {
     }
     rc = sinch_batch_call_feed_error(s->call, w->now, te, sent, m);
     FZ_CHECK(rc == SINCH_BATCH_OK, "feed_error returned %d", rc);
-    /* CONNECT and TLS mean nothing was sent whatever `sent` says */
-    if (!s->pending_token && s->post && sent &&
-        (te == SINCH_BATCH_TE_TIMEOUT || te == SINCH_BATCH_TE_IO))
-        s->ambiguous = 1;
+    /* CONNECT means nothing was sent whatever `sent` says; any other
+     * failure the driver says may have been sent is ambiguous */
+    if (!s->pending_token && s->post && sent && te != SINCH_BATCH_TE_CONNECT) s->ambiguous = 1;
     s->pending = 0;
 }
 

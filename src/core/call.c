@@ -804,7 +804,10 @@ int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t now_ms,
     call->response_len = 0;
 
     if (te == SINCH_BATCH_TE_TLS || kind == SINCH_BATCH_ERROR_INTERNAL) {
-        finish(call);
+        if (sent && !token && !call->idempotent) /* bytes may have left: never resend */
+            ambiguous(call);
+        else
+            finish(call);
         return SINCH_BATCH_OK;
     }
     if (token) { /* a token request is safe to repeat */
