@@ -76,7 +76,8 @@ local failed_s = clock(function() assert(#assert(store:failed("bench")) == repor
 store:close()
 for _, sfx in ipairs({ "", "-wal", "-shm" }) do os.remove(path .. sfx) end
 
-print(string.format("%s  %d receipts, groups of %d", _VERSION .. (rawget(_G, "jit") and " / LuaJIT" or ""), N, GROUP))
+local interp = _VERSION .. (rawget(_G, "jit") and " / LuaJIT" or "")
+print(string.format("%s  %d receipts, groups of %d", interp, N, GROUP))
 print(string.format("  webhook.verify only            %9.0f receipts/s", N / verify_s))
 print(string.format("  verify + parse + store (SQLite) %9.0f receipts/s  (%.2f of verify-only; ~%d s wall)",
   N / ingest_s, verify_s / ingest_s, wall))

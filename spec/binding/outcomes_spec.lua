@@ -126,7 +126,8 @@ describe("outcomes store", function()
     local f = assert(io.open(tmp .. ".lua", "w")); f:write(script); f:close()
     local cmd = {}
     for w = 1, 3 do
-      cmd[#cmd + 1] = string.format("LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' %s %s %s %d &",
+      cmd[#cmd + 1] = string.format(
+        "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' %s %s %s %d &",
         package.cpath:match("^([^;]+)/%?%.so") or build, lua, tmp .. ".lua", tmp, w)
     end
     cmd[#cmd + 1] = "wait"
