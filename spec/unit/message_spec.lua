@@ -103,7 +103,8 @@ describe("sinch.batch.message", function()
         end))
       assert.equal("message.template: unknown option 'omni' (known: channel_template, omni_template)",
         err_of(function() M.template{ omni = {} } end))
-      assert.equal("message.template: expected a table of options, got string", err_of(function() M.template("01T") end))
+      assert.equal("message.template: expected a table of options, got string",
+        err_of(function() M.template("01T") end))
     end)
   end)
 

@@ -167,7 +167,8 @@ describe("message parameters", function()
     end)
 
     it("keeps literal ${ text and formats numbers", function()
-      assert.same(M.text("Pay 42 or ${} or ${open"), M.preview(M.text("Pay ${n} or ${} or ${open"), { n = 42 }))
+      assert.same(M.text("Pay 42 or ${} or ${open"),
+        M.preview(M.text("Pay ${n} or ${} or ${open"), { n = 42 }))
       assert.same(M.text("Pay 5 to 42"), M.preview(M.text("Pay ${ 5 to ${n}"), { [" 5 to ${n"] = "5 to 42" }))
     end)
 
