@@ -8,25 +8,9 @@ local mock = require "support.mock"
 local M, R = batch.message, batch.recipient
 local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
 
-local function lower_headers(h)
-  local t = {}
-  for k, v in pairs(h or {}) do t[k:lower()] = v end
-  return t
-end
-
--- the API requests the sandbox logged (token fetches left out)
-local function api_requests(m)
-  local out = {}
-  for _, r in ipairs(m:requests()) do
-    if r.path ~= "/oauth2/token" then out[#out + 1] = r end
-  end
-  return out
-end
-
-local function last_api_request(m)
-  local reqs = api_requests(m)
-  return reqs[#reqs]
-end
+local support = require "support.api"
+local lower_headers, api_requests = support.lower_headers, support.api_requests
+local last_api_request = support.last_api_request
 
 describe("client against the sandbox", function()
   local m, client

@@ -206,6 +206,11 @@ function Mock:request(method, path, body, headers, timeout)
   return status, rbody, rheaders
 end
 
+--- A client for any HTTP server on 127.0.0.1 (request/get/post/delete as above).
+function _M.http(port, host)
+  return setmetatable({ host = host or "127.0.0.1", port = port }, Mock)
+end
+
 function Mock:get(path, headers) return self:request("GET", path, nil, headers) end
 function Mock:post(path, body, headers) return self:request("POST", path, body or "", headers) end
 function Mock:delete(path, body, headers) return self:request("DELETE", path, body, headers) end

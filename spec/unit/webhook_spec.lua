@@ -300,7 +300,7 @@ describe("webhook.verify", function()
       { "verify: headers: expected a table, got string", v.secret, "x", v.body },
       { "verify: raw_body: expected the raw request body as a string, got table", v.secret, h, {} },
       { "verify: raw_body: expected the raw request body as a string, got nil", v.secret, h, nil },
-      { "verify: opts.tolerence: unknown option (accepted: tolerance, now, replay)",
+      { "verify: unknown option 'tolerence' (known: now, replay, tolerance)",
         v.secret, h, v.body, { tolerence = 5 } },
       { "verify: opts.tolerance: expected seconds >= 0 or false, got -1",
         v.secret, h, v.body, { tolerance = -1 } },
