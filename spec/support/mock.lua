@@ -147,7 +147,9 @@ local function read_response(sock)
   end
   local body
   local len = tonumber(headers["content-length"] or "")
-  if len then
+  if len == 0 then
+    body = "" -- receive(0) on a closed connection answers "closed"
+  elseif len then
     body, err = sock:receive(len)
   elseif (headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
     local parts = {}

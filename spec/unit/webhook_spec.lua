@@ -263,6 +263,15 @@ describe("webhook.verify", function()
       assert.is_true(store:seen("c", nil, 5000))
       assert.is_false(store:seen("a", 10, 1010))
     end)
+
+    it("memory_store:has looks a nonce up without recording it", function()
+      local store = webhook.memory_store()
+      assert.is_false(store:has("a", 1000))
+      assert.is_false(store:has("a", 1000)) -- still not recorded
+      assert.is_false(store:seen("a", 10, 1000))
+      assert.is_true(store:has("a", 1009))
+      assert.is_false(store:has("a", 1010)) -- expired
+    end)
   end)
 
   describe("headers", function()
