@@ -513,7 +513,7 @@ describe("sinch.batch.message", function()
     end)
   end)
   describe("examples/messages", function()
-    local lua = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local lua = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 
     local function run(path)
       local env = string.format("LUA_PATH='%s' LUA_CPATH='%s' ", package.path, package.cpath)
