@@ -21,6 +21,7 @@
 -- @module sinch.batch.outcomes
 
 local errors = require "sinch.batch.errors"
+local options = require "sinch.batch.options"
 
 local type, tostring, tonumber, error, setmetatable, pcall = type, tostring, tonumber, error,
   setmetatable, pcall
@@ -113,6 +114,8 @@ local STATEMENTS = {
   rollback = "ROLLBACK",
 }
 
+local OPEN_OPTIONS = { busy_timeout = "number" }
+
 --- Opens (creating) a store.
 -- @tparam string path the database file
 -- @tparam[opt] table opts `busy_timeout` (ms, default 10000)
@@ -122,14 +125,7 @@ function _M.open(path, opts)
     error("outcomes.open: path: expected a file name, got " .. tostring(path), 2)
   end
   opts = opts or {}
-  if type(opts) ~= "table" then
-    error("outcomes.open: opts: expected a table, got " .. type(opts), 2)
-  end
-  for k in pairs(opts) do
-    if k ~= "busy_timeout" then
-      error("outcomes.open: unknown option " .. tostring(k) .. " (known: busy_timeout)", 2)
-    end
-  end
+  options.assert(opts, OPEN_OPTIONS, "outcomes.open", nil, 1)
   local db, err = sqlite().open(path, opts.busy_timeout)
   if not db then return nil, store_error("open " .. path, err) end
   local ok, serr = db:exec(SCHEMA)
