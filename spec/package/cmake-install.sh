@@ -4,7 +4,8 @@
 # outside the checkout with nothing but the prefix: require "sinch.batch"
 # under every interpreter installed, the CLI and the sandbox on the PATH,
 # and the C example built with pkg-config and run against that sandbox.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "$(basename "$0"): failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(realpath "${1:-$src/build}")
 work=$(mktemp -d "${TMPDIR:-/tmp}/sinch-batch-install.XXXXXX")

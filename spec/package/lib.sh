@@ -93,6 +93,10 @@ check_cli() {
 
 # copy_tree DEST: the checkout's files (tracked and new, not ignored, no build/)
 copy_tree() {
-  (cd "$src" && git ls-files -z -co --exclude-standard 2>/dev/null | xargs -0 tar -cf - 2>/dev/null \
-     || tar --exclude='./build*' -cf - .) | (cd "$1" && tar -xf -)
+  if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$src" && git ls-files -z -co --exclude-standard \
+       | xargs -0 tar --ignore-failed-read -cf - 2>/dev/null) | (cd "$1" && tar -xf -)
+  else
+    (cd "$src" && tar --exclude='./build*' --exclude='./lua_modules/*' -cf - .) | (cd "$1" && tar -xf -)
+  fi
 }

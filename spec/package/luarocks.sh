@@ -4,7 +4,8 @@
 # tree, offline, and uses it from outside the checkout: require "sinch.batch"
 # with a plain interpreter (LuaJIT and PUC for 5.1), and the CLI on the PATH
 # sending to the sandbox MOCK (the rock does not install the sandbox).
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "$(basename "$0"): failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$(dirname "$0")/../.." && pwd)
 lua=${1:-5.4}
 mock=$(realpath "${2:-$src/build/sinch-batch-mock}")
