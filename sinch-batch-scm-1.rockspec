@@ -39,6 +39,7 @@ build = {
     ["sinch.batch.webhook"] = "lua/sinch/batch/webhook.lua",
     ["sinch.batch.ledger"] = "lua/sinch/batch/ledger.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
+    ["sinch.batch.transport.http1"] = "lua/sinch/batch/transport/http1.lua",
     ["sinch.batch.core"] = {
       sources = {
         -- every C file of src/core, src/curl and src/lua (spec/unit/rockspec_spec.lua checks)

@@ -241,6 +241,15 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.matches("reading the body from 127%.0%.0%.1:%d+: timeout", r.err.message)
     end)
 
+    it("refuses ca_file at client creation, naming lua_ssl_trusted_certificate", function()
+      local r = call{ op = "find", client = { ca_file = "/etc/ssl/certs/ca-certificates.crt" },
+                      args = { "campaign", "x" } }
+      assert.is_nil(r.result)
+      assert.matches("opts%.ca_file is not used under nginx", r.raised)
+      assert.matches("lua_ssl_trusted_certificate", r.raised)
+      assert.same({}, m:requests())
+    end)
+
     it("reports a refused connection as a network error", function()
       local closed = nginx.free_port()
       local url = "http://127.0.0.1:" .. closed
@@ -266,7 +275,8 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.equal(200, status)
       local keys = cjson.decode(body).keys
       assert.equal(1, #keys)
-      assert.equal("sinch.batch.token|" .. m.url .. "|demo-project|demo-key", keys[1].key)
+      -- the core's digest of the credentials: no key id, no secret
+      assert.matches("^sinch%.batch%.token|" .. ("%x"):rep(64) .. "$", keys[1].key)
       assert.is_false(keys[1].has_secret)
       assert.equal("expiry token", keys[1].looks_like)
       -- this worker forgets its copy: the next client finds the token in the dict
@@ -275,6 +285,25 @@ describe("sinch.batch.transport.ngx in nginx", function()
       -- without the dict, the same request has to fetch one
       ok{ op = "find", flush = "worker", args = { "campaign", "a" } }
       assert.equal(2, m:stats().tokens_issued)
+    end)
+
+    it("never serves a token to a client with the same key id and a wrong secret", function()
+      local dict_client = { shared_dict = "sinch_tokens" }
+      ok{ op = "find", flush = "all", client = dict_client, args = { "campaign", "a" } }
+      assert.equal(1, m:stats().tokens_issued)
+      -- same worker, same base_url, project and key id: only the secret differs
+      local r = call{ op = "find", client = { shared_dict = "sinch_tokens", key_secret = "wrong-secret",
+                                               max_attempts = 1 }, args = { "campaign", "a" } }
+      assert.is_nil(r.result)
+      assert.equal("auth", r.err.kind)
+      assert.is_nil(r.err.text:find("wrong-secret", 1, true))
+      local api, tok = api_requests()
+      assert.equal(1, #api) -- only the right client's find reached the API
+      assert.equal(2, #tok) -- the wrong secret went to the token endpoint, and was refused
+      assert.equal(1, m:stats().tokens_issued)
+      -- the right client still gets its token from the cache
+      ok{ op = "find", client = dict_client, args = { "campaign", "a" } }
+      assert.equal(1, m:stats().tokens_issued)
     end)
 
     it("refreshes an expired token and retries once", function()

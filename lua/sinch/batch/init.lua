@@ -128,6 +128,7 @@ function _M.client(opts)
       keepalive_timeout = opts.keepalive_timeout and floor(opts.keepalive_timeout * 1000 + 0.5),
       ssl_verify = not opts.insecure,
       connect_timeout = opts.connect_timeout and floor(opts.connect_timeout * 1000 + 0.5),
+      ca_file = opts.ca_file, -- refused there: nginx.conf names the CA file
     }
   elseif transport == "curl" then
     transport = nil
