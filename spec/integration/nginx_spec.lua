@@ -6,6 +6,7 @@ local cjson = require "cjson.safe"
 local socket = require "socket"
 local mock = require "support.mock"
 local nginx = require "support.nginx"
+local faults = require "support.faults"
 
 local CONFIG_HTTP = [[
   lua_shared_dict sinch_tokens 1m;
@@ -258,6 +259,36 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.equal("network", r.err.kind)
       assert.matches("connect to 127%.0%.0%.1:" .. closed, r.err.message)
     end)
+  end)
+
+  describe("the fault matrix (spec/support/faults.lua)", function()
+    local rows = {}
+    teardown(function()
+      faults.print("fault matrix, nginx transport: scenario x POSTs seen x outcome", rows)
+    end)
+
+    for _, sc in ipairs(faults.SCENARIOS) do
+      it(("%s: the server %s; the batch is sent once"):format(sc.name, sc.what), function()
+        local srv = faults.start(sc.name)
+        local ok_run, r = pcall(call, { op = "send", flush = "all", url = srv.url,
+          client = { timeout = sc.timeout or 5, max_attempts = 3 },
+          args = { { text = "fault", recipients = { { "+46700000001" } } } } })
+        local posts, reused = srv:posts()
+        srv:stop()
+        assert(ok_run, r)
+        rows[#rows + 1] = faults.row("nginx", sc, posts, reused, faults.outcome(r.result, r.err))
+        assert.equal(1, posts)
+        assert.is_true(reused, "the send did not go out on the token request's kept-alive connection")
+        if sc.ok then
+          assert.is_nil(r.err, r.err and r.err.text)
+          assert.equal("01FAULTXXXXXXXXXXXXXXXXXXXX", r.result.batch_id)
+        else
+          assert.is_nil(r.result)
+          assert.equal(sc.kind or "network", r.err.kind)
+          assert.is_true(r.err.may_have_been_processed)
+        end
+      end)
+    end
   end)
 
   describe("tokens", function()
