@@ -625,24 +625,15 @@ end)
 describe("examples/openresty", function()
   local m, n
 
-  -- the example's nginx.conf, pointed at this checkout, build, port and sandbox
-  local function example_conf(prefix, port)
-    local text = assert(mock.read_file("examples/openresty/nginx.conf"))
-    local function sub(from, to)
-      local i, j = text:find(from, 1, true)
-      assert(i, "examples/openresty/nginx.conf no longer has " .. from)
-      text = text:sub(1, i - 1) .. to .. text:sub(j + 1)
-    end
-    sub("$prefix/../../lua/", nginx.repo .. "/lua/")
-    sub("$prefix/../../lua/", nginx.repo .. "/lua/")
-    sub("$prefix/?.lua", nginx.repo .. "/examples/openresty/?.lua")
-    sub("$prefix/../../build/luajit/", nginx.build .. "/luajit/")
-    sub("listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. port .. ";")
-    sub("pid /tmp/sinch-batch-example.pid;", "pid " .. prefix .. "/nginx.pid;")
-    sub("error_log stderr notice;", "error_log " .. prefix .. "/error.log notice;"
-      .. (nginx.is_root() and "\nuser root;" or ""))
-    sub("/tmp/sinch-batch-example-body", prefix .. "/tmp/body")
-    return text
+  -- examples/openresty/run.sh against the sandbox m, with env over the
+  -- sandbox's credentials (in SINCH_* as for the CLI)
+  local function run_example(env)
+    local vars = { SINCH_BATCH_BASE_URL = m.url, SINCH_PROJECT_ID = m.project_id,
+                   SINCH_KEY_ID = m.key_id, SINCH_KEY_SECRET = m.key_secret,
+                   SINCH_WEBHOOK_SECRET = "demo-webhook", SINCH_BATCH_BUILD = nginx.build,
+                   SINCH_BATCH_NGINX = nginx.binary }
+    for k, v in pairs(env or {}) do vars[k] = v end
+    return nginx.run_script("examples/openresty/run.sh", vars)
   end
 
   local dir, csv_file
@@ -651,24 +642,40 @@ describe("examples/openresty", function()
     local p = io.popen("mktemp -d /tmp/sinch-batch-example.XXXXXX")
     dir = p:read("*l")
     p:close()
+    assert(mock.run("chmod 755 " .. dir)) -- nginx's workers (nobody, under root) read the CSV
     -- a quoted field with a comma: the logged row is the line as written
     csv_file = dir .. "/contacts.csv"
     local f = assert(io.open(csv_file, "wb"))
     f:write('phone,name\r\n+46700000101,"Ann, Jr"\r\n+46700000102,Bo\r\n+46700000103,Cy\r\n')
     f:close()
+    -- the sandbox must know where the callbacks go: a port chosen here
     local port = nginx.free_port()
     m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/callbacks",
                              "--webhook-secret", "demo-webhook" } }
-    n = nginx.start{ port = port, conf = example_conf, env = {
-      SINCH_BASE_URL = m.url, SINCH_PROJECT_ID = m.project_id, SINCH_KEY_ID = m.key_id,
-      SINCH_KEY_SECRET = m.key_secret, SINCH_WEBHOOK_SECRET = "demo-webhook",
-      SINCH_CSV = csv_file, SINCH_LEDGER = dir .. "/example.ledger" } }
+    n = run_example{ SINCH_BATCH_PORT = tostring(port), SINCH_BATCH_CSV = csv_file }
   end)
 
   teardown(function()
     if n then n:stop() end
     if m then m:stop() end
     if dir then mock.run("rm -rf " .. dir) end
+  end)
+
+  it("runs from run.sh on a free port with a prefix of its own and sends a batch", function()
+    local other = run_example()
+    local ok_run, status, body = pcall(other.post, other, "/send",
+      cjson.encode{ to = { "+46700000010" }, text = "Hi ${name}", name = "Di" })
+    local prefix = other.prefix
+    local conf = mock.read_file(prefix .. "/nginx.conf")
+    other:stop()
+    assert(ok_run, status)
+    assert.equal(200, status, body)
+    assert.equal(26, #cjson.decode(body).batch_id)
+    assert.matches("^http://127%.0%.0%.1:%d+$", other.url)
+    assert.matches("listen 127%.0%.0%.1:" .. other.port .. ";", conf)
+    assert.is_nil(conf:match("@%u+@"), "a placeholder was left in nginx.conf")
+    assert.not_equal(n.port, other.port)
+    assert.is_nil(mock.read_file(prefix .. "/nginx.conf"), "run.sh left its prefix behind")
   end)
 
   -- waits (bounded) until the sandbox has posted `count` more callbacks than
@@ -743,7 +750,7 @@ describe("examples/openresty", function()
     end
     assert.same({ name = "Ann, Jr" }, sent.recipient_and_params[1].parameters)
     -- the ledger the sender wrote holds the CSV lines
-    local ledger = assert(require("sinch.batch.ledger").open(dir .. "/example.ledger"))
+    local ledger = assert(require("sinch.batch.ledger").open(n.prefix .. "/ledger/example.ledger"))
     local hit = ledger:lookup(id, 2)
     ledger:close()
     assert.same({ row = 4, recipient = "+46700000103", tag = "source=openresty-csv",
