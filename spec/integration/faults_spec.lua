@@ -25,20 +25,13 @@ describe("the fault matrix through the curl transport", function()
         client:close()
         return r, e
       end)
-      local posts, reused = srv:posts()
+      local posts, bodies, reused = srv:posts()
       srv:stop()
       assert(ok_run, res)
-      rows[#rows + 1] = faults.row("curl", sc, posts, reused, faults.outcome(res, err))
-      assert.equal(1, posts)
-      assert.is_true(reused, "the send did not go out on the token request's kept-alive connection")
-      if sc.ok then
-        assert.is_nil(err, err and tostring(err))
-        assert.equal("01FAULTXXXXXXXXXXXXXXXXXXXX", res.batch_id)
-      else
-        assert.is_nil(res)
-        assert.equal(sc.kind or "network", err.kind)
-        assert.is_true(err.may_have_been_processed)
-      end
+      rows[#rows + 1] = faults.row("curl", sc, posts, bodies, reused, faults.outcome(res, err))
+      -- libcurl may resend a request whose body had not left (reset_before_body)
+      faults.check(sc, { posts = posts, bodies = bodies, reused = reused, result = res, err = err },
+                   true)
     end)
   end
 end)

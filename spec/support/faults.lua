@@ -7,18 +7,22 @@
 --   for _, sc in ipairs(faults.SCENARIOS) do
 --     local srv = faults.start(sc.name)
 --     ... send one batch to srv.url through the transport under test ...
---     local posts, reused = srv:posts()   -- POST …/messages the server saw
+--     local posts, bodies, reused = srv:posts()   -- POST …/messages seen
 --     srv:stop()
 --   end
 --
 -- The pass condition, for every transport: a send whose body may have left
--- is never resent (posts == 1) and, when it failed, says
--- may_have_been_processed.  Before each POST the server answers the token
--- request on the same kept-alive connection, so every send goes out on a
--- reused connection (the case where a transport is tempted to try again on
--- a new one).
+-- is never resent (the server sees its body once: bodies == 1, or at most
+-- once when it resets before reading it) and, when it failed, says
+-- may_have_been_processed.  A request whose body cannot have left may be
+-- sent again (libcurl does, on a fresh connection, when the reset beats
+-- its body): posts counts request heads, bodies those that brought a body.
+-- Before each POST the server answers the token request on the same
+-- kept-alive connection, so every send goes out on a reused connection (the
+-- case where a transport is tempted to try again on a new one).
 local mock = require "support.mock"
 local socket = require "socket"
+local luassert = require "luassert"
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -30,7 +34,7 @@ local run, read_file, shell_quote = mock.run, mock.read_file, mock.shell_quote
 -- (seconds) to use.
 _M.SCENARIOS = {
   { name = "reset_before_body", what = "reads the head, resets the connection",
-    ok = false },
+    ok = false, peek = true },
   { name = "reset_after_body", what = "reads the whole request, resets the connection",
     ok = false },
   { name = "close_without_answer", what = "reads the whole request, closes without a byte",
@@ -78,29 +82,32 @@ function _M.start(name, lifetime)
   error("the fault server did not start (" .. name .. ")")
 end
 
---- The requests seen, in order: { { conn = n, method = …, path = … }, … }
+--- The requests seen, in order: { { conn = n, method = …, path = …,
+-- body = bytes of the body received }, … }
 function Server:requests()
   local out = {}
   for line in (read_file(self.logfile) or ""):gmatch("[^\n]+") do
-    local n, method, path = line:match("^(%d+) (%S+) (%S+)$")
-    out[#out + 1] = { conn = tonumber(n), method = method, path = path }
+    local n, method, path, body = line:match("^(%d+) (%S+) (%S+) (%d+)$")
+    out[#out + 1] = { conn = tonumber(n), method = method, path = path, body = tonumber(body) }
   end
   return out
 end
 
---- How many POST …/messages the server saw, and whether the first went out
--- on the connection a token request had used before (a reused one).
+--- How many POST …/messages the server saw (heads), how many of them
+-- brought body bytes, and whether the first went out on the connection a
+-- token request had used before (a reused one).
 function Server:posts()
-  local n, reused, token_conns = 0, nil, {}
+  local n, bodies, reused, token_conns = 0, 0, nil, {}
   for _, r in ipairs(self:requests()) do
     if r.path:find("/oauth2/token$") then
       token_conns[r.conn] = true
     elseif r.method == "POST" and r.path:find("/messages$") then
       n = n + 1
+      if r.body > 0 then bodies = bodies + 1 end
       if reused == nil then reused = token_conns[r.conn] == true end
     end
   end
-  return n, reused
+  return n, bodies, reused
 end
 
 --- Stops the server (by its pid) and removes its files.
@@ -110,10 +117,33 @@ function Server:stop()
   for _, f in ipairs{ self.portfile, self.logfile, self.pidfile, self.base } do os.remove(f) end
 end
 
+--- Asserts the pass condition for scenario sc.  got: posts, bodies,
+-- reused (from Server:posts), result, err (of the send); heads_may_repeat:
+-- the transport may resend a request whose body had not left (libcurl).
+function _M.check(sc, got, heads_may_repeat)
+  luassert.is_true(got.reused, "the send did not go out on the token request's kept-alive connection")
+  if sc.peek then -- the body may or may not have arrived before the reset
+    luassert.is_true(got.bodies <= 1, "the batch's body reached the server more than once")
+    luassert.is_true(got.posts >= 1 and got.posts <= (heads_may_repeat and 2 or 1),
+      ("%d POST heads seen"):format(got.posts))
+  else
+    luassert.equal(1, got.posts)
+    luassert.equal(1, got.bodies)
+  end
+  if sc.ok then
+    luassert.is_nil(got.err, got.err and tostring(got.err.text or got.err))
+    luassert.equal("01FAULTXXXXXXXXXXXXXXXXXXXX", got.result.batch_id)
+  else
+    luassert.is_nil(got.result)
+    luassert.equal(sc.kind or "network", got.err.kind)
+    luassert.is_true(got.err.may_have_been_processed)
+  end
+end
+
 --- One row of the printed matrix.
-function _M.row(transport, sc, posts, reused, outcome)
-  return ("%-6s %-22s POSTs seen %d%s  %s"):format(transport, sc.name, posts,
-    reused and " (reused conn)" or "", outcome)
+function _M.row(transport, sc, posts, bodies, reused, outcome)
+  return ("%-6s %-22s POSTs seen %d (with body %d)%s  %s"):format(transport, sc.name, posts,
+    bodies, reused and ", reused conn" or "", outcome)
 end
 
 --- The outcome of a send as a short text: "ok <batch_id>" or

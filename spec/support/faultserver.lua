@@ -7,9 +7,10 @@
 -- Binds a free port, writes it to PORTFILE, and serves one connection at a
 -- time, keeping each alive.  Token requests (…/oauth2/token) and GETs get
 -- ordinary keep-alive answers; every POST …/messages gets SCENARIO's
--- treatment (see faults.lua).  Each request head read is logged to LOGFILE
--- as "<connection number> <method> <path>".  Exits after LIFETIME seconds
--- whatever happens.
+-- treatment (see faults.lua).  Each request is logged to LOGFILE as
+-- "<connection> <method> <path> <body bytes received>" (the body bytes:
+-- what was read, or for reset_before_body what had already arrived).
+-- Exits after LIFETIME seconds whatever happens.
 local socket = require "socket"
 
 local scenario, portfile, logfile = arg[1], arg[2], arg[3]
@@ -43,7 +44,7 @@ end
 
 -- What a POST …/messages gets; true to keep serving the connection.
 local treat = {
-  reset_before_body = function(c) reset(c) end,
+  reset_before_body = function(c, _, peek) peek() reset(c) end,
   reset_after_body = function(c, read_body) read_body() reset(c) end,
   close_without_answer = function(c, read_body) read_body() c:close() end,
   partial_answer = function(c, read_body)
@@ -89,18 +90,33 @@ local function serve(c, n)
       local v = h:lower():match("^content%-length:%s*(%d+)")
       if v then len = tonumber(v) end
     end
-    log:write(("%d %s %s\n"):format(n, tostring(method), tostring(path)))
-    log:flush()
+    local got = 0
     local function read_body()
-      if len > 0 then c:receive(len) end
+      if len > 0 then
+        local data, _, partial = c:receive(len)
+        got = #(data or partial or "")
+      end
+    end
+    local function peek() -- the body bytes already there, without waiting
+      c:settimeout(0)
+      read_body()
+    end
+    local function logged()
+      log:write(("%d %s %s %d\n"):format(n, tostring(method), tostring(path), got))
+      log:flush()
     end
     if path and path:find("/oauth2/token$") then
       read_body()
+      logged()
       answer(c, 200, TOKEN)
     elseif method == "POST" and path and path:find("/messages$") then
-      if not treat[scenario](c, read_body) then return end
+      -- logged once the body was read (or peeked), before the treatment ends
+      local keep = treat[scenario](c, function() read_body() logged() end,
+                                   function() peek() logged() end)
+      if not keep then return end
     else
       read_body()
+      logged()
       answer(c, 200, "[]")
     end
   end
