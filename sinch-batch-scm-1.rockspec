@@ -56,6 +56,7 @@ build = {
     ["sinch.batch.message.schema"] = "lua/sinch/batch/message/schema.lua",
     ["sinch.batch.message.kinds"] = "lua/sinch/batch/message/kinds.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
+    ["sinch.batch.transport.http1"] = "lua/sinch/batch/transport/http1.lua",
     ["sinch.batch.core"] = {
       sources = {
         -- every C file of src/core, src/curl and src/lua (spec/unit/rockspec_spec.lua checks)
