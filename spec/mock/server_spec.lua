@@ -90,6 +90,15 @@ describe("sinch-batch-mock process", function()
     m:stop()
   end)
 
+  it("answers a 404 in JSON for a path that is not UTF-8 once decoded", function()
+    local m = mock.start{}
+    local status, raw = m:get("/v2/%FFnothing")
+    m:stop()
+    assert.equal(404, status)
+    local e = assert(cjson.decode(raw)).error
+    assert.matches("^no route for GET /v2/%?nothing", e.message)
+  end)
+
   it("records method, path, query, lower-case headers and the raw body", function()
     local m = mock.start{}
     local token = m:token()

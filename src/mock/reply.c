@@ -48,8 +48,31 @@ static const char *status_name(int status) {
     }
 }
 
+/* A copy of s with every byte past ASCII as '?': paths are URL-decoded and
+ * field names cut to length, so either may not be UTF-8, which JSON needs. */
+static char *ascii(const char *s) {
+    char *out = strdup(s), *p;
+    if (out)
+        for (p = out; *p; p++)
+            if ((unsigned char)*p >= 0x80) *p = '?';
+    return out;
+}
+
+static json_t *error_json(int status, const char *message, const char *field);
+
 /* The API's error shape; field (may be NULL) also goes into details. */
 json_t *mock_api_error_json(int status, const char *message, const char *field) {
+    json_t *v = error_json(status, message, field);
+    if (!v) { /* not UTF-8 */
+        char *m = ascii(message), *f = field ? ascii(field) : NULL;
+        v = m ? error_json(status, m, f) : NULL;
+        free(m);
+        free(f);
+    }
+    return v;
+}
+
+static json_t *error_json(int status, const char *message, const char *field) {
     json_t *details = json_array();
     if (field)
         json_array_append_new(details, json_pack("{s:s, s:[{s:s, s:s}]}", "@type",
@@ -85,11 +108,19 @@ void mock_reply_invalid(mock_reply *r, const mock_verr *e) {
     const char *rule = strncmp(e->message, e->field, n) == 0 && e->message[n] == ':'
                            ? e->message + n + 2 : e->message;
     json_t *err = mock_api_error_json(400, e->message, NULL);
-    json_array_append_new(json_object_get(json_object_get(err, "error"), "details"),
-                          json_pack("{s:s, s:[{s:s, s:s}]}", "@type",
-                                    "type.googleapis.com/google.rpc.BadRequest",
-                                    "fieldViolations", "field", e->field, "description",
-                                    rule));
+    json_t *v = json_pack("{s:s, s:[{s:s, s:s}]}", "@type",
+                          "type.googleapis.com/google.rpc.BadRequest", "fieldViolations",
+                          "field", e->field, "description", rule);
+    if (!v) { /* a name cut inside a UTF-8 sequence: once more in ASCII */
+        char *f = ascii(e->field), *d = ascii(rule);
+        if (f && d)
+            v = json_pack("{s:s, s:[{s:s, s:s}]}", "@type",
+                          "type.googleapis.com/google.rpc.BadRequest", "fieldViolations",
+                          "field", f, "description", d);
+        free(f);
+        free(d);
+    }
+    json_array_append_new(json_object_get(json_object_get(err, "error"), "details"), v);
     mock_reply_json(r, 400, err);
 }
 
