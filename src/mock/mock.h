@@ -186,6 +186,7 @@ void mock_outcomes_count(const char *status, const char *code, int duplicate);
 /* Shuffle n items in place when shuffling is on. */
 void mock_outcomes_shuffle(json_t **items, size_t n);
 int mock_outcomes_early(void);
+void mock_outcomes_free(void);
 json_t *mock_outcomes_stats(void);
 
 /* -------------------------------------------------------------- webhook */

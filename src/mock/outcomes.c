@@ -6,7 +6,10 @@
  * Each POST replaces the whole configuration (absent knobs are off).  The
  * choices come from one seeded generator, drawn in processing order, so a
  * seed gives the same outcomes run after run.  The counts (stats.outcomes)
- * are exact: one per recipient, receipts_sent includes the duplicates. */
+ * are exact: one per recipient, receipts_sent includes the duplicates
+ * (handed to the sender; stats.webhooks_failed says how many it gave up).
+ * early makes the send's answer wait (at most 10 s) until every queued
+ * callback has gone: the receiver must not be the sender's own thread. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +198,12 @@ void mock_outcomes_shuffle(json_t **items, size_t n) {
 }
 
 int mock_outcomes_early(void) { return O.early; }
+
+void mock_outcomes_free(void) {
+    json_decref(O.fail_numbers);
+    json_decref(O.failed_by_code);
+    O.fail_numbers = O.failed_by_code = NULL;
+}
 
 json_t *mock_outcomes_stats(void) {
     return json_pack("{s:I, s:I, s:O, s:I, s:I}", "delivered", (json_int_t)O.delivered,

@@ -101,6 +101,7 @@ void mock_state_free(void) {
     json_decref(S.requests);
     json_decref(S.by_metadata);
     json_decref(S.unknown_fields);
+    mock_outcomes_free();
 }
 
 void mock_reset(void) {
