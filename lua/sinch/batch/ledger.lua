@@ -190,6 +190,13 @@ function Ledger:entry(batch_id)
   return e
 end
 
+-- Every batch known (after reading what others appended): an iterator of
+-- batch_id, entry.
+function Ledger:batches()
+  self:refresh()
+  return pairs(self.index)
+end
+
 -- The recipient at message_index (0-based, as in delivery receipts).
 function Ledger:lookup(batch_id, message_index)
   if type(batch_id) ~= "string" then return nil end
