@@ -1,220 +1,72 @@
 -- spec/support/faults.lua -- the fault matrix: one table of scenarios for
--- every transport, and the scripted raw HTTP/1.1 server that plays them.
+-- every transport, and the scripted raw server that plays them
+-- (spec/support/faultserver.lua, a separate LuaSocket process on
+-- 127.0.0.1, on a free port, that exits by itself).
 --
 --   local faults = require "support.faults"
 --   for _, sc in ipairs(faults.SCENARIOS) do
---     local srv = faults.start(sc.name)      -- a separate LuaSocket process
---     ... sc.sends sends to srv.url through the transport under test ...
---     local posts, reused = srv:posts()      -- POST …/messages it saw
+--     local srv = faults.start(sc.name)
+--     ... send one batch to srv.url through the transport under test ...
+--     local posts, bodies, reused = srv:posts()   -- POST …/messages seen
 --     srv:stop()
 --   end
 --
--- The server binds a free port on 127.0.0.1, answers the OAuth2 token
--- request on a kept-alive connection (so the first send goes out on a
--- reused connection, where a transport is tempted to try again on a new
--- one), gives the first POST …/messages the scenario's treatment and
--- answers later ones normally.  It logs every request head, and exits by
--- itself after its lifetime whatever happens.
---
 -- The pass condition, for every transport: a send whose body may have left
--- is never resent (POSTs seen <= sends) and, when it failed, says
--- may_have_been_processed.
---
--- Run as a script, this file is the server:
---   lua5.4 spec/support/faults.lua serve SCENARIO PORTFILE LOGFILE LIFETIME
+-- is never resent (the server sees its body once: bodies == 1, or at most
+-- once when it resets before reading it) and, when it failed, says
+-- may_have_been_processed.  A request whose body cannot have left may be
+-- sent again (libcurl does, on a fresh connection, when the reset beats
+-- its body): posts counts request heads, bodies those that brought a body.
+-- Before each POST the server answers the token request on the same
+-- kept-alive connection, so every send goes out on a reused connection (the
+-- case where a transport is tempted to try again on a new one).
+local mock = require "support.mock"
 local socket = require "socket"
+local luassert = require "luassert"
 
 local _M = { _VERSION = "0.1.0" }
 
---- The scenarios: what the server does with the first POST …/messages, and
--- what the caller must see.  ok: every send succeeds; otherwise the first
--- fails with may_have_been_processed = true.  sends: how many sends to make
--- (later ones are answered normally).  timeout: the client's request
--- timeout (seconds) to use; kind: the error kind expected.
+local run, read_file, shell_quote = mock.run, mock.read_file, mock.shell_quote
+
+--- The scenarios: what the server does with a POST …/messages, and what the
+-- caller must see.  ok: the send succeeds; otherwise it fails with
+-- may_have_been_processed = true.  timeout: the client's request timeout
+-- (seconds) to use.
 _M.SCENARIOS = {
-  { name = "reset_before_body", what = "reads the request head, resets the connection",
-    ok = false, sends = 1 },
+  { name = "reset_before_body", what = "reads the head, resets the connection",
+    ok = false, peek = true },
   { name = "reset_after_body", what = "reads the whole request, resets the connection",
-    ok = false, sends = 1 },
-  { name = "close_no_answer_reused", what = "reads the whole request on a reused connection, "
-    .. "closes without a byte", ok = false, sends = 1 },
+    ok = false },
+  { name = "close_without_answer", what = "reads the whole request, closes without a byte",
+    ok = false },
   { name = "partial_answer", what = "sends half an answer, closes",
-    ok = false, sends = 1 },
-  { name = "timeout", what = "reads the whole request, never answers",
-    ok = false, sends = 1, timeout = 0.5, kind = "timeout" },
-  { name = "answer_then_close", what = "answers 200 with Connection: close, closes; the next "
-    .. "send needs a new connection",
-    ok = true, sends = 2 },
+    ok = false },
+  { name = "no_answer", what = "reads the whole request, never answers",
+    ok = false, timeout = 1, kind = "timeout" },
+  { name = "answer_then_close", what = "answers 200 with Connection: close, closes",
+    ok = true },
 }
-
-local TOKEN = '{"access_token":"fault-token-0123456789","expires_in":3600,"token_type":"bearer"}'
-
------------------------------------------------------------------- the server
-
-local function answer(c, status, body, extra)
-  return c:send(("HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s")
-    :format(status, #body, extra or "", body))
-end
-
--- Closes with a TCP reset (SO_LINGER 0) rather than a FIN.
-local function reset(c)
-  c:setoption("linger", { on = true, timeout = 0 })
-  c:close()
-end
-
--- What the first POST …/messages gets, once its head is read; returns
--- true to keep serving the connection.
-local TREAT = {
-  reset_before_body = function(c) reset(c) end,
-  reset_after_body = function(c, read_body) read_body() reset(c) end,
-  close_no_answer_reused = function(c, read_body) read_body() c:close() end,
-  partial_answer = function(c, read_body)
-    read_body()
-    c:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
-      .. '{"batch_id":"01FAU')
-    c:close()
-  end,
-  timeout = function(c, read_body, until_t)
-    read_body()
-    c:settimeout(math.max(0.1, until_t - socket.gettime()))
-    c:receive("*a") -- until the client gives up and closes
-    c:close()
-  end,
-  answer_then_close = function(c, read_body, _, n)
-    read_body()
-    answer(c, 200, ('{"batch_id":"01FAULT%020d"}'):format(n), "Connection: close\r\n")
-    c:close()
-  end,
-}
-
-local function serve(scenario, portfile, logfile, lifetime)
-  local stop_at = socket.gettime() + (tonumber(lifetime) or 60)
-  local treat = assert(TREAT[scenario], "unknown scenario " .. tostring(scenario))
-  local log = assert(io.open(logfile, "a"))
-  local srv = assert(socket.bind("127.0.0.1", 0))
-  srv:settimeout(0.2)
-  do
-    local _, port = srv:getsockname()
-    local f = assert(io.open(portfile .. ".tmp", "w"))
-    f:write(port, "\n")
-    f:close()
-    assert(os.rename(portfile .. ".tmp", portfile))
-  end
-  local conns, posts = 0, 0
-  while socket.gettime() < stop_at do
-    local c = srv:accept()
-    if c then
-      conns = conns + 1
-      c:settimeout(0.2)
-      local buf = ""
-      local open = true
-      while open and socket.gettime() < stop_at do
-        local head_end = buf:find("\r\n\r\n", 1, true)
-        if not head_end then
-          local data, err, partial = c:receive(4096)
-          data = data or partial
-          if data and #data > 0 then buf = buf .. data end
-          if err == "closed" then open = false end
-          if err == "timeout" and (not data or #data == 0) then
-            -- the client may have moved on to a new connection
-            local other = srv:accept()
-            if other then
-              c:close()
-              c, buf, conns = other, "", conns + 1
-              c:settimeout(0.2)
-            end
-          end
-        else
-          local head = buf:sub(1, head_end + 3)
-          buf = buf:sub(head_end + 4)
-          local method, path = head:match("^(%u+) (%S+)")
-          local length = tonumber(head:lower():match("\r\ncontent%-length:%s*(%d+)")) or 0
-          log:write(conns, " ", method or "?", " ", path or "?", "\n")
-          log:flush()
-          local function read_body()
-            while #buf < length do
-              local data, err, partial = c:receive(length - #buf)
-              data = data or partial
-              if data then buf = buf .. data end
-              if err == "closed" or socket.gettime() >= stop_at then break end
-            end
-            buf = buf:sub(length + 1)
-          end
-          if path and path:find("/oauth2/token$") then
-            read_body()
-            answer(c, 200, TOKEN)
-          elseif method == "POST" and path and path:find("/messages$") then
-            posts = posts + 1
-            if posts == 1 then
-              treat(c, read_body, stop_at, posts)
-              open = false -- every treatment ends the connection
-            else
-              read_body()
-              answer(c, 200, ('{"batch_id":"01FAULT%020d"}'):format(posts))
-            end
-          else
-            read_body()
-            answer(c, 200, "{}")
-          end
-        end
-      end
-      pcall(c.close, c)
-    end
-  end
-  log:close()
-end
-
-if select(1, ...) == "serve" then
-  serve(select(2, ...))
-  os.exit(0)
-end
-
------------------------------------------------------------ the test side
-
-local function run(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local interpreter_cache
-local function interpreter()
-  if interpreter_cache then return interpreter_cache end
-  local own = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-  for _, lua in ipairs{ own, "lua5.4", "lua5.3", "lua5.1", "luajit", "lua" } do
-    if run("command -v " .. lua .. " >/dev/null 2>&1 && " .. lua
-      .. " -e 'require \"socket\"' >/dev/null 2>&1") then
-      interpreter_cache = lua
-      return lua
-    end
-  end
-  error("no Lua interpreter with LuaSocket for the fault server")
-end
 
 local Server = {}
 Server.__index = Server
 
---- Starts the raw server for scenario name (a separate process that exits
--- after lifetime seconds, 60 by default).
+local function interpreter()
+  for _, lua in ipairs{ "lua5.4", "lua5.3", "lua5.1", "luajit", "lua" } do
+    if run("command -v " .. lua .. " >/dev/null 2>&1 && " .. lua
+      .. " -e 'require \"socket\"' >/dev/null 2>&1") then
+      return lua
+    end
+  end
+  error("no Lua interpreter with LuaSocket for spec/support/faultserver.lua")
+end
+
+--- Starts the raw server for scenario name.
 function _M.start(name, lifetime)
-  assert(TREAT[name], "unknown scenario " .. tostring(name))
   local base = os.tmpname()
   local self = setmetatable({ base = base, portfile = base .. ".port", logfile = base .. ".log",
                               pidfile = base .. ".pid" }, Server)
-  local here = debug.getinfo(1, "S").source:match("^@(.*)$") or "spec/support/faults.lua"
-  local cmd = ("%s %s serve %s %s %s %d >/dev/null 2>&1 & echo $! >%s")
-    :format(interpreter(), shell_quote(here), shell_quote(name), shell_quote(self.portfile),
+  local cmd = ("%s spec/support/faultserver.lua %s %s %s %d >/dev/null 2>&1 & echo $! >%s")
+    :format(interpreter(), shell_quote(name), shell_quote(self.portfile),
             shell_quote(self.logfile), lifetime or 60, shell_quote(self.pidfile))
   assert(run("sh -c " .. shell_quote(cmd)))
   for _ = 1, 1000 do
@@ -230,29 +82,32 @@ function _M.start(name, lifetime)
   error("the fault server did not start (" .. name .. ")")
 end
 
---- The requests seen, in order: { { conn = n, method = …, path = … }, … }
+--- The requests seen, in order: { { conn = n, method = …, path = …,
+-- body = bytes of the body received }, … }
 function Server:requests()
   local out = {}
   for line in (read_file(self.logfile) or ""):gmatch("[^\n]+") do
-    local n, method, path = line:match("^(%d+) (%S+) (%S+)$")
-    out[#out + 1] = { conn = tonumber(n), method = method, path = path }
+    local n, method, path, body = line:match("^(%d+) (%S+) (%S+) (%d+)$")
+    out[#out + 1] = { conn = tonumber(n), method = method, path = path, body = tonumber(body) }
   end
   return out
 end
 
---- How many POST …/messages the server saw, and whether the first went out
--- on a connection a token request had used before (a reused one).
+--- How many POST …/messages the server saw (heads), how many of them
+-- brought body bytes, and whether the first went out on the connection a
+-- token request had used before (a reused one).
 function Server:posts()
-  local n, reused, token_conns = 0, nil, {}
+  local n, bodies, reused, token_conns = 0, 0, nil, {}
   for _, r in ipairs(self:requests()) do
     if r.path:find("/oauth2/token$") then
       token_conns[r.conn] = true
     elseif r.method == "POST" and r.path:find("/messages$") then
       n = n + 1
+      if r.body > 0 then bodies = bodies + 1 end
       if reused == nil then reused = token_conns[r.conn] == true end
     end
   end
-  return n, reused
+  return n, bodies, reused
 end
 
 --- Stops the server (by its pid) and removes its files.
@@ -262,6 +117,35 @@ function Server:stop()
   for _, f in ipairs{ self.portfile, self.logfile, self.pidfile, self.base } do os.remove(f) end
 end
 
+--- Asserts the pass condition for scenario sc.  got: posts, bodies,
+-- reused (from Server:posts), result, err (of the send); heads_may_repeat:
+-- the transport may resend a request whose body had not left (libcurl).
+function _M.check(sc, got, heads_may_repeat)
+  luassert.is_true(got.reused, "the send did not go out on the token request's kept-alive connection")
+  if sc.peek then -- the body may or may not have arrived before the reset
+    luassert.is_true(got.bodies <= 1, "the batch's body reached the server more than once")
+    luassert.is_true(got.posts >= 1 and got.posts <= (heads_may_repeat and 2 or 1),
+      ("%d POST heads seen"):format(got.posts))
+  else
+    luassert.equal(1, got.posts)
+    luassert.equal(1, got.bodies)
+  end
+  if sc.ok then
+    luassert.is_nil(got.err, got.err and tostring(got.err.text or got.err))
+    luassert.equal("01FAULTXXXXXXXXXXXXXXXXXXXX", got.result.batch_id)
+  else
+    luassert.is_nil(got.result)
+    luassert.equal(sc.kind or "network", got.err.kind)
+    luassert.is_true(got.err.may_have_been_processed)
+  end
+end
+
+--- One row of the printed matrix.
+function _M.row(transport, sc, posts, bodies, reused, outcome)
+  return ("%-6s %-22s POSTs seen %d (with body %d)%s  %s"):format(transport, sc.name, posts,
+    bodies, reused and ", reused conn" or "", outcome)
+end
+
 --- The outcome of a send as a short text: "ok <batch_id>" or
 -- "<kind> may_have_been_processed=<bool>".
 function _M.outcome(result, err)
@@ -269,12 +153,6 @@ function _M.outcome(result, err)
   if type(err) ~= "table" then return "error " .. tostring(err) end
   return ("%s may_have_been_processed=%s"):format(tostring(err.kind),
     tostring(err.may_have_been_processed))
-end
-
---- One row of the printed matrix: scenario × requests seen × outcome.
-function _M.row(transport, sc, posts, reused, outcome)
-  return ("%-6s %-24s POSTs seen %d%s  %s"):format(transport, sc.name, posts,
-    reused and " (reused conn)" or "", outcome)
 end
 
 --- Prints the matrix rows under a title.
