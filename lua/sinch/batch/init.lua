@@ -570,6 +570,17 @@ function Client:send(batch, opts)
   return res, err
 end
 
+--- Sends a contact list as one campaign (sinch.batch.campaign): batches in
+-- flight, a pace, a journal for exactly-once resume.  Returns its report.
+function Client:campaign(opts)
+  check_client(self, "campaign")
+  if type(opts) ~= "table" then argerror(1, "campaign", "expected a table of options") end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.client = self
+  return _M.campaign.run(o)
+end
+
 ------------------------------------------------------------ other operations
 
 local function id_ok(s) return type(s) == "string" and s ~= "" end
