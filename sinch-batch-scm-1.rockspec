@@ -38,6 +38,8 @@ build = {
     ["sinch.batch.chunk"] = "lua/sinch/batch/chunk.lua",
     ["sinch.batch.webhook"] = "lua/sinch/batch/webhook.lua",
     ["sinch.batch.ledger"] = "lua/sinch/batch/ledger.lua",
+    ["sinch.batch.campaign"] = "lua/sinch/batch/campaign.lua",
+    ["sinch.batch.journal"] = "lua/sinch/batch/journal.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
     ["sinch.batch.core"] = {
       sources = {
@@ -59,7 +61,10 @@ build = {
         "src/lua/client.c",
         "src/lua/core.c",
         "src/lua/csv.c",
+        "src/lua/journal.c",
+        "src/lua/multi.c",
         "src/lua/rules.c",
+        "src/lua/signal.c",
         "src/lua/webhook.c",
       },
       incdirs = { "src", "src/core", "$(CURL_INCDIR)", "$(JANSSON_INCDIR)", "$(OPENSSL_INCDIR)",

@@ -7,12 +7,14 @@
  *   core.unwatch_signals()-- default handlers again, flag cleared
  *   core.now_ms()         -- monotonic milliseconds (for rates, pauses)
  *   core.sleep_ms(ms)
+ *   core.isatty(fd)       -- 2: is stderr a terminal (for progress lines)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "binding.h"
 
@@ -68,7 +70,13 @@ static int l_sleep_ms(lua_State *L) {
     return 0;
 }
 
+static int l_isatty(lua_State *L) {
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"isatty", l_isatty},
     {"watch_signals", l_watch_signals}, {"unwatch_signals", l_unwatch_signals},
     {"signal_flag", l_signal_flag},     {"now_ms", l_now_ms},
     {"sleep_ms", l_sleep_ms},           {NULL, NULL},

@@ -29,7 +29,8 @@ local cjson = require "cjson.safe"
 
 local type, pairs, ipairs, tostring, error, setmetatable, getmetatable =
   type, pairs, ipairs, tostring, error, setmetatable, getmetatable
-local pcall, require, next, unpack = pcall, require, next, table.unpack or unpack -- luacheck: ignore 143
+local pcall, require = pcall, require
+local unpack = table.unpack or unpack -- luacheck: ignore 113 143
 local floor, max, min, random = math.floor, math.max, math.min, math.random
 local fmt, concat, remove = string.format, table.concat, table.remove
 local decode = cjson.decode
@@ -67,7 +68,7 @@ local function check(opts)
   if c ~= nil and (c < 1 or c % 1 ~= 0 or c > 256) then
     argerror("concurrency: an integer from 1 to 256 expected", 2)
   end
-  if opts.rate ~= nil and not (opts.rate > 0) then argerror("rate: requests/s > 0 expected", 2) end
+  if opts.rate ~= nil and opts.rate <= 0 then argerror("rate: requests/s > 0 expected", 2) end
   local tag = opts.tag
   if tag ~= nil and type(tag) ~= "string" and type(tag) ~= "table" then
     argerror("tag: \"key=value\", a string or { key = value } expected", 2)

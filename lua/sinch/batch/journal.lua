@@ -73,7 +73,9 @@ function _M.digest_value(v) return core.digest(concat(canonical(v, {}))) end
 -- resolved = … }`.  A torn last line (a crash mid-write) is ignored.
 function _M.read(path)
   local f, err = io.open(path, "rb")
-  if not f then return nil, errors.new("internal", fmt("journal %s: cannot read: %s", path, tostring(err))) end
+  if not f then
+    return nil, errors.new("internal", fmt("journal %s: cannot read: %s", path, tostring(err)))
+  end
   local data = f:read("*a") or ""
   f:close()
   local st = { chunks = {}, batches = {}, bad_rows = {}, ends = 0, lines = 0, torn = false }
