@@ -290,11 +290,13 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal(0, rc)
     assert.matches("^sinch%-batch 0%.1%.0 %(libcurl/", out)
     local err
-    rc, _, err = cli{ "--json-errors", "send", "--text", "x", "--frob" }
+    rc, out, err = cli{ "--json-errors", "send", "--text", "x", "--frob" }
+    assert.equal("", out)
     assert.equal(2, rc)
     assert.same({ error = { kind = "usage", exit = 2, message = "send: unknown option --frob" } },
                 cjson.decode(err))
-    rc, _, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX", "--json-errors" }
+    rc, out, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX", "--json-errors" }
+    assert.equal("", out)
     assert.equal(1, rc)
     local e = cjson.decode(err).error
     assert.equal("http", e.kind)
