@@ -174,7 +174,7 @@ end
 -- A driver runs sends: start(job) and wait(timeout_ms) -> { {job, res, err}, … }.
 local function multi_driver(client)
   local m = assert(core.multi(client.core))
-  local d = { inflight = 0 }
+  local d = { inflight = 0, name = "curl-multi" }
   function d.start(job)
     local call, err = client.core:start("send", job.body)
     if not call then return nil, err end
@@ -210,7 +210,7 @@ end
 
 local function thread_driver(client) -- OpenResty: one light thread per batch in flight
   local ngx = ngx -- luacheck: ignore 113
-  local d, threads = { inflight = 0 }, {}
+  local d, threads = { inflight = 0, name = "ngx.thread" }, {}
   local function run(job)
     local res, err = client:_call("send", job.body)
     return job, res, err
@@ -241,7 +241,7 @@ local function thread_driver(client) -- OpenResty: one light thread per batch in
 end
 
 local function sync_driver(client) -- a custom transport: one call at a time
-  local d, queue = { inflight = 0 }, {}
+  local d, queue = { inflight = 0, name = "sequential" }, {}
   function d.start(job)
     queue[#queue + 1] = job
     d.inflight = d.inflight + 1
@@ -494,6 +494,7 @@ function Campaign:run()
     driver = sync_driver(client)
   end
   self.driver = driver
+  r.driver = driver.name
   local interval = 1000 / self.rate
   local next_at = now_ms()
   local k, source_done = 0, false
