@@ -86,8 +86,13 @@ local function tag_metadata(tag, into)
 end
 
 local function new_id()
-  local seed = fmt("%s:%s:%s:%s", tostring(os.time()), tostring(os.clock()), tostring({}),
-                   tostring(random()))
+  local f, noise = io.open("/dev/urandom", "rb"), ""
+  if f then
+    noise = f:read(16) or ""
+    f:close()
+  end
+  local seed = fmt("%s:%s:%s:%s:%s", tostring(os.time()), tostring(os.clock()), tostring({}),
+                   tostring(random()), noise)
   return "c" .. core.digest(seed):sub(1, 12)
 end
 
