@@ -114,6 +114,8 @@ describe_or_skip("the fault campaign (100,000 recipients, every fault, kill -9, 
     assert.equal(100, st.batches_accepted)
     assert.equal(100, in_journal)
     assert.is_true(rep.complete)
-    for _, ext in ipairs{ "", ".csv", ".journal", ".lua", ".out", ".err", ".pid" } do os.remove(base .. ext) end
+    for _, ext in ipairs{ "", ".csv", ".journal", ".lua", ".out", ".err", ".pid" } do
+      os.remove(base .. ext)
+    end
   end)
 end)
