@@ -80,7 +80,9 @@ describe("sinch.batch.campaign", function()
       source = function()
         i = i + 1
         if i > 1200 then return nil end
-        if i == 5 then return { recipient = batch.recipient.sms("+46700000001"), parameters = { name = "again" } } end
+        if i == 5 then
+          return { recipient = batch.recipient.sms("+46700000001"), parameters = { name = "again" } }
+        end
         if i == 7 then return { recipient = { contact_id = 7 } } end
         return { recipient = batch.recipient.sms(("+4670%07d"):format(i)), parameters = { name = "x" } }
       end })
@@ -130,14 +132,14 @@ describe("sinch.batch.campaign", function()
     -- sends between the refused one and its retry: those already in flight or
     -- started before the 429 came back; without the pause all 9 others go
     -- out well within the second the server asked for
-    local sends, first = {}, nil
+    local sends = {}
     for _, r in ipairs(m:requests()) do
       if r.method == "POST" and r.path == m:path("/messages") then
         local key = cjson.decode(r.body).batch_metadata.sinch_campaign
         sends[#sends + 1] = key
       end
     end
-    first = sends[1]
+    local first = sends[1]
     local retry_at
     for i = 2, #sends do
       if sends[i] == first then retry_at = i break end
