@@ -552,7 +552,9 @@ function Campaign:run()
           if not sok then
             self:answer(job, nil, serr)
           end
-          next_at = max(next_at, t) + interval
+          -- token bucket: a start that came late (the loop was busy) may be
+          -- made up by the next one, never more: the long-run pace is `rate`
+          next_at = max(next_at, t - interval) + interval
         end
       end
       if driver.inflight == 0 and #self.retry == 0 and (source_done or self.stopped) then
