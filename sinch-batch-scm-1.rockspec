@@ -39,6 +39,7 @@ build = {
     ["sinch.batch.webhook"] = "lua/sinch/batch/webhook.lua",
     ["sinch.batch.ledger"] = "lua/sinch/batch/ledger.lua",
     ["sinch.batch.campaign"] = "lua/sinch/batch/campaign.lua",
+    ["sinch.batch.campaign_io"] = "lua/sinch/batch/campaign_io.lua",
     ["sinch.batch.journal"] = "lua/sinch/batch/journal.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
     ["sinch.batch.core"] = {

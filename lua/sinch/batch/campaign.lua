@@ -25,15 +25,14 @@
 local core = require "sinch.batch.core"
 local errors = require "sinch.batch.errors"
 local journal_m = require "sinch.batch.journal"
+local io_m = require "sinch.batch.campaign_io"
 local cjson = require "cjson.safe"
 
 local type, pairs, ipairs, tostring, error, setmetatable, getmetatable =
   type, pairs, ipairs, tostring, error, setmetatable, getmetatable
 local pcall, require = pcall, require
-local unpack = table.unpack or unpack -- luacheck: ignore 113 143
 local floor, max, min, random = math.floor, math.max, math.min, math.random
-local fmt, concat, remove = string.format, table.concat, table.remove
-local decode = cjson.decode
+local fmt, remove = string.format, table.remove
 local now_ms = core.now_ms
 
 local _M = { _VERSION = "0.1.0", METADATA_KEY = "sinch_campaign" }
@@ -94,183 +93,6 @@ local function new_id()
   local seed = fmt("%s:%s:%s:%s:%s", tostring(os.time()), tostring(os.clock()), tostring({}),
                    tostring(random()), noise)
   return "c" .. core.digest(seed):sub(1, 12)
-end
-
----------------------------------------------------------------- sources
-
--- A source yields chunks { rows = {…}, items = {…} | nil } and fills
--- `batch` with the chunk's recipients; bad rows go to on_bad(row, reason).
-local function csv_source(self, path)
-  local copts = { builder = self.batch, size = self.size, dedupe = self.dedupe }
-  for k, v in pairs(self.opts.csv or {}) do copts[k] = v end
-  local chunk = require "sinch.batch.chunk"
-  local src, err = chunk.csv(path, copts)
-  if not src then return nil, err end
-  local seen = 0
-  local function drain_bad()
-    local bad = src.bad
-    for i = seen + 1, #bad do self:bad_row(bad[i].line, bad[i].reason) end
-    seen = #bad
-  end
-  return {
-    kind = "csv", columns = src.columns, params = src.params,
-    next = function()
-      local c = src:next()
-      drain_bad()
-      if c == nil then return nil end
-      return { rows = c.rows, count = c.count }
-    end,
-    close = function() src:close() end,
-  }
-end
-
-local function table_source(self, pull)
-  local recipient = require "sinch.batch.recipient"
-  local size, seen, b = self.size, self.dedupe and {} or nil, self.batch
-  local identity_key = require("sinch.batch.chunk").identity_key
-  local ended = false
-  return {
-    kind = "list",
-    next = function()
-      if ended then return nil end
-      b:reset()
-      local rows, parts, n = {}, self.journal and {} or nil, 0
-      while n < size do
-        local item, index = pull()
-        if item == nil then
-          ended = true
-          break
-        end
-        local reason
-        if type(item) ~= "table" or type(item.recipient) ~= "table" then
-          reason = "expected { recipient = …, parameters = … }"
-        else
-          local ok, verr = recipient.validate(item.recipient)
-          if not ok then reason = "recipient: " .. tostring(verr) end
-        end
-        local k = not reason and seen and identity_key(item)
-        if k and seen[k] then reason = fmt("duplicate of row %d", seen[k]) end
-        if not reason then
-          local ok, aerr = b:add(item.recipient, item.parameters, item.message_metadata,
-                                 item.conversation_metadata)
-          if not ok then
-            reason = tostring(type(aerr) == "table" and aerr.message or aerr)
-            reason = reason:gsub("^recipients%[%d+%]%.?", "")
-          end
-        end
-        if reason then
-          self:bad_row(index, reason)
-        else
-          if k then seen[k] = index end
-          n = n + 1
-          rows[n] = index
-          if parts then parts[n] = journal_m.digest_value(item) end
-        end
-      end
-      if n == 0 then return nil end
-      return { rows = rows, count = n, digest = parts and core.digest(concat(parts)) }
-    end,
-    close = function() end,
-  }
-end
-
------------------------------------------------------------------- drivers
-
--- A driver runs sends: start(job) and wait(timeout_ms) -> { {job, res, err}, … }.
-local function multi_driver(client)
-  local m = assert(core.multi(client.core))
-  local d = { inflight = 0, name = "curl-multi" }
-  function d.start(job)
-    local call, err = client.core:start("send", job.body)
-    if not call then return nil, err end
-    m:add(call, job)
-    d.inflight = d.inflight + 1
-    return true
-  end
-  function d.wait(timeout)
-    local out = {}
-    m:poll(timeout)
-    while true do
-      local job, status, body = m:done()
-      if job == nil then break end
-      d.inflight = d.inflight - 1
-      if status then
-        local data = decode(body)
-        if type(data) ~= "table" or type(data.batch_id) ~= "string" then
-          out[#out + 1] = { job, nil, errors.new("json", fmt("HTTP %d: no batch_id in the answer",
-            status), { may_have_been_processed = true }) }
-        else
-          out[#out + 1] = { job, data }
-        end
-      else
-        out[#out + 1] = { job, nil, body }
-      end
-    end
-    return out
-  end
-  function d.waiting_ms() return m:waiting_ms() end
-  function d.close() m:close() end
-  return d
-end
-
-local function thread_driver(client) -- OpenResty: one light thread per batch in flight
-  local ngx = ngx -- luacheck: ignore 113
-  local d, threads = { inflight = 0, name = "ngx.thread" }, {}
-  local function run(job)
-    local res, err = client:_call("send", job.body)
-    return job, res, err
-  end
-  function d.start(job)
-    local t, err = ngx.thread.spawn(run, job)
-    if not t then return nil, errors.new("internal", "ngx.thread.spawn: " .. tostring(err)) end
-    threads[#threads + 1] = t
-    d.inflight = d.inflight + 1
-    return true
-  end
-  function d.wait(timeout)
-    if #threads == 0 then
-      ngx.sleep(timeout / 1000)
-      return {}
-    end
-    local ok, job, res, err = ngx.thread.wait(unpack(threads))
-    for i = #threads, 1, -1 do
-      if coroutine.status(threads[i]) == "dead" then remove(threads, i) end
-    end
-    d.inflight = d.inflight - 1
-    if not ok then return { { nil, nil, errors.new("internal", tostring(job)) } } end
-    return { { job, res, err } }
-  end
-  function d.waiting_ms() return 0 end
-  function d.close() end
-  return d
-end
-
-local function sync_driver(client) -- a custom transport: one call at a time
-  local d, queue = { inflight = 0, name = "sequential" }, {}
-  function d.start(job)
-    queue[#queue + 1] = job
-    d.inflight = d.inflight + 1
-    return true
-  end
-  function d.wait()
-    local job = remove(queue, 1)
-    if not job then return {} end
-    d.inflight = d.inflight - 1
-    local res, err = client:_call("send", job.body)
-    return { { job, res, err } }
-  end
-  function d.waiting_ms() return 0 end
-  function d.close() end
-  return d
-end
-
-local function sleep_ms(ms)
-  local ngx = rawget(_G, "ngx")
-  if ngx and ngx.sleep and ngx.get_phase and ngx.get_phase() ~= "init" then
-    ngx.sleep(ms / 1000)
-  else
-    core.sleep_ms(ms)
-  end
 end
 
 ----------------------------------------------------------------- campaign
@@ -425,7 +247,7 @@ function Campaign:lookup(job)
   for attempt = 1, 3 do
     list, err = self.client:find(self.key, self.id .. ":" .. job.chunk)
     if list then break end
-    sleep_ms(200 * attempt)
+    io_m.sleep_ms(200 * attempt)
   end
   if not list then return nil, err end
   local hit = list[1]
@@ -465,18 +287,18 @@ function Campaign:run()
   self.pause_until, self.ambiguous, self.retry = 0, {}, {}
   local src, err
   if type(opts.source) == "string" then
-    src, err = csv_source(self, opts.source)
+    src, err = io_m.csv_source(self, opts.source)
   elseif type(opts.source) == "table" then
     local i, list = 0, opts.source
     self.total = #list
-    src = table_source(self, function()
+    src = io_m.table_source(self, function()
       if i >= #list then return nil end
       i = i + 1
       return list[i], i
     end)
   else
     local i, fn = 0, opts.source
-    src = table_source(self, function()
+    src = io_m.table_source(self, function()
       local item = fn()
       if item == nil then return nil end
       i = i + 1
@@ -492,11 +314,11 @@ function Campaign:run()
   end
   local driver
   if client.transport == nil then
-    driver = multi_driver(client)
+    driver = io_m.multi_driver(client)
   elseif rawget(_G, "ngx") and client.transport.run and ngx.thread then -- luacheck: ignore 113
-    driver = thread_driver(client)
+    driver = io_m.thread_driver(client)
   else
-    driver = sync_driver(client)
+    driver = io_m.sync_driver(client)
   end
   self.driver = driver
   r.driver = driver.name
@@ -562,7 +384,7 @@ function Campaign:run()
         if self.stopped or #self.ambiguous == 0 then break end
         local job = remove(self.ambiguous, 1)
         local wait = job.at + self.settle - now_ms()
-        if wait > 0 then sleep_ms(wait) end
+        if wait > 0 then io_m.sleep_ms(wait) end
         local found, ferr = self:lookup(job)
         if found == false then
           job.tries = 0
@@ -584,7 +406,7 @@ function Campaign:run()
           timeout = max(0, min(timeout, max(self.pause_until, next_at) - t))
         end
         if driver.inflight == 0 then
-          sleep_ms(max(1, timeout))
+          io_m.sleep_ms(max(1, timeout))
         else
           for _, a in ipairs(driver.wait(floor(timeout))) do
             self:answer(a[1], a[2], a[3])
