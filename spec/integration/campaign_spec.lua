@@ -125,13 +125,13 @@ describe("sinch.batch.campaign", function()
   end)
 
   it("a 429 with Retry-After pauses the whole campaign, not one request", function()
-    m:fault{ kind = "status", status = 429, retry_after = 1, method = "POST", path = m:path("/messages") }
+    m:fault{ kind = "status", status = 429, retry_after = 2, method = "POST", path = m:path("/messages") }
     local rep = assert(client:campaign{ message = msg, source = people(10000), concurrency = 4,
-                                         rate = 200 })
+                                         rate = 10 })
     assert.same({ 10, true }, { rep.batches, rep.complete })
     -- sends between the refused one and its retry: those already in flight or
     -- started before the 429 came back; without the pause all 9 others go
-    -- out well within the second the server asked for
+    -- out (at 10 per second) well within the 2 seconds the server asked for
     local sends = {}
     for _, r in ipairs(m:requests()) do
       if r.method == "POST" and r.path == m:path("/messages") then
