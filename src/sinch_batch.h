@@ -84,6 +84,11 @@ SINCH_BATCH_API const char *sinch_batch_error_kind_name(sinch_batch_error_kind k
 
 typedef struct sinch_batch_client sinch_batch_client;
 
+/* The longest duration any *_ms field may take: 7 days.  Larger values
+ * (and negative ones) are refused by sinch_batch_client_new, so no sum of
+ * a time and a duration can overflow. */
+#define SINCH_BATCH_MAX_DURATION_MS 604800000L
+
 typedef struct sinch_batch_config {
     const char *project_id;   /* required */
     const char *region;       /* "us" (default), "eu", "br" */

@@ -16,7 +16,10 @@ describe("sinch.batch.core", function()
   it("reports one version, the same as the Lua facade", function()
     assert.is_string(core._VERSION)
     assert.equal(batch._VERSION, core._VERSION)
-    assert.matches("^libcurl/%d", core.curl_version)
+    assert.is_nil(core.curl_version)
+    local curl = require "sinch.batch.curl"
+    assert.matches("^libcurl/%d", curl.version)
+    assert.equal(core._VERSION, curl._VERSION)
   end)
 
   describe("client", function()
@@ -26,6 +29,34 @@ describe("sinch.batch.core", function()
       assert.has_error(function() core.client{ project_id = "p", timeout_ms = "x" } end,
         "bad argument #1 to 'client' (opts.timeout_ms: expected a number, got string)")
       assert.has_error(function() core.client("p") end)
+    end)
+
+    it("takes only a boolean for insecure: a truthy string does not turn verification off",
+      function()
+        for _, v in ipairs{ "false", "true", 0, 1, {} } do
+          assert.has_error(function() new_client{ insecure = v } end,
+            "bad argument #1 to 'client' (opts.insecure: expected a boolean, got " .. type(v) .. ")")
+        end
+        assert.is_truthy(new_client{ insecure = false })
+        assert.is_truthy(new_client{ insecure = true })
+      end)
+
+    it("range-checks every duration: NaN, inf, 1e300 and negatives are misuse", function()
+      local max = 604800000
+      for _, key in ipairs{ "timeout_ms", "deadline_ms", "backoff_base_ms", "backoff_max_ms",
+                            "refresh_ahead_ms", "connect_timeout_ms" } do
+        for _, v in ipairs{ math.huge, -math.huge, 0 / 0, 1e300, -1, max + 1 } do
+          assert.has_error(function() new_client{ [key] = v } end,
+            "bad argument #1 to 'client' (opts." .. key .. ": must be a number from 0 to "
+              .. max .. ")")
+        end
+        assert.is_truthy(new_client{ [key] = max })
+      end
+      assert.has_error(function() new_client{ max_attempts = 1e300 } end)
+      local c = new_client{ token = "t", key_id = nil, key_secret = nil }
+      for _, now in ipairs{ 0 / 0, math.huge, 1e300, -1 } do
+        assert.has_error(function() c:start("status", nil, "b1", nil, now) end)
+      end
     end)
 
     it("returns nil, err for an invalid configuration", function()

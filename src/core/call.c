@@ -408,7 +408,7 @@ static void finish_deadline(sinch_batch_call *call, const char *what) {
     if (call->had_error)
         sb_error_set(&call->err, SINCH_BATCH_ERROR_TIMEOUT,
                      "deadline of %ld ms reached %s after %d attempt(s); last error: %s",
-                     call->c->deadline_ms, what, call->attempts + call->token_attempts, prev);
+                     call->c->deadline_ms, what, call->attempts, prev);
     else
         sb_error_set(&call->err, SINCH_BATCH_ERROR_TIMEOUT, "deadline of %ld ms reached %s",
                      call->c->deadline_ms, what);
