@@ -49,11 +49,13 @@ build = {
         "src/core/call.c",
         "src/core/client.c",
         "src/core/csv.c",
+        "src/core/csvrows.c",
         "src/core/error.c",
         "src/core/json.c",
         "src/core/rules.c",
         "src/core/jsonread.c",
         "src/core/webhook.c",
+        "src/curl/csvfile.c", -- the CSV file source: stdio, no libcurl
         "src/lua/builder.c",
         "src/lua/client.c",
         "src/lua/core.c",

@@ -412,23 +412,52 @@ SINCH_BATCH_API sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_m
 
 /* ------------------------------------------------------------ CSV reader */
 
-/* Streams a CSV file (RFC 4180: quoted fields with commas, quotes and line
- * breaks; CRLF or LF; a UTF-8 BOM is skipped) with libcsv, 64 KiB at a time,
- * and maps each row to one recipient.  The first row is the header (column
- * names, matched case-insensitively).  Spaces around unquoted fields are
- * trimmed; quote a value to keep them.
+/* Reads CSV (RFC 4180: quoted fields with commas, quotes and line breaks;
+ * CRLF or LF; a UTF-8 BOM is skipped) with libcsv and maps each row to one
+ * recipient.  The core does no I/O: it is handed bytes, either pushed with
+ * sinch_batch_csv_feed()/_finish() or pulled through opts.read (your
+ * callback).  sinch_batch_csv_open() (libsinchbatch_curl) reads a file.
+ *
+ * The first row is the header (column names, matched case-insensitively).
+ * Spaces around unquoted fields are trimmed; quote a value to keep them.
  *
  * Columns: channel (or a fixed channel for every row), identity (or
  * "phone"), contact_id (a row with a non-empty contact_id is sent to that
- * contact), app_id (optional); every other column is a parameter, or only
- * those listed in params.  Channel values are upper-cased.
+ * contact), app_id (optional, never required); every other column is a
+ * parameter, or only those listed in params.  Channel values are
+ * upper-cased.
  *
- * A bad row (wrong number of fields, empty identity, an identity that is
- * not E.164 on a phone channel, a missing app_id on an app-scoped channel,
- * a duplicate when dedupe is on) is skipped and kept with its line number
- * (the physical line where the row starts, 1-based; the header is line 1)
- * and the reason; reading goes on. */
+ * A bad row (wrong number of fields, invalid UTF-8, empty identity, an
+ * identity that is not a phone number (sinch_batch_phone_ok) on a phone
+ * channel of opts.channels, a duplicate when dedupe is on) is skipped and
+ * kept with its line number (the physical line where the row starts,
+ * 1-based; the header is line 1) and the reason; reading goes on.  What
+ * stops reading is an error: a field over 16 MiB, a row of more than
+ * 65536 fields, a read error from opts.read, out of memory.
+ *
+ * Typical loop (pull):
+ *
+ *     sinch_batch_csv_opts o;  sinch_batch_csv_opts_init(&o);
+ *     o.channel = "SMS";
+ *     sinch_batch_csv *r = sinch_batch_csv_open("list.csv", &o, &err);
+ *     while ((rc = sinch_batch_csv_fill(r, b, 1000, lines, &n)) == SINCH_BATCH_OK && n > 0)
+ *         ... send b, then sinch_batch_builder_reset(b) ...
+ *     sinch_batch_csv_close(r);
+ *
+ * Push: sinch_batch_csv_new(); then, whenever next()/fill() answer
+ * SINCH_BATCH_CSV_MORE, sinch_batch_csv_feed() more bytes (any split,
+ * even one byte at a time) or sinch_batch_csv_finish() at the end.
+ * A reader is used from one thread at a time; readers are independent. */
 typedef struct sinch_batch_csv sinch_batch_csv;
+
+/* next()/fill()/header(): the fed bytes are used up; feed more or finish. */
+#define SINCH_BATCH_CSV_MORE 2
+
+/* A pull source: put up to cap bytes in buf and return how many, 0 at the
+ * end of the input, or -1 on a read error (with a reason, no secret, in
+ * why).  Called by next()/fill()/header() when they need bytes. */
+typedef long (*sinch_batch_csv_read_fn)(void *ctx, char *buf, size_t cap, char *why,
+                                        size_t whysz);
 
 typedef struct sinch_batch_csv_opts {
     const char *channel;          /* fixed channel for every row ("SMS");
@@ -442,9 +471,18 @@ typedef struct sinch_batch_csv_opts {
     size_t n_params;
     int dedupe;                   /* 1: skip a channel+identity (or contact)
                                      seen before, as "duplicate of line N" */
-    int check_e164;               /* 1 (default): SMS, WHATSAPP, RCS, MMS and
-                                     VIBERBM identities must be E.164 */
+    int check_e164;               /* 1 (default): identities on a phone
+                                     channel must pass sinch_batch_phone_ok
+                                     ("+" optional) */
     char delimiter;               /* default ',' */
+    const sinch_batch_channel *channels; /* which channels are phone channels;
+                                     NULL = sinch_batch_channels().  Must
+                                     outlive the reader; a channel it does
+                                     not list is accepted, unchecked */
+    sinch_batch_csv_read_fn read; /* pull source; NULL = push (feed) */
+    void *read_ctx;               /* handed to read and read_close */
+    void (*read_close)(void *ctx);/* called by sinch_batch_csv_close (and
+                                     when new/open fails); may be NULL */
 } sinch_batch_csv_opts;
 
 /* One mapped row; its pointers stay valid until the next call on the
@@ -466,23 +504,46 @@ typedef struct sinch_batch_csv_row {
 /* Zero opts and fill in the defaults above. */
 SINCH_BATCH_API void sinch_batch_csv_opts_init(sinch_batch_csv_opts *o);
 
-/* Opens path and reads the header.  NULL on error (err filled: kind
- * INVALID for an unreadable file, an empty file or a header that does not
- * fit the options).  o may be NULL for the defaults. */
+/* A reader that has seen no byte yet (the options are copied; the
+ * channels table and read_ctx are not).  NULL on error (err filled).
+ * o may be NULL for the defaults. */
+SINCH_BATCH_API sinch_batch_csv *sinch_batch_csv_new(const sinch_batch_csv_opts *o,
+                                                     sinch_batch_error *err);
+/* Push len bytes (copied as needed; any split is fine).  SINCH_BATCH_OK or
+ * a negative code.  Row pointers handed out before are invalid after. */
+SINCH_BATCH_API int sinch_batch_csv_feed(sinch_batch_csv *r, const char *bytes, size_t len);
+/* The input is complete: the last row needs no line break.  An unclosed
+ * quote here is a bad row ("a quoted field is not closed..."). */
+SINCH_BATCH_API int sinch_batch_csv_finish(sinch_batch_csv *r);
+/* Read the header now (needed before the column accessors answer):
+ * SINCH_BATCH_OK, SINCH_BATCH_CSV_MORE, or a negative code (kind INVALID
+ * for an empty input or a header that does not fit the options).
+ * next()/fill() read it themselves. */
+SINCH_BATCH_API int sinch_batch_csv_header(sinch_batch_csv *r);
+
+/* Opens path and reads the header (libsinchbatch_curl: it does the file
+ * I/O, 64 KiB at a time, through opts.read).  NULL on error (err filled:
+ * kind INVALID for an unreadable file, an empty file or a header that
+ * does not fit the options).  o may be NULL; its read fields are ignored. */
 SINCH_BATCH_API sinch_batch_csv *sinch_batch_csv_open(const char *path,
                                                       const sinch_batch_csv_opts *o,
                                                       sinch_batch_error *err);
+/* Frees the reader (and calls read_close).  NULL is ignored. */
 SINCH_BATCH_API void sinch_batch_csv_close(sinch_batch_csv *r);
+/* The error that stopped the reader (kind NONE while it is fine); valid
+ * until the reader is closed. */
 SINCH_BATCH_API const sinch_batch_error *sinch_batch_csv_error(const sinch_batch_csv *r);
 
-/* The next good row: 1, 0 at the end of the file, or a negative code. */
+/* The next good row: 1, 0 at the end of the input, SINCH_BATCH_CSV_MORE
+ * (push mode: feed or finish, then call again), or a negative code. */
 SINCH_BATCH_API int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row);
 
 /* Appends up to max good rows to b (begin; contact | identity; param*;
  * end) and writes each one's line into rows[i] (room for max).  Returns
- * SINCH_BATCH_OK with *n rows added -- *n == 0 only at the end of the file
- * -- or a negative code (the reader's error says why, builder errors
- * included). */
+ * SINCH_BATCH_OK with *n rows added -- *n < max only at the end of the
+ * input -- SINCH_BATCH_CSV_MORE with *n rows added when the fed bytes ran
+ * out (push mode), or a negative code (the reader's error says why,
+ * builder errors included; a recipient the builder refuses is a bad row). */
 SINCH_BATCH_API int sinch_batch_csv_fill(sinch_batch_csv *r, sinch_batch_builder *b, size_t max,
                                          size_t *rows, size_t *n);
 
@@ -492,7 +553,8 @@ SINCH_BATCH_API size_t sinch_batch_csv_bad_count(const sinch_batch_csv *r);
 SINCH_BATCH_API int sinch_batch_csv_bad_row(const sinch_batch_csv *r, size_t i, size_t *line,
                                             const char **reason);
 
-/* The header's column names, i from 0 (NULL when out of range). */
+/* The header's column names, i from 0 (NULL when out of range; 0 columns
+ * before the header is read). */
 SINCH_BATCH_API size_t sinch_batch_csv_column_count(const sinch_batch_csv *r);
 SINCH_BATCH_API const char *sinch_batch_csv_column_name(const sinch_batch_csv *r, size_t i);
 /* The parameter names (the columns mapped to parameters), i from 0. */

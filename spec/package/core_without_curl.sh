@@ -34,3 +34,11 @@ out=$(LUA_CPATH="$build/lua54/?.so;;" lua5.4 -e '
   assert(mapped, "sinch.batch.curl did not load libcurl")
   print("core alone: no libcurl mapped; sinch.batch.curl: libcurl mapped")')
 echo "$out"
+# the core library does no I/O (DESIGN: sans-I/O): no file or socket call
+lib=$(ls "$build"/libsinchbatch.so.* 2>/dev/null | head -1)
+if [ -n "$lib" ]; then
+  io=$(nm -D --undefined-only "$lib" | awk '{print $2}' | sed 's/@.*//' \
+       | grep -xE 'fopen|fopen64|fread|fwrite|fclose|open|open64|read|write|socket|connect|send|recv' || true)
+  [ -z "$io" ] || { echo "FAIL: $lib calls I/O functions: $io"; exit 1; }
+  echo "ok: $lib calls no file or socket function"
+fi
