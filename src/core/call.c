@@ -334,70 +334,26 @@ sinch_batch_op sinch_batch_call_op(const sinch_batch_call *call) {
 
 /* ------------------------------------------------------------- secrets */
 
-#define N_SECRETS 4
-
 /* The secrets this call knows: key secret, the client's token, the token
- * of the last API request, the Basic credentials.  Returns how many. */
-static size_t secrets_of(const sinch_batch_call *call, const char *out[N_SECRETS]) {
+ * of the last API request, the Basic credentials. */
+static void secrets_of(const sinch_batch_call *call, sb_secrets *sec) {
     const sinch_batch_client *c = call->c;
-    const char *all[N_SECRETS];
-    size_t i, n = 0;
-    all[0] = c->key_secret;
-    all[1] = c->token;
-    all[2] = call->auth_value ? call->auth_value + 7 : NULL; /* after "Bearer " */
-    all[3] = c->basic_auth ? c->basic_auth + 6 : NULL;      /* after "Basic " */
-    for (i = 0; i < N_SECRETS; i++)
-        if (all[i] && all[i][0]) out[n++] = all[i];
-    return n;
-}
-
-/* Server or transport text with every secret replaced by "[redacted]",
- * BEFORE it is cut to fit a message: redacting afterwards would miss a
- * secret cut in half and leave its first bytes in the message.  Returns s
- * itself when it holds no secret, else a copy in *tmp (NULL on ENOMEM, then
- * nothing of s may be shown); *outlen gets the length. */
-static const char *without_secrets(const sinch_batch_call *call, const char *s, size_t len,
-                                   sb_buf *tmp, size_t *outlen) {
-    static const char mark[] = "[redacted]";
-    const char *sec[N_SECRETS];
-    size_t sl[N_SECRETS], n = secrets_of(call, sec), i, j, from = 0;
-    int found = 0;
-
-    *outlen = len;
-    sb_buf_init(tmp);
-    for (j = 0; j < n; j++) sl[j] = strlen(sec[j]);
-    for (i = 0; i < len; i++) {
-        for (j = 0; j < n; j++) {
-            if (s[i] == sec[j][0] && len - i >= sl[j] && memcmp(s + i, sec[j], sl[j]) == 0) break;
-        }
-        if (j == n) continue;
-        found = 1;
-        if (sb_buf_append(tmp, s + from, i - from) != 0 ||
-            sb_buf_append(tmp, mark, sizeof mark - 1) != 0)
-            goto oom;
-        i += sl[j] - 1;
-        from = i + 1;
-    }
-    if (!found) return s;
-    if (sb_buf_append(tmp, s + from, len - from) != 0) goto oom;
-    *outlen = tmp->len;
-    return tmp->data;
-oom:
-    sb_buf_free(tmp);
-    *outlen = 0;
-    return NULL;
+    sec->s[0] = c->key_secret;
+    sec->s[1] = c->token;
+    sec->s[2] = call->auth_value ? call->auth_value + 7 : NULL; /* after "Bearer " */
+    sec->s[3] = c->basic_auth ? c->basic_auth + 6 : NULL;      /* after "Basic " */
+    sec->n = 4;
 }
 
 /* ------------------------------------------------------------- finish */
 
 static void finish(sinch_batch_call *call) {
-    sinch_batch_client *c = call->c;
+    sb_secrets sec;
     release_refresh(call);
-    /* no secret in any message, whatever a server echoed */
-    sb_error_redact(&call->err, c->key_secret);
-    sb_error_redact(&call->err, c->token);
-    if (call->auth_value) sb_error_redact(&call->err, call->auth_value + 7);
-    if (c->basic_auth) sb_error_redact(&call->err, c->basic_auth + 6);
+    /* no secret in any message, whatever a server echoed: a last pass
+     * (server text was redacted before it was cut, in sb_clean) */
+    secrets_of(call, &sec);
+    sb_error_redact(&call->err, &sec);
     call->state = ST_DONE;
 }
 
@@ -610,14 +566,9 @@ static int keep_response(sinch_batch_call *call, const sinch_batch_response *res
 /* The OAuth2 error text of a token endpoint's answer, secrets cut out. */
 static void oauth_error_text(const sinch_batch_call *call, const char *body, size_t len,
                              char *out, size_t outsz) {
-    sb_buf tmp;
-    size_t n;
-    const char *clean = without_secrets(call, body, len, &tmp, &n);
-    if (clean)
-        sb_json_oauth_error(clean, n, out, outsz);
-    else
-        snprintf(out, outsz, "(unreadable: out of memory)");
-    sb_buf_free(&tmp);
+    sb_secrets sec;
+    secrets_of(call, &sec);
+    sb_json_oauth_error(body, len, &sec, out, outsz);
 }
 
 static int feed_token(sinch_batch_call *call, int64_t now_ms, const sinch_batch_response *r) {
@@ -692,11 +643,9 @@ static int feed_api(sinch_batch_call *call, int64_t now_ms, const sinch_batch_re
         return SINCH_BATCH_OK;
     }
     {
-        sb_buf tmp;
-        size_t n;
-        const char *clean = without_secrets(call, call->response, call->response_len, &tmp, &n);
-        sb_json_api_error(clean ? clean : "", clean ? n : 0, st, &call->err);
-        sb_buf_free(&tmp);
+        sb_secrets sec;
+        secrets_of(call, &sec);
+        sb_json_api_error(call->response, call->response_len, st, &sec, &call->err);
     }
     if (st == 401) {
         const char *wa = find_header(r, "WWW-Authenticate");
@@ -790,11 +739,9 @@ int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t now_ms,
     }
     text[0] = '\0';
     if (message) {
-        sb_buf tmp;
-        size_t n;
-        const char *clean = without_secrets(call, message, strlen(message), &tmp, &n);
-        if (clean) sb_sanitize(text, sizeof text, clean, n);
-        sb_buf_free(&tmp);
+        sb_secrets sec;
+        secrets_of(call, &sec);
+        sb_clean(text, sizeof text, message, strlen(message), &sec);
     }
     sb_error_set(&call->err, kind, "%s %s: %s%s%s", call->action.method, call->action.url, what,
                  text[0] ? ": " : "", text);
