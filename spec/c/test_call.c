@@ -1154,6 +1154,27 @@ static void test_call_new_validation(void) {
     req.op = SINCH_BATCH_OP_STATUS;
     CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
     CHECK_STR(err.message, "batch_id: required for STATUS, a non-empty string");
+    /* dot segments would become GET .../projects/proj/ once normalised */
+    req.batch_id = "..";
+    CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
+    CHECK_STR(err.message, "batch_id: \"..\" is a dot segment, not an id");
+    req.batch_id = ".";
+    CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
+    CHECK_STR(err.message, "batch_id: \".\" is a dot segment, not an id");
+    {
+        /* other ids are percent-encoded: they stay one segment */
+        sinch_batch_action a;
+        sinch_batch_call *call;
+        req.batch_id = ".../a/../b c";
+        call = sinch_batch_call_new(c, &req, T0, &err);
+        CHECK(call != NULL);
+        if (call) {
+            CHECK_INT(next(call, T0, &a), SINCH_BATCH_PERFORM);
+            CHECK_STR(a.url, "http://127.0.0.1:9/api/v1/projects/proj/messages/...%2Fa%2F..%2Fb%20c");
+            sinch_batch_call_free(call);
+        }
+    }
+    req.batch_id = NULL;
     req.op = SINCH_BATCH_OP_FIND;
     CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
     CHECK_STR(err.message, "metadata_key: required for FIND, a non-empty string");

@@ -169,6 +169,11 @@ static void test_validation_messages(void) {
         CHECK(c != NULL);
         sinch_batch_client_free(c);
     }
+    cfg = config();
+    cfg.project_id = "..";
+    expect_invalid(&cfg, "project_id: \"..\" is a dot segment, not an id");
+    cfg.project_id = ".";
+    expect_invalid(&cfg, "project_id: \".\" is a dot segment, not an id");
     expect_invalid(NULL, "config: required");
 }
 

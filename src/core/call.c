@@ -248,6 +248,11 @@ sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c, const sinch_batch_
                          "batch_id: required for STATUS, a non-empty string");
             return NULL;
         }
+        if (sb_is_dot_segment(req->batch_id)) {
+            sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                         "batch_id: \"%s\" is a dot segment, not an id", req->batch_id);
+            return NULL;
+        }
         break;
     case SINCH_BATCH_OP_FIND:
         if (req->metadata_key == NULL || req->metadata_key[0] == '\0') {

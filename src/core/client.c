@@ -158,6 +158,11 @@ static int validate(const sinch_batch_config *cfg, sinch_batch_error *err) {
         sb_error_set(err, SINCH_BATCH_ERROR_INVALID, "project_id: required, a non-empty string");
         return -1;
     }
+    if (sb_is_dot_segment(cfg->project_id)) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                     "project_id: \"%s\" is a dot segment, not an id", cfg->project_id);
+        return -1;
+    }
     if ((pos = not_url_safe(cfg->project_id)) != 0) {
         sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
                      "project_id: character %zu is not allowed; use letters, digits, "

@@ -57,6 +57,13 @@ char *sb_memdup(const char *s, size_t n);
 /* Overwrite a secret string with zeros, then free it. */
 void sb_free_secret(char *s);
 
+/* ------------------------------------------------------------ rules.c */
+
+/* 1 when s is "." or "..": as a path segment (an id in a URL path) it
+ * would move the request to another resource once the path is normalised,
+ * so such ids are refused, whatever else they are percent-encoded as. */
+int sb_is_dot_segment(const char *s);
+
 /* --------------------------------------------------------- jsonread.c */
 
 /* Fill e (kind HTTP, status) from an API error body
