@@ -22,7 +22,61 @@
  *   - Times are milliseconds.  "now_ms" is wall-clock time since the Unix
  *     epoch, supplied by the caller (the core reads no clock).
  *   - Nothing here prints, aborts or exits.  No secret (key secret, token,
- *     Authorization value) is ever written into an error message.
+ *     Authorization value) is ever written into an error message, in any
+ *     spelling a server may echo it (raw, JSON-escaped, URL-encoded).
+ *   - Durations (*_ms) are 0 to SINCH_BATCH_MAX_DURATION_MS (7 days).
+ *
+ * Threads: the core has no global state and takes no lock.  Use a client
+ * and its calls (they share its token), a builder, a CSV reader or a driver
+ * from one thread at a time; different objects may be used from different
+ * threads at once.  Creating a libcurl driver calls curl_global_init: with
+ * a libcurl older than 7.84, create the first driver before other threads
+ * start.
+ *
+ * Ownership at a glance:
+ *   sinch_batch_client_new  -> sinch_batch_client_free  (calls keep it alive)
+ *   sinch_batch_call_new / sinch_batch_send -> sinch_batch_call_free
+ *   sinch_batch_builder_new -> sinch_batch_builder_free
+ *   sinch_batch_csv_new / sinch_batch_csv_open -> sinch_batch_csv_close
+ *   sinch_batch_curl_new / _multi_new -> sinch_batch_curl_free / _multi_free
+ *
+ * The call state machine.  A call is one API operation; the core says what
+ * to do and the caller does the I/O:
+ *
+ *        +--------------------- next(now) ----------------------+
+ *        |                         |                            |
+ *     PERFORM (method, url,      WAIT (wait_ms: sleep or       DONE (status,
+ *     headers, body,             arm a timer, then next)       response, error,
+ *     timeout_ms)                                              attempts)
+ *        |
+ *        +-- the HTTP exchange --> feed(now, response)          (any status)
+ *                               or feed_error(now, kind, sent, message)
+ *                               then next() again
+ *
+ * Token fetches, 401 "expired" refreshes, retries with Retry-After or
+ * jittered backoff, the deadline and the never-resend rule for sends all
+ * happen inside: the loop stays the same.  A blocking loop (this is what
+ * sinch_batch_curl_perform does):
+ *
+ *     sinch_batch_call *call = sinch_batch_call_new(client, &req, now_ms(), &err);
+ *     sinch_batch_action a;
+ *     if (call == NULL) return fail(&err);
+ *     for (;;) {
+ *         if (sinch_batch_call_next(call, now_ms(), &a) != SINCH_BATCH_OK) break;
+ *         if (a.kind == SINCH_BATCH_DONE) break;
+ *         if (a.kind == SINCH_BATCH_WAIT) { sleep_ms(a.wait_ms); continue; }
+ *         if (http(a.method, a.url, a.headers, a.n_headers, a.body, a.body_len,
+ *                  a.timeout_ms, &resp) == 0)
+ *             sinch_batch_call_feed(call, now_ms(), &resp);
+ *         else   // sent = 1 once any byte of the request may have left
+ *             sinch_batch_call_feed_error(call, now_ms(), SINCH_BATCH_TE_IO, sent, "reset");
+ *     }
+ *     // a.error == NULL: 2xx, a.response is the body; else a.error says why,
+ *     // and a.error->may_have_been_processed = 1 means: look it up, do not resend
+ *     sinch_batch_call_free(call);
+ *
+ * Link: -lsinchbatch (the core) or -lsinchbatch_curl -lsinchbatch (with the
+ * libcurl driver and sinch_batch_csv_open).
  */
 #ifndef SINCH_BATCH_H
 #define SINCH_BATCH_H
@@ -215,7 +269,9 @@ typedef enum sinch_batch_transport_error {
  * calls WAIT), retries what is safe to retry, and never resends a batch that
  * may have been accepted.  max_attempts bounds API requests and, separately,
  * token requests; the one retry after a 401 "expired" is not counted.
- * The deadline is now_ms + deadline_ms.  NULL on error (err filled). */
+ * The deadline is now_ms + deadline_ms.  req's strings are copied; ids are
+ * percent-encoded into the path, and "." or ".." is refused (a dot segment
+ * would address another resource).  NULL on error (err filled). */
 SINCH_BATCH_API sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c,
                                                        const sinch_batch_request *req,
                                                        int64_t now_ms,
@@ -233,7 +289,10 @@ SINCH_BATCH_API int sinch_batch_call_next(sinch_batch_call *call, int64_t now_ms
 SINCH_BATCH_API int sinch_batch_call_feed(sinch_batch_call *call, int64_t now_ms,
                                           const sinch_batch_response *resp);
 /* The last PERFORM failed in transport.  sent = 1 when any byte of the
- * request may have reached the server. message must hold no secret. */
+ * request may have reached the server: a send then ends DONE with
+ * may_have_been_processed = 1 and is never retried.  message (the
+ * transport's text, may be NULL) is quoted in the error with the call's
+ * secrets redacted. */
 SINCH_BATCH_API int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t now_ms,
                                                 sinch_batch_transport_error te, int sent,
                                                 const char *message);
@@ -346,9 +405,13 @@ SINCH_BATCH_API sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_
 
 /* ------------------------------------------------------------------ JSON */
 
-/* Copies the top-level string member `key` of a JSON object into out.
- * Returns its length, or SINCH_BATCH_ERR when absent/not a string/too long.
- * For reading "batch_id" and the like without a JSON library. */
+/* Copies the top-level string member `key` of a JSON object into out
+ * (outsz bytes, NUL-terminated).  len is the length of json; len == 0 means
+ * json is NUL-terminated and strlen(json) is used (so an empty document
+ * cannot be passed by length).  Returns the string's length, or
+ * SINCH_BATCH_ERR when json is not an object, the member is absent or not
+ * a string, or it does not fit in outsz - 1 bytes.  For reading
+ * "batch_id" and the like without a JSON library; thread-safe. */
 SINCH_BATCH_API int sinch_batch_json_get_string(const char *json, size_t len, const char *key,
                                                 char *out, size_t outsz);
 
@@ -380,7 +443,9 @@ typedef struct sinch_batch_curl_opts {
                                    set -1 to disable */
 } sinch_batch_curl_opts;
 
-/* Blocking driver: one easy handle, reused across calls (keep-alive). */
+/* Blocking driver: one easy handle, reused across calls (keep-alive).
+ * NULL on error (err filled).  opts may be NULL for the defaults; ca_file
+ * is copied. */
 SINCH_BATCH_API sinch_batch_curl *sinch_batch_curl_new(const sinch_batch_curl_opts *opts,
                                                        sinch_batch_error *err);
 SINCH_BATCH_API void sinch_batch_curl_free(sinch_batch_curl *d);
@@ -400,6 +465,8 @@ typedef struct sinch_batch_curl_multi sinch_batch_curl_multi;
 SINCH_BATCH_API sinch_batch_curl_multi *sinch_batch_curl_multi_new(const sinch_batch_curl_opts *opts,
                                                                    sinch_batch_error *err);
 SINCH_BATCH_API void sinch_batch_curl_multi_free(sinch_batch_curl_multi *m);
+/* Starts call on m (the call stays the caller's; do not free it before it
+ * comes out of done()).  userdata comes back with it. */
 SINCH_BATCH_API int sinch_batch_curl_multi_add(sinch_batch_curl_multi *m, sinch_batch_call *call,
                                                void *userdata);
 /* Returns the number of calls still running, or SINCH_BATCH_ERR. */
