@@ -93,7 +93,7 @@ describe("bin/sinch-batch against the sandbox", function()
     local rc, _, err = cli{ "send", "--text", "Hi ${name}", "--csv", "spec/fixtures/csv/nasty.csv" }
     assert.equal(0, rc, err)
     assert.matches("nasty%.csv line 7 skipped: the row has 3 fields, the header has 4", err)
-    assert.matches("nasty%.csv line 9 skipped: identity: not an E%.164 number", err)
+    assert.matches("nasty%.csv line 9 skipped: identity: not a phone number", err)
     local body = cjson.decode(api_requests(m)[1].body)
     assert.equal(4, #body.recipient_and_params)
     assert.same({ name = "Lindqvist, Ann", note = 'said "hi"' }, body.recipient_and_params[1].parameters)

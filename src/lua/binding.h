@@ -75,6 +75,7 @@ typedef struct sb_lua_driver {
     void (*destroy)(void *driver);
     /* Runs call to completion; done as sinch_batch_curl_perform fills it. */
     void (*perform)(void *driver, sinch_batch_call *call, sinch_batch_action *done);
+    const char *(*version)(void); /* "libcurl/8.x", for the User-Agent */
 } sb_lua_driver;
 
 /* Registers a type's metatable: methods[] become __index, metamethods[]

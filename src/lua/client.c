@@ -171,7 +171,18 @@ static int l_client_new(lua_State *L) {
     cfg.key_id = opt_string(L, "key_id");
     cfg.key_secret = opt_string(L, "key_secret");
     cfg.token = opt_string(L, "token");
-    snprintf(ua, sizeof ua, "sinch-batch/%s (%s)", SINCH_BATCH_VERSION, SB_LUA_NAME);
+    /* the driver's version when it is loaded (the Lua facade loads it
+     * before making a client that will use it; never under OpenResty) */
+    lua_getfield(L, LUA_REGISTRYINDEX, SB_LUA_DRIVER_KEY);
+    {
+        const sb_lua_driver *d = lua_touserdata(L, -1);
+        if (d != NULL && d->abi == SB_LUA_ABI)
+            snprintf(ua, sizeof ua, "sinch-batch/%s (%s; %s)", SINCH_BATCH_VERSION, SB_LUA_NAME,
+                     d->version());
+        else
+            snprintf(ua, sizeof ua, "sinch-batch/%s (%s)", SINCH_BATCH_VERSION, SB_LUA_NAME);
+    }
+    lua_pop(L, 1);
     cfg.user_agent = (s = opt_string(L, "user_agent")) != NULL ? s : ua;
     cfg.max_attempts = (int)opt_range(L, "max_attempts", cfg.max_attempts, 1000);
     cfg.timeout_ms = opt_ms(L, "timeout_ms", cfg.timeout_ms);

@@ -44,7 +44,7 @@ static void driver_perform(void *d, sinch_batch_call *call, sinch_batch_action *
 }
 
 static const sb_lua_driver driver = {SB_LUA_ABI, driver_create, driver_destroy,
-                                     driver_perform};
+                                     driver_perform, sinch_batch_curl_version};
 
 __attribute__((visibility("default"))) int luaopen_sinch_batch_curl(lua_State *L) {
     const sb_lua_core_fns *fns;
