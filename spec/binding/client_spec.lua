@@ -228,3 +228,28 @@ describe("sinch.batch.core", function()
     end)
   end)
 end)
+
+describe("sinch.batch.core under nginx", function()
+  it("makes a client and runs a call without loading sinch.batch.curl or libcurl", function()
+    local nginx = require "support.nginx"
+    local n = nginx.start{ server = [[
+      location = /maps { content_by_lua_block {
+        local batch = require "sinch.batch"
+        local c = assert(batch.client{ project_id = "p", region = "eu", token = "t" })
+        local call = assert(c.core:start("status", nil, "b1", nil, 1000))
+        local what = call:next(1000)
+        local mapped = false
+        for l in io.lines("/proc/self/maps") do
+          if l:find("libcurl", 1, true) then mapped = true end
+        end
+        ngx.say(what, " ", package.loaded["sinch.batch.curl"] and "curl-module" or "no-curl-module",
+          " ", mapped and "libcurl" or "no-libcurl")
+      } }
+    ]] }
+    local ok, status, body = pcall(n.get, n, "/maps")
+    n:stop()
+    assert(ok, status)
+    assert.equal(200, status)
+    assert.equal("perform no-curl-module no-libcurl\n", body)
+  end)
+end)
