@@ -51,6 +51,8 @@ build = {
         "src/core/csv.c",
         "src/core/csvrows.c",
         "src/core/error.c",
+        "src/core/feed.c",
+        "src/core/http.c",
         "src/core/json.c",
         "src/core/rules.c",
         "src/core/jsonread.c",
