@@ -420,12 +420,15 @@ SINCH_BATCH_API int sinch_batch_json_get_string(const char *json, size_t len, co
 #define SINCH_BATCH_SIGNATURE_LEN 44 /* base64 of 32 bytes, with padding */
 
 /* base64(HMAC-SHA256(secret, body "." nonce "." timestamp)) into out
- * (at least SINCH_BATCH_SIGNATURE_LEN + 1 bytes, NUL-terminated). */
+ * (at least SINCH_BATCH_SIGNATURE_LEN + 1 bytes, NUL-terminated).
+ * SINCH_BATCH_ERR for an empty secret (anyone could sign with it) or a
+ * NULL argument.  Thread-safe. */
 SINCH_BATCH_API int sinch_batch_webhook_sign(const char *secret, size_t secret_len,
                                              const char *body, size_t body_len,
                                              const char *nonce, const char *timestamp,
                                              char *out);
-/* 1 when signature matches (constant-time compare), 0 when not. */
+/* 1 when signature matches (constant-time compare), 0 when not -- always
+ * 0 for an empty secret.  Thread-safe. */
 SINCH_BATCH_API int sinch_batch_webhook_check(const char *secret, size_t secret_len,
                                               const char *body, size_t body_len,
                                               const char *nonce, const char *timestamp,

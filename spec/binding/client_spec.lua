@@ -229,6 +229,18 @@ describe("sinch.batch.core", function()
   end)
 end)
 
+describe("core.webhook_sign / webhook_check", function()
+  it("refuse an empty secret, which anyone can sign with", function()
+    assert.has_error(function() core.webhook_sign("", "b", "n", "1") end,
+      "bad argument #1 to 'webhook_sign' (secret: must not be empty (anyone can sign with it))")
+    -- base64(HMAC-SHA256("", "b.n.1")): a forgery with the empty key
+    assert.is_false(core.webhook_check("", "b", "n", "1",
+      "jnv1LJac84+RzK1bK/RjAmVnW0JJCc4OBOIJOMhPPNg="))
+    local sig = core.webhook_sign("k", "b", "n", "1")
+    assert.is_true(core.webhook_check("k", "b", "n", "1", sig))
+  end)
+end)
+
 describe("sinch.batch.core under nginx", function()
   it("makes a client and runs a call without loading sinch.batch.curl or libcurl", function()
     local nginx = require "support.nginx"
