@@ -78,6 +78,24 @@ typedef struct sb_lua_driver {
     const char *(*version)(void); /* "libcurl/8.x", for the User-Agent */
 } sb_lua_driver;
 
+/* The lightuserdata at registry[key], after require(module) when it is not
+ * there yet (the module sets it); NULL when it is still missing.  The one
+ * way each module finds the other's table (header-only: both use it). */
+static inline void *sb_lua_registry_from(lua_State *L, const char *module, const char *key) {
+    void *p;
+    lua_getfield(L, LUA_REGISTRYINDEX, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "require");
+        lua_pushstring(L, module);
+        lua_call(L, 1, 0);
+        lua_getfield(L, LUA_REGISTRYINDEX, key);
+    }
+    p = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return p;
+}
+
 /* Registers a type's metatable: methods[] become __index, metamethods[]
  * are set on the metatable itself. Leaves the stack unchanged. */
 void sb_lua_newclass(lua_State *L, const char *name, const luaL_Reg *methods,

@@ -325,17 +325,7 @@ static int push_done(lua_State *L, const sinch_batch_action *a) {
 
 /* The blocking driver: sinch.batch.curl, required on first use. */
 static const sb_lua_driver *get_driver(lua_State *L) {
-    const sb_lua_driver *d;
-    lua_getfield(L, LUA_REGISTRYINDEX, SB_LUA_DRIVER_KEY);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_getglobal(L, "require");
-        lua_pushliteral(L, "sinch.batch.curl");
-        lua_call(L, 1, 0);
-        lua_getfield(L, LUA_REGISTRYINDEX, SB_LUA_DRIVER_KEY);
-    }
-    d = lua_touserdata(L, -1);
-    lua_pop(L, 1);
+    const sb_lua_driver *d = sb_lua_registry_from(L, "sinch.batch.curl", SB_LUA_DRIVER_KEY);
     if (d == NULL || d->abi != SB_LUA_ABI)
         luaL_error(L, "sinch.batch.curl does not match sinch.batch.core (a stale curl.so?)");
     return d;

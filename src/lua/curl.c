@@ -47,13 +47,8 @@ static const sb_lua_driver driver = {SB_LUA_ABI, driver_create, driver_destroy,
                                      driver_perform, sinch_batch_curl_version};
 
 __attribute__((visibility("default"))) int luaopen_sinch_batch_curl(lua_State *L) {
-    const sb_lua_core_fns *fns;
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "sinch.batch.core");
-    lua_call(L, 1, 0);
-    lua_getfield(L, LUA_REGISTRYINDEX, SB_LUA_CORE_FNS_KEY);
-    fns = lua_touserdata(L, -1);
-    lua_pop(L, 1);
+    const sb_lua_core_fns *fns =
+        sb_lua_registry_from(L, "sinch.batch.core", SB_LUA_CORE_FNS_KEY);
     if (fns == NULL || fns->abi != SB_LUA_ABI)
         return luaL_error(L, "sinch.batch.curl does not match sinch.batch.core (a stale "
                              "core.so?)");
