@@ -27,7 +27,14 @@ LUA_CPATH="$work/tree/lib/lua/$lua/?.so;;" \
   assert(package.searchpath == nil or package.searchpath("sinch.batch.core", package.cpath):find("/tree/", 1, true))
   local c = assert(batch.client{ project_id = "p", region = "eu", token = "t" })
   assert(tostring(c) == "sinch.batch.Client (eu, project p)")
+  assert(package.loaded["sinch.batch.curl"], "the facade did not load the libcurl driver")
+  assert(require("sinch.batch.curl").version:match("^libcurl/"))
   assert(batch.message.text("x").text_message.text == "x")
   assert(batch.webhook.verify)
   print("installed rock works: " .. batch._VERSION)'
 test -x "$work/tree/bin/sinch-batch"
+# two C modules: the core without libcurl (all OpenResty loads), the driver with it
+core_so=$work/tree/lib/lua/$lua/sinch/batch/core.so
+curl_so=$work/tree/lib/lua/$lua/sinch/batch/curl.so
+if readelf -d "$core_so" | grep -q 'NEEDED.*libcurl'; then echo "FAIL: $core_so links libcurl"; exit 1; fi
+readelf -d "$curl_so" | grep -q 'NEEDED.*libcurl' || { echo "FAIL: $curl_so lacks libcurl"; exit 1; }
