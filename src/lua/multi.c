@@ -1,8 +1,9 @@
-/* multi.c -- core.multi: the libcurl multi driver (many calls in flight on
- * one thread) for Lua.  Self-contained: it needs only the Call and Client
- * accessors of client.c.
+/* multi.c -- curl.multi: the libcurl multi driver (many calls in flight on
+ * one thread) for Lua, part of the sinch.batch.curl module.  It needs the
+ * Call and Client accessors of client.c, which curl.c forwards to the core
+ * module's own.
  *
- *   local m = core.multi(client_core)      -- the client's TLS/connect options
+ *   local m = require("sinch.batch.curl").multi(client_core)  -- TLS/connect options
  *   m:add(client_core:start("send", body), key)   -- key: any Lua value
  *   m:poll(timeout_ms) -> calls still in m
  *   m:done() -> key, status, body, attempts | key, nil, err | nil (none ready)
@@ -35,7 +36,7 @@ static sb_multi *check_multi(lua_State *L, int i) {
     return u;
 }
 
-/* core.multi(client) -> Multi | nil, err */
+/* curl.multi(client) -> Multi | nil, err */
 static int l_multi_new(lua_State *L) {
     const sinch_batch_curl_opts *o = sb_lua_client_curl_opts(L, 1);
     sinch_batch_error err;

@@ -3,7 +3,7 @@
 -- recipients in the campaign's batch; drivers run sends: start(job) and
 -- wait(timeout_ms) -> { {job, res, err}, … }, waiting_ms() (the longest
 -- Retry-After/backoff wait in progress), close().
---   curl-multi  the libcurl multi driver (core.multi), plain Lua
+--   curl-multi  the libcurl multi driver (sinch.batch.curl.multi), plain Lua
 --   ngx.thread  one light thread per batch in flight, on cosockets
 --   sequential  one call at a time through a custom transport object
 local core = require "sinch.batch.core"
@@ -100,7 +100,7 @@ end
 
 -- A driver runs sends: start(job) and wait(timeout_ms) -> { {job, res, err}, … }.
 function _M.multi_driver(client)
-  local m = assert(core.multi(client.core))
+  local m = assert(require("sinch.batch.curl").multi(client.core))
   local d = { inflight = 0, name = "curl-multi" }
   function d.start(job)
     local call, err = client.core:start("send", job.body)

@@ -66,6 +66,10 @@ function _M.new(opts)
       end
     end
   end
+  local tr = opts.transport
+  if tr == "curl" or ((tr == nil or tr == "auto") and not (ngx and ngx.socket)) then -- luacheck: ignore 113
+    require "sinch.batch.curl" -- the libcurl driver: its own C module, never loaded under nginx
+  end
   local c, err = core.client(c_opts)
   if not c then return nil, err end
   local self = setmetatable({ core = c, app_id = opts.app_id, ledger = opts.ledger }, Client)
