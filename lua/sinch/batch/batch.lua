@@ -66,7 +66,7 @@ function _M.new(client, opts, fname)
 end
 
 --- Adds one recipient.
--- @param recipient a recipient table (sinch.batch.recipient.*)
+-- @param recipient_t a recipient table (sinch.batch.recipient.*)
 -- @param params table of ${name} values, or nil
 -- @param message_metadata table merged over the batch's, or nil
 -- @param conversation_metadata table, or nil

@@ -31,6 +31,7 @@ local rules = require "sinch.batch.rules"
 --- Known ConversationChannel names and their properties, seeded from the C
 -- core's table (empty when the C module cannot load).  Open: add to it with
 -- `register_channel` (or assign directly) when Sinch adds a channel.
+-- @table channels
 do
   local ok, channels = pcall(rules.channels)
   _M.channels = ok and channels or {}
