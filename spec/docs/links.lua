@@ -1,6 +1,8 @@
 -- Checks the documentation tree: README.md stays short (at most 250 lines),
 -- and every relative link in README.md and docs/*.md points at a file or
--- directory that exists (anchors and absolute URLs are not followed).
+-- directory that exists (anchors and absolute URLs are not followed), and no
+-- line suggests retrying a send (`--retry` next to `/send`): a retried POST
+-- can create the same batch twice.
 -- Usage: lua spec/docs/links.lua [ROOT]   (ROOT defaults to the working directory)
 local root = arg[1] or "."
 local MAX_README_LINES = 250
@@ -54,6 +56,9 @@ for _, file in ipairs(files) do
   local ln = 0
   for line in (text or ""):gmatch("([^\n]*)\n?") do
     ln = ln + 1
+    if line:find("--retry", 1, true) and line:find("/send", 1, true) then
+      fail("%s:%d: retries a send (a batch may be created twice): %s", file, ln, line)
+    end
     if line:match("^%s*```") then
       fenced = not fenced   -- a snippet's brackets are not links
     elseif not fenced then
