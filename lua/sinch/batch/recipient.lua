@@ -128,6 +128,11 @@ local function helper(name)
   end
 end
 
+--- `sms(number [, app_id])` and likewise `mms`, `whatsapp`, `rcs`, `viber` (VIBERBM):
+-- a phone-number identity on that channel (an optional `+`, 7–15 digits);
+-- `messenger(id [, app_id])`, `instagram`, `line`, `wechat`: an app-scoped
+-- identity; `telegram(id)`, `kakaotalk`, `kakaotalkchat`, `applebc`: any identity.
+-- @function sms
 _M.sms = helper("SMS")
 _M.mms = helper("MMS")
 _M.whatsapp = helper("WHATSAPP")
