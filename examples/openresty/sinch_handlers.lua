@@ -2,9 +2,9 @@
 --
 -- One client per worker, made on first use: inside nginx the library picks
 -- the cosocket transport by itself, so no handler ever blocks its worker.
--- Every accepted batch is recorded in a ledger (SINCH_LEDGER), so that the
--- callback handler can tie each delivery receipt back to its recipient and
--- to the CSV row (SINCH_CSV) it was sent from.  All workers append to the
+-- Every accepted batch is recorded in a ledger (SINCH_BATCH_LEDGER), so that
+-- the callback handler can tie each delivery receipt back to its recipient
+-- and to the CSV row (SINCH_BATCH_CSV) it was sent from.  All workers append to the
 -- same ledger file; a worker that meets a batch it does not know reads what
 -- the others appended.
 local batch = require "sinch.batch"
@@ -14,18 +14,20 @@ local cjson = require "cjson.safe"
 
 local _M = {}
 
-local CSV_TAG = "source=openresty-csv" -- the ledger tag of batches sent from SINCH_CSV
+local CSV_TAG = "source=openresty-csv" -- the ledger tag of batches sent from SINCH_BATCH_CSV
 
--- SINCH_CSV, or contacts.csv beside nginx.conf (nginx -p examples/openresty/)
+-- SINCH_BATCH_CSV (run.sh: contacts.csv beside this file), or contacts.csv in
+-- nginx's prefix
 local function csv_path()
-  return os.getenv("SINCH_CSV") or (ngx.config.prefix() .. "contacts.csv")
+  return os.getenv("SINCH_BATCH_CSV") or (ngx.config.prefix() .. "contacts.csv")
 end
 
 local client, ledger -- per worker
 
 local function get_ledger()
   if ledger then return ledger end
-  local l, err = ledger_mod.open(os.getenv("SINCH_LEDGER") or "/tmp/sinch-batch-example.ledger")
+  local path = os.getenv("SINCH_BATCH_LEDGER") or (ngx.config.prefix() .. "ledger/example.ledger")
+  local l, err = ledger_mod.open(path)
   if not l then return nil, err end
   ledger = l
   return ledger
@@ -35,13 +37,14 @@ local function get_client()
   if client then return client end
   local l, err = get_ledger()
   if not l then return nil, err end
-  local base_url = os.getenv("SINCH_BASE_URL")
+  local base_url = os.getenv("SINCH_BATCH_BASE_URL")
   local c
   c, err = batch.client{
     project_id = os.getenv("SINCH_PROJECT_ID"),
     app_id = os.getenv("SINCH_APP_ID") or "01EXAMPLEAPPXXXXXXXXXXXXXX",
     region = os.getenv("SINCH_REGION") or "eu",
-    base_url = base_url, auth_url = base_url, -- nil: Sinch's own hosts
+    base_url = base_url, -- nil: Sinch's own hosts
+    auth_url = os.getenv("SINCH_BATCH_AUTH_URL") or base_url,
     key_id = os.getenv("SINCH_KEY_ID"),
     key_secret = os.getenv("SINCH_KEY_SECRET"),
     shared_dict = "sinch_tokens",
@@ -92,7 +95,7 @@ function _M.send()
   return reply(200, res)
 end
 
---- POST /send_csv?text=Hi%20${name}: sends every row of SINCH_CSV (a header
+--- POST /send_csv?text=Hi%20${name}: sends every row of SINCH_BATCH_CSV (a header
 -- row, then one recipient per line: phone, and parameters such as name), in
 -- batches of up to 1000; the ledger keeps the CSV line of each recipient.
 function _M.send_csv()
@@ -134,7 +137,7 @@ function _M.status()
   return reply(200, res)
 end
 
--- The lines of SINCH_CSV, read once per worker (line 1 is the header).
+-- The lines of SINCH_BATCH_CSV, read once per worker (line 1 is the header).
 local csv_lines
 local function csv_line(n)
   if csv_lines == nil then

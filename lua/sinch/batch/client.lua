@@ -81,6 +81,7 @@ function _M.new(opts)
       keepalive_timeout = ms(opts.keepalive_timeout),
       ssl_verify = not opts.insecure,
       connect_timeout = ms(opts.connect_timeout),
+      ca_file = opts.ca_file, -- refused there: nginx.conf names the CA file
     }
   elseif transport == "curl" then
     transport = nil
