@@ -36,6 +36,7 @@ external_dependencies = {
   JANSSON = { header = "jansson.h" },
   OPENSSL = { header = "openssl/hmac.h" },
   CSV = { header = "csv.h" },
+  SQLITE = { header = "sqlite3.h" },
 }
 build = {
   type = "builtin",
@@ -57,6 +58,15 @@ build = {
     ["sinch.batch.message.kinds"] = "lua/sinch/batch/message/kinds.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
     ["sinch.batch.transport.http1"] = "lua/sinch/batch/transport/http1.lua",
+    ["sinch.batch.outcomes"] = "lua/sinch/batch/outcomes.lua",
+    -- the receipts store's SQLite calls: a module of its own, so that only
+    -- sinch.batch.outcomes loads libsqlite3
+    ["sinch.batch.sqlite"] = {
+      sources = { "src/lua/store/sqlite.c" },
+      incdirs = { "src", "src/lua", "$(SQLITE_INCDIR)" },
+      libdirs = { "$(SQLITE_LIBDIR)" },
+      libraries = { "sqlite3" },
+    },
     ["sinch.batch.core"] = {
       sources = {
         -- every C file of src/core, src/curl and src/lua (spec/unit/rockspec_spec.lua checks)

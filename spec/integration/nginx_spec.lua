@@ -707,6 +707,18 @@ describe("examples/openresty", function()
     return out
   end
 
+  -- the workers log each receipt from their flush timer (every 0.2 s):
+  -- waits (bounded) for `count` logged deliveries of batch id
+  local function await_deliveries(id, count)
+    local d
+    for _ = 1, 300 do
+      d = deliveries(id)
+      if #d >= count then break end
+      socket.sleep(0.02)
+    end
+    return d
+  end
+
   it("sends a batch, looks up its status and takes the signed callbacks", function()
     local status, body = n:post("/send", cjson.encode{ to = { "+46700000008", "+46700000009" },
                                                       text = "Hi ${name}", name = "Ann" })
@@ -719,7 +731,7 @@ describe("examples/openresty", function()
     -- the sandbox delivers its callbacks in the background: a batch status
     -- and two deliveries, each verified, parsed and logged with its recipient
     await_callbacks({ webhooks_delivered = 0, webhooks_failed = 0 }, 3)
-    local d = deliveries(id)
+    local d = await_deliveries(id, 2)
     assert.equal(2, #d)
     for i, e in ipairs(d) do
       assert.equal(i - 1, e.message_index)
@@ -752,7 +764,7 @@ describe("examples/openresty", function()
                   batch_id = id, index = 2 }, hit)
 
     await_callbacks(before, 4) -- a batch status and three deliveries
-    local d = deliveries(id)
+    local d = await_deliveries(id, 3)
     assert.equal(3, #d)
     local lines = { '+46700000101,"Ann, Jr"', "+46700000102,Bo", "+46700000103,Cy" }
     for i, e in ipairs(d) do
@@ -763,6 +775,34 @@ describe("examples/openresty", function()
       assert.equal("source=openresty-csv", e.tag)
       assert.is_string(e.status)
     end
+  end)
+
+  it("stores the receipts off the request path and reports them per ledger tag", function()
+    local before = m:stats()
+    local status, body = n:post("/send_csv?text=Hi%20%24%7Bname%7D")
+    assert.equal(200, status, body)
+    local id = cjson.decode(body).batch_ids[1]
+    await_callbacks(before, 4) -- a batch status and three deliveries
+    -- the workers' timers write the store every 0.2 s: wait (bounded) for it
+    local r
+    for _ = 1, 300 do
+      status, body = n:get("/report?campaign=" .. "source%3Dopenresty-csv")
+      assert.equal(200, status, body)
+      r = cjson.decode(body)
+      if r.delivered + r.failed >= 6 then break end -- two CSV sends so far
+      socket.sleep(0.02)
+    end
+    assert.equal("source=openresty-csv", r.campaign)
+    assert.equal(2, r.batches)
+    assert.equal(6, r.recipients)
+    assert.equal(6, r.delivered)
+    assert.equal(0, r.pending)
+    -- the store holds this batch's three receipts, each once
+    local store = assert(require("sinch.batch.outcomes").open(n.prefix .. "/ledger/receipts.db"))
+    local rows = assert(store.db:prepare("SELECT count(*) FROM receipts WHERE batch_id = ?"))
+    assert.equal(3, assert(rows:rows(id))[1][1])
+    rows:close()
+    store:close()
   end)
 
   it("takes a signed callback once and refuses its replay, across workers", function()

@@ -193,6 +193,13 @@ function Ledger:entry(batch_id)
   return e
 end
 
+--- Every batch known (after reading what others appended): an iterator of
+-- batch_id, entry.
+function Ledger:batches()
+  self:refresh()
+  return pairs(self.index)
+end
+
 --- The recipient at message_index (0-based, as in delivery receipts):
 -- `{ row, recipient, tag, batch_id, index }`, or nil.
 function Ledger:lookup(batch_id, message_index)
