@@ -420,6 +420,10 @@ SINCH_BATCH_API int sinch_batch_curl_multi_poll(sinch_batch_curl_multi *m, long 
 SINCH_BATCH_API sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_multi *m,
                                                               sinch_batch_action *done,
                                                               void **userdata);
+/* The longest wait (ms from now) a call in m is in, 0 when none waits: a
+ * 429/503 Retry-After or a backoff.  Lets a caller pause starting new calls
+ * while the server asked for a pause (a campaign slows down as a whole). */
+SINCH_BATCH_API long sinch_batch_curl_multi_waiting_ms(const sinch_batch_curl_multi *m);
 
 /* ------------------------------------------------------------ CSV reader */
 

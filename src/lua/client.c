@@ -407,6 +407,13 @@ static int l_call_close(lua_State *L) {
     return 0;
 }
 
+/* For the multi binding (multi.c): the call of a Call userdata and the
+ * libcurl options of a Client userdata. */
+sinch_batch_call *sb_lua_check_call(lua_State *L, int idx) { return check_call(L, idx)->call; }
+const sinch_batch_curl_opts *sb_lua_client_curl_opts(lua_State *L, int idx) {
+    return &check_client(L, idx)->copts;
+}
+
 static const luaL_Reg client_methods[] = {
     {"call", l_client_call},   {"start", l_client_start},         {"info", l_client_info},
     {"token", l_client_token}, {"set_token", l_client_set_token},

@@ -197,6 +197,17 @@ end
 
 local function id_ok(s) return type(s) == "string" and s ~= "" end
 
+--- Sends a contact list as one campaign (sinch.batch.campaign): batches in
+-- flight, a pace, a journal for exactly-once resume.  Returns its report.
+function Client:campaign(opts)
+  check_client(self, "campaign")
+  if type(opts) ~= "table" then argerror(1, "campaign", "expected a table of options") end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.client = self
+  return require("sinch.batch.campaign").run(o)
+end
+
 --- Status of one batch: `{ batch_id, status, meta_data, send_after }`.
 function Client:status(batch_id)
   check_client(self, "status")
