@@ -95,7 +95,7 @@ local function new_id()
   return "c" .. core.digest(seed):sub(1, 12)
 end
 
------------------------------------------------------------------ campaign
+-- campaign ----------------------------------------------------------------
 
 local Campaign = {}
 Campaign.__index = Campaign

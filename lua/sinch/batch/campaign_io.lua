@@ -18,7 +18,7 @@ local decode = cjson.decode
 
 local _M = {}
 
----------------------------------------------------------------- sources
+-- sources -----------------------------------------------------------------
 
 -- A source yields chunks { rows = {…}, items = {…} | nil } and fills
 -- `batch` with the chunk's recipients; bad rows go to on_bad(row, reason).
@@ -96,7 +96,7 @@ function _M.table_source(self, pull)
   }
 end
 
------------------------------------------------------------------- drivers
+-- drivers -----------------------------------------------------------------
 
 -- A driver runs sends: start(job) and wait(timeout_ms) -> { {job, res, err}, … }.
 function _M.multi_driver(client)

@@ -177,7 +177,7 @@ function _M.row_of(c, message_index)
   return c.rows[message_index + 1]
 end
 
------------------------------------------------------------------------ CSV
+-- CSV -------------------------------------------------------------------
 
 local CSV_OPTIONS = {
   size = "number", channel = "string", channel_column = "string",

@@ -1,4 +1,4 @@
--- sinch.batch.ledger: an append-only record of accepted batches, so that
+--- sinch.batch.ledger: an append-only record of accepted batches, so that
 -- every delivery receipt (batch_id, message_index) can be tied back to the
 -- recipient and the source row it came from.
 --
@@ -65,7 +65,7 @@ local function journal_line(self, e)
   end
 end
 
--- Reads complete lines from self.offset on; stops before a last line that
+--- Reads complete lines from self.offset on; stops before a last line that
 -- has no newline yet (torn, or still being written by another process).
 function Ledger:refresh()
   local f, err = io_open(self.path, "rb")
@@ -99,6 +99,9 @@ function Ledger:refresh()
   return true
 end
 
+--- Opens (or creates) a ledger file and loads what it holds.
+-- @tparam string path the file
+-- @return the ledger | nil, err
 function _M.open(path)
   if type(path) ~= "string" or path == "" then
     error("ledger.open: path: expected a file name, got " .. tostring(path), 2)
@@ -179,7 +182,7 @@ local function check_record(t)
   return rows, recipients
 end
 
--- Appends one batch; returns true, or nil, err when the file cannot be
+--- Appends one batch; returns true, or nil, err when the file cannot be
 -- written (the batch is then remembered in memory only).
 function Ledger:record(t)
   if not self.file then error("ledger:record: the ledger is closed", 2) end
@@ -201,7 +204,7 @@ function Ledger:record(t)
   return true
 end
 
--- The whole entry of a batch, or nil.
+--- The whole entry of a batch, or nil.
 function Ledger:entry(batch_id)
   local e = self.index[batch_id]
   if e == nil and type(batch_id) == "string" then
@@ -211,14 +214,15 @@ function Ledger:entry(batch_id)
   return e
 end
 
--- Every batch known (after reading what others appended): an iterator of
+--- Every batch known (after reading what others appended): an iterator of
 -- batch_id, entry.
 function Ledger:batches()
   self:refresh()
   return pairs(self.index)
 end
 
--- The recipient at message_index (0-based, as in delivery receipts).
+--- The recipient at message_index (0-based, as in delivery receipts):
+-- `{ row, recipient, tag, batch_id, index }`, or nil.
 function Ledger:lookup(batch_id, message_index)
   if type(batch_id) ~= "string" then return nil end
   local i = tonumber(message_index)
@@ -230,12 +234,12 @@ function Ledger:lookup(batch_id, message_index)
   return { row = row, recipient = rcpt, tag = e.tag, batch_id = batch_id, index = i }
 end
 
--- Closes the file (idempotent); lookups keep working on what was loaded.
 --- True until close().
 function Ledger:is_open()
   return self.file ~= nil
 end
 
+--- Closes the file (idempotent); lookups keep working on what was loaded.
 function Ledger:close()
   if self.file then
     self.file:close()
@@ -248,7 +252,7 @@ function Ledger:__tostring()
                 self.file and "" or ", closed")
 end
 
------------------------------------------------------- client:send's glue
+-- client:send's glue ---------------------------------------------------
 
 --- The ledger entry of a batch about to be sent (used by client:send),
 -- checked before anything goes out: a ledger that cannot take it must not
