@@ -3,7 +3,8 @@
  * Reader (src/core/jsonread.c): sinch_batch_json_get_string against
  * jansson's own reading of the same text, and the API error, OAuth2 token
  * and OAuth2 error readers on arbitrary bodies (terminated, no control
- * characters, valid tokens only).
+ * characters, no secret whatever its spelling in the body, valid tokens
+ * only).
  *
  * Writer (src/core/json.c): a string written with sb_json_str / sb_json_str_at
  * parses back with jansson to the same bytes; the UTF-8 check agrees with
@@ -23,13 +24,26 @@ static void no_control(const char *s, const char *what) {
         FZ_CHECK((unsigned char)*s >= 0x20 && *s != 0x7f, "%s holds a control character", what);
 }
 
+static const char SECRET[] = "s3cr3t/Key+With/Slashes_0123456789";
+
+/* The secret, in no spelling, in what a reader wrote (a piece of it may be
+ * there: arbitrary server text can hold one by chance). */
+static void no_secret(const char *msg, const char *what) {
+    FZ_CHECK(strstr(msg, SECRET) == NULL, "%s holds the secret: %s", what, msg);
+}
+
 static void reader(const char *s, size_t n, fz *in) {
+    sb_secrets sec;
     static const char *const keys[] = {"batch_id", "id", "", "error", "a\"b"};
     const char *key = keys[fz_u8(in) % 5];
     char out[64];
     size_t outsz = 1 + fz_u8(in) % sizeof out;
     int rc;
     json_t *root;
+
+    memset(&sec, 0, sizeof sec);
+    sec.s[0] = SECRET;
+    sec.n = 1;
 
     /* get_string agrees with jansson */
     rc = sinch_batch_json_get_string(s, n, key, out, outsz);
@@ -52,11 +66,13 @@ static void reader(const char *s, size_t n, fz *in) {
     {
         sinch_batch_error e;
         memset(&e, 0x55, sizeof e);
-        sb_json_api_error(s, n, 400 + (int)(fz_u8(in) % 200), &e);
+        sb_json_api_error(s, n, 400 + (int)(fz_u8(in) % 200), &sec, &e);
         FZ_CHECK(memchr(e.message, '\0', sizeof e.message) != NULL, "message not terminated");
         FZ_CHECK(memchr(e.api_status, '\0', sizeof e.api_status) != NULL,
                  "api_status not terminated");
         no_control(e.message, "api error message");
+        no_secret(e.message, "api error message");
+        no_secret(e.api_status, "api_status");
         FZ_CHECK(e.kind == SINCH_BATCH_ERROR_HTTP, "api error kind %d", (int)e.kind);
     }
     {
@@ -79,9 +95,10 @@ static void reader(const char *s, size_t n, fz *in) {
         char out2[300];
         size_t osz = 1 + fz_u8(in) % sizeof out2;
         memset(out2, 0x55, sizeof out2);
-        sb_json_oauth_error(s, n, out2, osz);
+        sb_json_oauth_error(s, n, &sec, out2, osz);
         FZ_CHECK(memchr(out2, '\0', osz) != NULL, "oauth error not terminated in %zu", osz);
         no_control(out2, "oauth error");
+        no_secret(out2, "oauth error");
     }
 }
 

@@ -22,7 +22,61 @@
  *   - Times are milliseconds.  "now_ms" is wall-clock time since the Unix
  *     epoch, supplied by the caller (the core reads no clock).
  *   - Nothing here prints, aborts or exits.  No secret (key secret, token,
- *     Authorization value) is ever written into an error message.
+ *     Authorization value) is ever written into an error message, in any
+ *     spelling a server may echo it (raw, JSON-escaped, URL-encoded).
+ *   - Durations (*_ms) are 0 to SINCH_BATCH_MAX_DURATION_MS (7 days).
+ *
+ * Threads: the core has no global state and takes no lock.  Use a client
+ * and its calls (they share its token), a builder, a CSV reader or a driver
+ * from one thread at a time; different objects may be used from different
+ * threads at once.  Creating a libcurl driver calls curl_global_init: with
+ * a libcurl older than 7.84, create the first driver before other threads
+ * start.
+ *
+ * Ownership at a glance:
+ *   sinch_batch_client_new  -> sinch_batch_client_free  (calls keep it alive)
+ *   sinch_batch_call_new / sinch_batch_send -> sinch_batch_call_free
+ *   sinch_batch_builder_new -> sinch_batch_builder_free
+ *   sinch_batch_csv_new / sinch_batch_csv_open -> sinch_batch_csv_close
+ *   sinch_batch_curl_new / _multi_new -> sinch_batch_curl_free / _multi_free
+ *
+ * The call state machine.  A call is one API operation; the core says what
+ * to do and the caller does the I/O:
+ *
+ *        +--------------------- next(now) ----------------------+
+ *        |                         |                            |
+ *     PERFORM (method, url,      WAIT (wait_ms: sleep or       DONE (status,
+ *     headers, body,             arm a timer, then next)       response, error,
+ *     timeout_ms)                                              attempts)
+ *        |
+ *        +-- the HTTP exchange --> feed(now, response)          (any status)
+ *                               or feed_error(now, kind, sent, message)
+ *                               then next() again
+ *
+ * Token fetches, 401 "expired" refreshes, retries with Retry-After or
+ * jittered backoff, the deadline and the never-resend rule for sends all
+ * happen inside: the loop stays the same.  A blocking loop (this is what
+ * sinch_batch_curl_perform does):
+ *
+ *     sinch_batch_call *call = sinch_batch_call_new(client, &req, now_ms(), &err);
+ *     sinch_batch_action a;
+ *     if (call == NULL) return fail(&err);
+ *     for (;;) {
+ *         if (sinch_batch_call_next(call, now_ms(), &a) != SINCH_BATCH_OK) break;
+ *         if (a.kind == SINCH_BATCH_DONE) break;
+ *         if (a.kind == SINCH_BATCH_WAIT) { sleep_ms(a.wait_ms); continue; }
+ *         if (http(a.method, a.url, a.headers, a.n_headers, a.body, a.body_len,
+ *                  a.timeout_ms, &resp) == 0)
+ *             sinch_batch_call_feed(call, now_ms(), &resp);
+ *         else   // sent = 1 once any byte of the request may have left
+ *             sinch_batch_call_feed_error(call, now_ms(), SINCH_BATCH_TE_IO, sent, "reset");
+ *     }
+ *     // a.error == NULL: 2xx, a.response is the body; else a.error says why,
+ *     // and a.error->may_have_been_processed = 1 means: look it up, do not resend
+ *     sinch_batch_call_free(call);
+ *
+ * Link: -lsinchbatch (the core) or -lsinchbatch_curl -lsinchbatch (with the
+ * libcurl driver and sinch_batch_csv_open).
  */
 #ifndef SINCH_BATCH_H
 #define SINCH_BATCH_H
@@ -83,6 +137,11 @@ SINCH_BATCH_API const char *sinch_batch_error_kind_name(sinch_batch_error_kind k
 /* ------------------------------------------------------------------ client */
 
 typedef struct sinch_batch_client sinch_batch_client;
+
+/* The longest duration any *_ms field may take: 7 days.  Larger values
+ * (and negative ones) are refused by sinch_batch_client_new, so no sum of
+ * a time and a duration can overflow. */
+#define SINCH_BATCH_MAX_DURATION_MS 604800000L
 
 typedef struct sinch_batch_config {
     const char *project_id;   /* required */
@@ -222,7 +281,9 @@ typedef enum sinch_batch_transport_error {
  * calls WAIT), retries what is safe to retry, and never resends a batch that
  * may have been accepted.  max_attempts bounds API requests and, separately,
  * token requests; the one retry after a 401 "expired" is not counted.
- * The deadline is now_ms + deadline_ms.  NULL on error (err filled). */
+ * The deadline is now_ms + deadline_ms.  req's strings are copied; ids are
+ * percent-encoded into the path, and "." or ".." is refused (a dot segment
+ * would address another resource).  NULL on error (err filled). */
 SINCH_BATCH_API sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c,
                                                        const sinch_batch_request *req,
                                                        int64_t now_ms,
@@ -240,7 +301,10 @@ SINCH_BATCH_API int sinch_batch_call_next(sinch_batch_call *call, int64_t now_ms
 SINCH_BATCH_API int sinch_batch_call_feed(sinch_batch_call *call, int64_t now_ms,
                                           const sinch_batch_response *resp);
 /* The last PERFORM failed in transport.  sent = 1 when any byte of the
- * request may have reached the server. message must hold no secret. */
+ * request may have reached the server: a send then ends DONE with
+ * may_have_been_processed = 1 and is never retried.  message (the
+ * transport's text, may be NULL) is quoted in the error with the call's
+ * secrets redacted. */
 SINCH_BATCH_API int sinch_batch_call_feed_error(sinch_batch_call *call, int64_t now_ms,
                                                 sinch_batch_transport_error te, int sent,
                                                 const char *message);
@@ -357,9 +421,13 @@ SINCH_BATCH_API sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_
 
 /* ------------------------------------------------------------------ JSON */
 
-/* Copies the top-level string member `key` of a JSON object into out.
- * Returns its length, or SINCH_BATCH_ERR when absent/not a string/too long.
- * For reading "batch_id" and the like without a JSON library. */
+/* Copies the top-level string member `key` of a JSON object into out
+ * (outsz bytes, NUL-terminated).  len is the length of json; len == 0 means
+ * json is NUL-terminated and strlen(json) is used (so an empty document
+ * cannot be passed by length).  Returns the string's length, or
+ * SINCH_BATCH_ERR when json is not an object, the member is absent or not
+ * a string, or it does not fit in outsz - 1 bytes.  For reading
+ * "batch_id" and the like without a JSON library; thread-safe. */
 SINCH_BATCH_API int sinch_batch_json_get_string(const char *json, size_t len, const char *key,
                                                 char *out, size_t outsz);
 
@@ -368,12 +436,15 @@ SINCH_BATCH_API int sinch_batch_json_get_string(const char *json, size_t len, co
 #define SINCH_BATCH_SIGNATURE_LEN 44 /* base64 of 32 bytes, with padding */
 
 /* base64(HMAC-SHA256(secret, body "." nonce "." timestamp)) into out
- * (at least SINCH_BATCH_SIGNATURE_LEN + 1 bytes, NUL-terminated). */
+ * (at least SINCH_BATCH_SIGNATURE_LEN + 1 bytes, NUL-terminated).
+ * SINCH_BATCH_ERR for an empty secret (anyone could sign with it) or a
+ * NULL argument.  Thread-safe. */
 SINCH_BATCH_API int sinch_batch_webhook_sign(const char *secret, size_t secret_len,
                                              const char *body, size_t body_len,
                                              const char *nonce, const char *timestamp,
                                              char *out);
-/* 1 when signature matches (constant-time compare), 0 when not. */
+/* 1 when signature matches (constant-time compare), 0 when not -- always
+ * 0 for an empty secret.  Thread-safe. */
 SINCH_BATCH_API int sinch_batch_webhook_check(const char *secret, size_t secret_len,
                                               const char *body, size_t body_len,
                                               const char *nonce, const char *timestamp,
@@ -391,7 +462,9 @@ typedef struct sinch_batch_curl_opts {
                                    set -1 to disable */
 } sinch_batch_curl_opts;
 
-/* Blocking driver: one easy handle, reused across calls (keep-alive). */
+/* Blocking driver: one easy handle, reused across calls (keep-alive).
+ * NULL on error (err filled).  opts may be NULL for the defaults; ca_file
+ * is copied. */
 SINCH_BATCH_API sinch_batch_curl *sinch_batch_curl_new(const sinch_batch_curl_opts *opts,
                                                        sinch_batch_error *err);
 SINCH_BATCH_API void sinch_batch_curl_free(sinch_batch_curl *d);
@@ -411,6 +484,8 @@ typedef struct sinch_batch_curl_multi sinch_batch_curl_multi;
 SINCH_BATCH_API sinch_batch_curl_multi *sinch_batch_curl_multi_new(const sinch_batch_curl_opts *opts,
                                                                    sinch_batch_error *err);
 SINCH_BATCH_API void sinch_batch_curl_multi_free(sinch_batch_curl_multi *m);
+/* Starts call on m (the call stays the caller's; do not free it before it
+ * comes out of done()).  userdata comes back with it. */
 SINCH_BATCH_API int sinch_batch_curl_multi_add(sinch_batch_curl_multi *m, sinch_batch_call *call,
                                                void *userdata);
 /* Returns the number of calls still running, or SINCH_BATCH_ERR. */
@@ -420,26 +495,59 @@ SINCH_BATCH_API int sinch_batch_curl_multi_poll(sinch_batch_curl_multi *m, long 
 SINCH_BATCH_API sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_multi *m,
                                                               sinch_batch_action *done,
                                                               void **userdata);
+/* The longest wait (ms from now) a call in m is in, 0 when none waits: a
+ * 429/503 Retry-After or a backoff.  Lets a caller pause starting new calls
+ * while the server asked for a pause (a campaign slows down as a whole). */
+SINCH_BATCH_API long sinch_batch_curl_multi_waiting_ms(const sinch_batch_curl_multi *m);
 
 /* ------------------------------------------------------------ CSV reader */
 
-/* Streams a CSV file (RFC 4180: quoted fields with commas, quotes and line
- * breaks; CRLF or LF; a UTF-8 BOM is skipped) with libcsv, 64 KiB at a time,
- * and maps each row to one recipient.  The first row is the header (column
- * names, matched case-insensitively).  Spaces around unquoted fields are
- * trimmed; quote a value to keep them.
+/* Reads CSV (RFC 4180: quoted fields with commas, quotes and line breaks;
+ * CRLF or LF; a UTF-8 BOM is skipped) with libcsv and maps each row to one
+ * recipient.  The core does no I/O: it is handed bytes, either pushed with
+ * sinch_batch_csv_feed()/_finish() or pulled through opts.read (your
+ * callback).  sinch_batch_csv_open() (libsinchbatch_curl) reads a file.
+ *
+ * The first row is the header (column names, matched case-insensitively).
+ * Spaces around unquoted fields are trimmed; quote a value to keep them.
  *
  * Columns: channel (or a fixed channel for every row), identity (or
  * "phone"), contact_id (a row with a non-empty contact_id is sent to that
- * contact), app_id (optional); every other column is a parameter, or only
- * those listed in params.  Channel values are upper-cased.
+ * contact), app_id (optional, never required); every other column is a
+ * parameter, or only those listed in params.  Channel values are
+ * upper-cased.
  *
- * A bad row (wrong number of fields, empty identity, an identity that is
- * not E.164 on a phone channel, a missing app_id on an app-scoped channel,
- * a duplicate when dedupe is on) is skipped and kept with its line number
- * (the physical line where the row starts, 1-based; the header is line 1)
- * and the reason; reading goes on. */
+ * A bad row (wrong number of fields, invalid UTF-8, empty identity, an
+ * identity that is not a phone number (sinch_batch_phone_ok) on a phone
+ * channel of opts.channels, a duplicate when dedupe is on) is skipped and
+ * kept with its line number (the physical line where the row starts,
+ * 1-based; the header is line 1) and the reason; reading goes on.  What
+ * stops reading is an error: a field over 16 MiB, a row of more than
+ * 65536 fields, a read error from opts.read, out of memory.
+ *
+ * Typical loop (pull):
+ *
+ *     sinch_batch_csv_opts o;  sinch_batch_csv_opts_init(&o);
+ *     o.channel = "SMS";
+ *     sinch_batch_csv *r = sinch_batch_csv_open("list.csv", &o, &err);
+ *     while ((rc = sinch_batch_csv_fill(r, b, 1000, lines, &n)) == SINCH_BATCH_OK && n > 0)
+ *         ... send b, then sinch_batch_builder_reset(b) ...
+ *     sinch_batch_csv_close(r);
+ *
+ * Push: sinch_batch_csv_new(); then, whenever next()/fill() answer
+ * SINCH_BATCH_CSV_MORE, sinch_batch_csv_feed() more bytes (any split,
+ * even one byte at a time) or sinch_batch_csv_finish() at the end.
+ * A reader is used from one thread at a time; readers are independent. */
 typedef struct sinch_batch_csv sinch_batch_csv;
+
+/* next()/fill()/header(): the fed bytes are used up; feed more or finish. */
+#define SINCH_BATCH_CSV_MORE 2
+
+/* A pull source: put up to cap bytes in buf and return how many, 0 at the
+ * end of the input, or -1 on a read error (with a reason, no secret, in
+ * why).  Called by next()/fill()/header() when they need bytes. */
+typedef long (*sinch_batch_csv_read_fn)(void *ctx, char *buf, size_t cap, char *why,
+                                        size_t whysz);
 
 typedef struct sinch_batch_csv_opts {
     const char *channel;          /* fixed channel for every row ("SMS");
@@ -453,9 +561,18 @@ typedef struct sinch_batch_csv_opts {
     size_t n_params;
     int dedupe;                   /* 1: skip a channel+identity (or contact)
                                      seen before, as "duplicate of line N" */
-    int check_e164;               /* 1 (default): SMS, WHATSAPP, RCS, MMS and
-                                     VIBERBM identities must be E.164 */
+    int check_e164;               /* 1 (default): identities on a phone
+                                     channel must pass sinch_batch_phone_ok
+                                     ("+" optional) */
     char delimiter;               /* default ',' */
+    const sinch_batch_channel *channels; /* which channels are phone channels;
+                                     NULL = sinch_batch_channels().  Must
+                                     outlive the reader; a channel it does
+                                     not list is accepted, unchecked */
+    sinch_batch_csv_read_fn read; /* pull source; NULL = push (feed) */
+    void *read_ctx;               /* handed to read and read_close */
+    void (*read_close)(void *ctx);/* called by sinch_batch_csv_close (and
+                                     when new/open fails); may be NULL */
 } sinch_batch_csv_opts;
 
 /* One mapped row; its pointers stay valid until the next call on the
@@ -477,23 +594,46 @@ typedef struct sinch_batch_csv_row {
 /* Zero opts and fill in the defaults above. */
 SINCH_BATCH_API void sinch_batch_csv_opts_init(sinch_batch_csv_opts *o);
 
-/* Opens path and reads the header.  NULL on error (err filled: kind
- * INVALID for an unreadable file, an empty file or a header that does not
- * fit the options).  o may be NULL for the defaults. */
+/* A reader that has seen no byte yet (the options are copied; the
+ * channels table and read_ctx are not).  NULL on error (err filled).
+ * o may be NULL for the defaults. */
+SINCH_BATCH_API sinch_batch_csv *sinch_batch_csv_new(const sinch_batch_csv_opts *o,
+                                                     sinch_batch_error *err);
+/* Push len bytes (copied as needed; any split is fine).  SINCH_BATCH_OK or
+ * a negative code.  Row pointers handed out before are invalid after. */
+SINCH_BATCH_API int sinch_batch_csv_feed(sinch_batch_csv *r, const char *bytes, size_t len);
+/* The input is complete: the last row needs no line break.  An unclosed
+ * quote here is a bad row ("a quoted field is not closed..."). */
+SINCH_BATCH_API int sinch_batch_csv_finish(sinch_batch_csv *r);
+/* Read the header now (needed before the column accessors answer):
+ * SINCH_BATCH_OK, SINCH_BATCH_CSV_MORE, or a negative code (kind INVALID
+ * for an empty input or a header that does not fit the options).
+ * next()/fill() read it themselves. */
+SINCH_BATCH_API int sinch_batch_csv_header(sinch_batch_csv *r);
+
+/* Opens path and reads the header (libsinchbatch_curl: it does the file
+ * I/O, 64 KiB at a time, through opts.read).  NULL on error (err filled:
+ * kind INVALID for an unreadable file, an empty file or a header that
+ * does not fit the options).  o may be NULL; its read fields are ignored. */
 SINCH_BATCH_API sinch_batch_csv *sinch_batch_csv_open(const char *path,
                                                       const sinch_batch_csv_opts *o,
                                                       sinch_batch_error *err);
+/* Frees the reader (and calls read_close).  NULL is ignored. */
 SINCH_BATCH_API void sinch_batch_csv_close(sinch_batch_csv *r);
+/* The error that stopped the reader (kind NONE while it is fine); valid
+ * until the reader is closed. */
 SINCH_BATCH_API const sinch_batch_error *sinch_batch_csv_error(const sinch_batch_csv *r);
 
-/* The next good row: 1, 0 at the end of the file, or a negative code. */
+/* The next good row: 1, 0 at the end of the input, SINCH_BATCH_CSV_MORE
+ * (push mode: feed or finish, then call again), or a negative code. */
 SINCH_BATCH_API int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row);
 
 /* Appends up to max good rows to b (begin; contact | identity; param*;
  * end) and writes each one's line into rows[i] (room for max).  Returns
- * SINCH_BATCH_OK with *n rows added -- *n == 0 only at the end of the file
- * -- or a negative code (the reader's error says why, builder errors
- * included). */
+ * SINCH_BATCH_OK with *n rows added -- *n < max only at the end of the
+ * input -- SINCH_BATCH_CSV_MORE with *n rows added when the fed bytes ran
+ * out (push mode), or a negative code (the reader's error says why,
+ * builder errors included; a recipient the builder refuses is a bad row). */
 SINCH_BATCH_API int sinch_batch_csv_fill(sinch_batch_csv *r, sinch_batch_builder *b, size_t max,
                                          size_t *rows, size_t *n);
 
@@ -503,7 +643,8 @@ SINCH_BATCH_API size_t sinch_batch_csv_bad_count(const sinch_batch_csv *r);
 SINCH_BATCH_API int sinch_batch_csv_bad_row(const sinch_batch_csv *r, size_t i, size_t *line,
                                             const char **reason);
 
-/* The header's column names, i from 0 (NULL when out of range). */
+/* The header's column names, i from 0 (NULL when out of range; 0 columns
+ * before the header is read). */
 SINCH_BATCH_API size_t sinch_batch_csv_column_count(const sinch_batch_csv *r);
 SINCH_BATCH_API const char *sinch_batch_csv_column_name(const sinch_batch_csv *r, size_t i);
 /* The parameter names (the columns mapped to parameters), i from 0. */

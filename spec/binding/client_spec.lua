@@ -16,7 +16,10 @@ describe("sinch.batch.core", function()
   it("reports one version, the same as the Lua facade", function()
     assert.is_string(core._VERSION)
     assert.equal(batch._VERSION, core._VERSION)
-    assert.matches("^libcurl/%d", core.curl_version)
+    assert.is_nil(core.curl_version)
+    local curl = require "sinch.batch.curl"
+    assert.matches("^libcurl/%d", curl.version)
+    assert.equal(core._VERSION, curl._VERSION)
   end)
 
   describe("client", function()
@@ -26,6 +29,34 @@ describe("sinch.batch.core", function()
       assert.has_error(function() core.client{ project_id = "p", timeout_ms = "x" } end,
         "bad argument #1 to 'client' (opts.timeout_ms: expected a number, got string)")
       assert.has_error(function() core.client("p") end)
+    end)
+
+    it("takes only a boolean for insecure: a truthy string does not turn verification off",
+      function()
+        for _, v in ipairs{ "false", "true", 0, 1, {} } do
+          assert.has_error(function() new_client{ insecure = v } end,
+            "bad argument #1 to 'client' (opts.insecure: expected a boolean, got " .. type(v) .. ")")
+        end
+        assert.is_truthy(new_client{ insecure = false })
+        assert.is_truthy(new_client{ insecure = true })
+      end)
+
+    it("range-checks every duration: NaN, inf, 1e300 and negatives are misuse", function()
+      local max = 604800000
+      for _, key in ipairs{ "timeout_ms", "deadline_ms", "backoff_base_ms", "backoff_max_ms",
+                            "refresh_ahead_ms", "connect_timeout_ms" } do
+        for _, v in ipairs{ math.huge, -math.huge, 0 / 0, 1e300, -1, max + 1 } do
+          assert.has_error(function() new_client{ [key] = v } end,
+            "bad argument #1 to 'client' (opts." .. key .. ": must be a number from 0 to "
+              .. max .. ")")
+        end
+        assert.is_truthy(new_client{ [key] = max })
+      end
+      assert.has_error(function() new_client{ max_attempts = 1e300 } end)
+      local c = new_client{ token = "t", key_id = nil, key_secret = nil }
+      for _, now in ipairs{ 0 / 0, math.huge, 1e300, -1 } do
+        assert.has_error(function() c:start("status", nil, "b1", nil, now) end)
+      end
     end)
 
     it("returns nil, err for an invalid configuration", function()
@@ -195,5 +226,42 @@ describe("sinch.batch.core", function()
       assert.is_false(err.retryable)
       assert.has_error(function() call:feed_error(7, "bogus", true) end)
     end)
+  end)
+end)
+
+describe("core.webhook_sign / webhook_check", function()
+  it("refuse an empty secret, which anyone can sign with", function()
+    assert.has_error(function() core.webhook_sign("", "b", "n", "1") end,
+      "bad argument #1 to 'webhook_sign' (secret: must not be empty (anyone can sign with it))")
+    -- base64(HMAC-SHA256("", "b.n.1")): a forgery with the empty key
+    assert.is_false(core.webhook_check("", "b", "n", "1",
+      "jnv1LJac84+RzK1bK/RjAmVnW0JJCc4OBOIJOMhPPNg="))
+    local sig = core.webhook_sign("k", "b", "n", "1")
+    assert.is_true(core.webhook_check("k", "b", "n", "1", sig))
+  end)
+end)
+
+describe("sinch.batch.core under nginx", function()
+  it("makes a client and runs a call without loading sinch.batch.curl or libcurl", function()
+    local nginx = require "support.nginx"
+    local n = nginx.start{ server = [[
+      location = /maps { content_by_lua_block {
+        local batch = require "sinch.batch"
+        local c = assert(batch.client{ project_id = "p", region = "eu", token = "t" })
+        local call = assert(c.core:start("status", nil, "b1", nil, 1000))
+        local what = call:next(1000)
+        local mapped = false
+        for l in io.lines("/proc/self/maps") do
+          if l:find("libcurl", 1, true) then mapped = true end
+        end
+        ngx.say(what, " ", package.loaded["sinch.batch.curl"] and "curl-module" or "no-curl-module",
+          " ", mapped and "libcurl" or "no-libcurl")
+      } }
+    ]] }
+    local ok, status, body = pcall(n.get, n, "/maps")
+    n:stop()
+    assert(ok, status)
+    assert.equal(200, status)
+    assert.equal("perform no-curl-module no-libcurl\n", body)
   end)
 end)

@@ -696,6 +696,26 @@ static void test_deadline_bound(void) {
     CHECK_INT(a.attempts, 1);
     sinch_batch_call_free(call);
     sinch_batch_client_free(c);
+
+    /* the count in the message is of API attempts: token requests are not
+     * attempts (one API attempt after two token requests says 1) */
+    cfg = config();
+    cfg.max_attempts = 10;
+    cfg.deadline_ms = 10000;
+    c = client_with(&cfg);
+    call = call_op(c, SINCH_BATCH_OP_STATUS, T0);
+    CHECK_INT(next(call, T0, &a), SINCH_BATCH_PERFORM);
+    CHECK_INT(a.is_token_request, 1);
+    feed(call, T0, 503, "", "Retry-After", "1");
+    CHECK_INT(next(call, T0, &a), SINCH_BATCH_WAIT);
+    answer_token(call, T0 + 1000, "tok", 3600);
+    expect_api(call, T0 + 1000, "tok");
+    feed(call, T0 + 1000, 503, "", "Retry-After", "20");
+    CHECK_INT(next(call, T0 + 1000, &a), SINCH_BATCH_DONE);
+    CHECK_INT(a.error->kind, SINCH_BATCH_ERROR_TIMEOUT);
+    CHECK_CONTAINS(a.error->message, "after 1 attempt(s)");
+    sinch_batch_call_free(call);
+    sinch_batch_client_free(c);
 }
 
 static void test_backoff_bounds(void) {
@@ -900,6 +920,7 @@ static void test_error_bodies(void) {
 /* A secret a server echoes is cut out before the text is shortened to fit
  * a message: none of its bytes may remain, not even the half that fits. */
 #define LONG_TOKEN "LONGTOKEN-0123456789abcdefghij"
+#define SLASH_TOKEN "tok/en/ABCDEFGHIJKLMNOPQRSTU"
 
 static void no_token_prefix(const char *msg) {
     CHECK(strstr(msg, "LONGTOKEN") == NULL);
@@ -965,6 +986,43 @@ static void test_echoed_secrets_cut_before_truncation(void) {
     CHECK_CONTAINS(a.error->message, "[redacted]");
     no_token_prefix(a.error->message);
     sinch_batch_call_free(call);
+    sinch_batch_client_free(c);
+
+    /* a token with "/" echoed JSON-escaped ("\/") or URL-encoded inside a
+     * long error: redacted in the decoded text, before the cut */
+    c = client_with(&cfg);
+    CHECK_INT(sinch_batch_client_set_token(c, SLASH_TOKEN, T0 + 24 * 3600 * 1000LL), 0);
+    {
+        static const char *const echoes[] = {
+            /* JSON: jansson decodes \/ and \u0041 before the cut */
+            "{\"error\":{\"code\":400,\"status\":\"INVALID_ARGUMENT\",\"message\":\"%s "
+            "tok\\/en\\/\\u0041BCDEFGHIJKLMNOPQRSTU\"}}",
+            /* not JSON: the escaped spelling stays as it came */
+            "%s tok\\/en\\/ABCDEFGHIJKLMNOPQRSTU",
+            "%s tok%%2Fen%%2FABCDEFGHIJKLMNOPQRSTU",
+            "%s tok%%2fen%%2fABCDEFGHIJKLMNOPQRSTU",
+        };
+        size_t k;
+        char pad[480];
+        memset(pad, 'p', sizeof pad - 1);
+        pad[sizeof pad - 1] = '\0';
+        for (k = 0; k < sizeof echoes / sizeof echoes[0]; k++) {
+            /* the token starts just before the 512-byte message (JSON) or
+             * the 200-byte snippet (not JSON) is cut */
+            snprintf(body, sizeof body, echoes[k], pad + (k == 0 ? 0 : 300));
+            call = call_op(c, SINCH_BATCH_OP_STATUS, T0);
+            expect_api(call, T0, SLASH_TOKEN);
+            feed(call, T0, 400, body, NULL, NULL);
+            next(call, T0, &a);
+            CHECK(a.error != NULL);
+            if (a.error) {
+                CHECK(strstr(a.error->message, "tok") == NULL);
+                CHECK(strstr(a.error->message, "ABCD") == NULL);
+                CHECK(strstr(a.error->message, "en\\/") == NULL);
+            }
+            sinch_batch_call_free(call);
+        }
+    }
     sinch_batch_client_free(c);
 
     /* the token endpoint echoing the key secret past its 256-byte cut */
@@ -1096,6 +1154,27 @@ static void test_call_new_validation(void) {
     req.op = SINCH_BATCH_OP_STATUS;
     CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
     CHECK_STR(err.message, "batch_id: required for STATUS, a non-empty string");
+    /* dot segments would become GET .../projects/proj/ once normalised */
+    req.batch_id = "..";
+    CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
+    CHECK_STR(err.message, "batch_id: \"..\" is a dot segment, not an id");
+    req.batch_id = ".";
+    CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
+    CHECK_STR(err.message, "batch_id: \".\" is a dot segment, not an id");
+    {
+        /* other ids are percent-encoded: they stay one segment */
+        sinch_batch_action a;
+        sinch_batch_call *call;
+        req.batch_id = ".../a/../b c";
+        call = sinch_batch_call_new(c, &req, T0, &err);
+        CHECK(call != NULL);
+        if (call) {
+            CHECK_INT(next(call, T0, &a), SINCH_BATCH_PERFORM);
+            CHECK_STR(a.url, "http://127.0.0.1:9/api/v1/projects/proj/messages/...%2Fa%2F..%2Fb%20c");
+            sinch_batch_call_free(call);
+        }
+    }
+    req.batch_id = NULL;
     req.op = SINCH_BATCH_OP_FIND;
     CHECK(sinch_batch_call_new(c, &req, T0, &err) == NULL);
     CHECK_STR(err.message, "metadata_key: required for FIND, a non-empty string");

@@ -1,5 +1,6 @@
 /* test_client.c -- client configuration and validation, the error helpers
  * and the JSON string reader. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,7 +149,31 @@ static void test_validation_messages(void) {
     expect_invalid(&cfg, "max_attempts: must be >= 0 (got -1)");
     cfg = config();
     cfg.deadline_ms = -5;
-    expect_invalid(&cfg, "deadline_ms: must be >= 0 (got -5)");
+    expect_invalid(&cfg, "deadline_ms: must be 0 to 604800000 ms (got -5)");
+    /* near LONG_MAX a refresh lease (now + timeout) would overflow */
+    cfg = config();
+    cfg.timeout_ms = LONG_MAX;
+    expect_invalid(&cfg, "timeout_ms: must be 0 to 604800000 ms (got 9223372036854775807)");
+    cfg = config();
+    cfg.deadline_ms = LONG_MAX - 1;
+    expect_invalid(&cfg, "deadline_ms: must be 0 to 604800000 ms (got 9223372036854775806)");
+    cfg = config();
+    cfg.refresh_ahead_ms = SINCH_BATCH_MAX_DURATION_MS + 1;
+    expect_invalid(&cfg, "refresh_ahead_ms: must be 0 to 604800000 ms (got 604800001)");
+    cfg = config();
+    cfg.backoff_max_ms = cfg.backoff_base_ms = cfg.timeout_ms = cfg.deadline_ms =
+        SINCH_BATCH_MAX_DURATION_MS;
+    {
+        sinch_batch_error err;
+        sinch_batch_client *c = sinch_batch_client_new(&cfg, &err);
+        CHECK(c != NULL);
+        sinch_batch_client_free(c);
+    }
+    cfg = config();
+    cfg.project_id = "..";
+    expect_invalid(&cfg, "project_id: \"..\" is a dot segment, not an id");
+    cfg.project_id = ".";
+    expect_invalid(&cfg, "project_id: \".\" is a dot segment, not an id");
     expect_invalid(NULL, "config: required");
 }
 
@@ -183,13 +208,30 @@ static void test_error_helpers(void) {
     CHECK_INT(e.status, 0);
     sb_error_set(NULL, SINCH_BATCH_ERROR_HTTP, "ignored");
 
-    sb_error_set(&e, SINCH_BATCH_ERROR_AUTH, "a sec and sec again, sec");
-    sb_error_redact(&e, "sec");
-    CHECK_STR(e.message, "a [redacted] and [redacted] again, [redacted]");
-    /* a secret that occurs in the mark itself does not loop */
-    sb_error_redact(&e, "d");
-    CHECK_STR(e.message, "a [re[redacted]acte[redacted]] an[redacted] [re[redacted]acte[redacted]] "
-                         "again, [re[redacted]acte[redacted]]");
+    {
+        sb_secrets one = {{"sec", NULL, NULL, NULL}, 4}, d = {{NULL, "d", NULL, NULL}, 2};
+        sb_secrets slash = {{"ab/c\"d", NULL, NULL, NULL}, 1};
+        const char *in = "1 ab/c\"d 2 ab\\/c\\\"d 3 ab%2Fc%22d 4 ab%2fc%22d 5 ab/c";
+        const char *esc = "xx ab\\/c\\\"d";
+        sb_buf out;
+        char text[64];
+        sb_error_set(&e, SINCH_BATCH_ERROR_AUTH, "a sec and sec again, sec");
+        sb_error_redact(&e, &one);
+        CHECK_STR(e.message, "a [redacted] and [redacted] again, [redacted]");
+        /* a secret that occurs in the mark itself does not loop */
+        sb_error_redact(&e, &d);
+        CHECK_STR(e.message, "a [re[redacted]acte[redacted]] an[redacted] "
+                             "[re[redacted]acte[redacted]] again, [re[redacted]acte[redacted]]");
+        /* every spelling: raw, JSON-escaped, URL-encoded in either case */
+        sb_buf_init(&out);
+        CHECK_INT(sb_redact(&out, in, strlen(in), &slash), 1);
+        CHECK_STR(out.data, "1 [redacted] 2 [redacted] 3 [redacted] 4 [redacted] 5 ab/c");
+        CHECK_INT(sb_redact(&out, "nothing here", 12, &slash), 0);
+        sb_buf_free(&out);
+        /* redacted before the cut: not even the first bytes stay */
+        sb_clean(text, 8, esc, strlen(esc), &slash);
+        CHECK_STR(text, "xx [red");
+    }
 }
 
 static void test_json_get_string(void) {

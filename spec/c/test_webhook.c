@@ -200,11 +200,18 @@ static void test_binary_body_and_empty_secret(void) {
     CHECK_INT(sinch_batch_webhook_check("k", 1, body_a, sizeof body_a, "n", "1", sig_a,
                                         strlen(sig_a)),
               1);
-    /* an empty secret is a valid (if unwise) HMAC key; an empty body too */
-    CHECK_INT(sinch_batch_webhook_sign("", 0, "", 0, "n", "1", sig_empty), 0);
-    CHECK_INT(strlen(sig_empty), SINCH_BATCH_SIGNATURE_LEN);
-    CHECK_INT(sinch_batch_webhook_check("", 0, NULL, 0, "n", "1", sig_empty, strlen(sig_empty)),
+    /* an empty body is fine; an empty secret, which anyone can sign with,
+     * is refused: the signature of an empty key never verifies */
+    CHECK_INT(sinch_batch_webhook_sign("k", 1, "", 0, "n", "1", sig_empty), 0);
+    CHECK_INT(sinch_batch_webhook_check("k", 1, NULL, 0, "n", "1", sig_empty, strlen(sig_empty)),
               1);
+    CHECK_INT(sinch_batch_webhook_sign("", 0, "", 0, "n", "1", sig_empty), SINCH_BATCH_ERR);
+    /* base64(HMAC-SHA256("", "b.n.1")), computed with the empty key */
+    {
+        static const char forged[] = "jnv1LJac84+RzK1bK/RjAmVnW0JJCc4OBOIJOMhPPNg=";
+        CHECK_INT(strlen(forged), SINCH_BATCH_SIGNATURE_LEN);
+        CHECK_INT(sinch_batch_webhook_check("", 0, "b", 1, "n", "1", forged, strlen(forged)), 0);
+    }
 }
 
 static void test_misuse_is_refused(void) {

@@ -56,7 +56,8 @@ local GOOD = {
 }
 local GOOD_LINES = { 2, 3, 4, 5, 9, 11, 12, 14 }
 local BAD = {
-  { line = 7, reason = 'identity: not an E.164 number ("+" and 7 to 15 digits) for channel SMS' },
+  { line = 7, reason = 'identity: not a phone number (an optional "+" and 7 to 15 digits, the '
+    .. "first not 0) for channel SMS" },
   { line = 8, reason = "the row has 3 fields, the header has 4" },
   { line = 10, reason = "identity: is empty" },
   { line = 13, reason = "the row has 5 fields, the header has 4" },

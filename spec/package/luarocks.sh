@@ -35,3 +35,8 @@ for interp in "${interps[@]}"; do
 done
 start_mock "$mock"
 check_cli "$work/tree/bin"
+# two C modules: the core without libcurl (all OpenResty loads), the driver with it
+core_so=$work/tree/lib/lua/$lua/sinch/batch/core.so
+curl_so=$work/tree/lib/lua/$lua/sinch/batch/curl.so
+if readelf -d "$core_so" | grep -q 'NEEDED.*libcurl'; then echo "FAIL: $core_so links libcurl"; exit 1; fi
+readelf -d "$curl_so" | grep -q 'NEEDED.*libcurl' || { echo "FAIL: $curl_so lacks libcurl"; exit 1; }

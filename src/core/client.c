@@ -161,6 +161,11 @@ static int validate(const sinch_batch_config *cfg, sinch_batch_error *err) {
         sb_error_set(err, SINCH_BATCH_ERROR_INVALID, "project_id: required, a non-empty string");
         return -1;
     }
+    if (sb_is_dot_segment(cfg->project_id)) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                     "project_id: \"%s\" is a dot segment, not an id", cfg->project_id);
+        return -1;
+    }
     if ((pos = not_url_safe(cfg->project_id)) != 0) {
         sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
                      "project_id: character %zu is not allowed; use letters, digits, "
@@ -210,19 +215,26 @@ static int validate(const sinch_batch_config *cfg, sinch_batch_error *err) {
                      "user_agent: character %zu is a control or non-ASCII character", pos);
         return -1;
     }
-#define NOT_NEGATIVE(field)                                                              \
-    if (cfg->field < 0) {                                                                \
-        sb_error_set(err, SINCH_BATCH_ERROR_INVALID, #field ": must be >= 0 (got %ld)",  \
+    if (cfg->max_attempts < 0) {
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID, "max_attempts: must be >= 0 (got %d)",
+                     cfg->max_attempts);
+        return -1;
+    }
+    /* every duration is bounded, so no sum of a time and a duration can
+     * overflow (a refresh lease near LONG_MAX would wrap negative) */
+#define DURATION(field)                                                                  \
+    if (cfg->field < 0 || cfg->field > SINCH_BATCH_MAX_DURATION_MS) {                    \
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,                                     \
+                     #field ": must be 0 to %ld ms (got %ld)", SINCH_BATCH_MAX_DURATION_MS, \
                      (long)cfg->field);                                                  \
         return -1;                                                                       \
     }
-    NOT_NEGATIVE(max_attempts)
-    NOT_NEGATIVE(timeout_ms)
-    NOT_NEGATIVE(deadline_ms)
-    NOT_NEGATIVE(backoff_base_ms)
-    NOT_NEGATIVE(backoff_max_ms)
-    NOT_NEGATIVE(refresh_ahead_ms)
-#undef NOT_NEGATIVE
+    DURATION(timeout_ms)
+    DURATION(deadline_ms)
+    DURATION(backoff_base_ms)
+    DURATION(backoff_max_ms)
+    DURATION(refresh_ahead_ms)
+#undef DURATION
     return 0;
 }
 

@@ -28,9 +28,25 @@ void sb_error_vset(sinch_batch_error *e, sinch_batch_error_kind kind, const char
                    va_list ap);
 /* Out of memory: kind INTERNAL, returns SINCH_BATCH_ENOMEM. */
 int sb_error_nomem(sinch_batch_error *e, const char *what);
-/* Replace every occurrence of secret (when non-empty) in e->message by
- * "[redacted]". */
-void sb_error_redact(sinch_batch_error *e, const char *secret);
+/* The secrets a call knows (key secret, tokens, Basic credentials); NULL
+ * or empty entries are skipped. */
+#define SB_MAX_SECRETS 4
+typedef struct sb_secrets {
+    const char *s[SB_MAX_SECRETS];
+    size_t n;
+} sb_secrets;
+/* The one home of redaction.  Every spelling of every secret in s -- as it
+ * is, JSON-escaped ("a\/b", "\u000a") and URL-encoded ("a%2Fb", "%2f") --
+ * replaced by "[redacted]", into out.  Returns 1 when something was
+ * replaced (out holds the result), 0 when s holds no secret (out not
+ * touched), SINCH_BATCH_ENOMEM. */
+int sb_redact(sb_buf *out, const char *s, size_t len, const sb_secrets *sec);
+/* Server or transport text for a message: redacted (on the decoded text)
+ * BEFORE it is cut to outsz - 1 bytes and its control characters blanked,
+ * so no part of a secret survives the cut. */
+void sb_clean(char *out, size_t outsz, const char *s, size_t n, const sb_secrets *sec);
+/* A last pass over a finished error's message and api_status. */
+void sb_error_redact(sinch_batch_error *e, const sb_secrets *sec);
 /* Copy at most n bytes of s into out (outsz bytes, NUL-terminated), with
  * control characters turned into spaces: for quoting server text. */
 void sb_sanitize(char *out, size_t outsz, const char *s, size_t n);
@@ -41,13 +57,21 @@ char *sb_memdup(const char *s, size_t n);
 /* Overwrite a secret string with zeros, then free it. */
 void sb_free_secret(char *s);
 
+/* ------------------------------------------------------------ rules.c */
+
+/* 1 when s is "." or "..": as a path segment (an id in a URL path) it
+ * would move the request to another resource once the path is normalised,
+ * so such ids are refused, whatever else they are percent-encoded as. */
+int sb_is_dot_segment(const char *s);
+
 /* --------------------------------------------------------- jsonread.c */
 
 /* Fill e (kind HTTP, status) from an API error body
  * {"error":{"code":..,"message":..,"status":..}}, read defensively:
  *   "HTTP 400 INVALID_ARGUMENT: <server message>"
  *   "HTTP 502: <first 200 bytes of a non-JSON body>"  */
-void sb_json_api_error(const char *body, size_t len, int status, sinch_batch_error *e);
+void sb_json_api_error(const char *body, size_t len, int status, const sb_secrets *sec,
+                       sinch_batch_error *e);
 
 /* Read an OAuth2 token response.  On success *token is malloc'd and
  * *expires_in_s is expires_in (3600 when absent or not a positive number);
@@ -58,7 +82,8 @@ int sb_json_token(const char *body, size_t len, char **token, long long *expires
 /* The OAuth2 error text of a token-endpoint error body: "error:
  * error_description", either alone, or the sanitized body when it is not
  * JSON.  Always NUL-terminates out (empty when there is nothing). */
-void sb_json_oauth_error(const char *body, size_t len, char *out, size_t outsz);
+void sb_json_oauth_error(const char *body, size_t len, const sb_secrets *sec, char *out,
+                         size_t outsz);
 
 /* ----------------------------------------------------------- client.c */
 

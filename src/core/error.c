@@ -45,27 +45,141 @@ int sb_error_nomem(sinch_batch_error *e, const char *what) {
     return SINCH_BATCH_ENOMEM;
 }
 
-void sb_error_redact(sinch_batch_error *e, const char *secret) {
-    static const char mark[] = "[redacted]";
-    size_t slen, mlen = sizeof mark - 1;
-    char *from, *p;
-    if (e == NULL || secret == NULL || (slen = strlen(secret)) == 0) return;
-    from = e->message;
-    while ((p = strstr(from, secret)) != NULL) {
-        size_t tail = strlen(p + slen);
-        size_t room = sizeof e->message - (size_t)(p - e->message) - 1;
-        size_t keep;
-        if (mlen >= room) { /* only part of the mark fits: end there */
-            memcpy(p, mark, room);
-            p[room] = '\0';
-            return;
+/* ------------------------------------------------------------ secrets */
+
+static const char MARK[] = "[redacted]";
+
+/* The spellings of one secret a server may echo: as it is, JSON-escaped
+ * ("a\/b"), URL-encoded (upper- and lower-case hex).  Appended to sp as
+ * NUL-terminated strings; returns how many, or -1 on ENOMEM. */
+static int spellings(sb_buf *sp, const char *secret) {
+    static const char hexu[] = "0123456789ABCDEF", hexl[] = "0123456789abcdef";
+    size_t i;
+    int n = 1, pass;
+    const unsigned char *p = (const unsigned char *)secret;
+    if (sb_buf_append(sp, secret, strlen(secret) + 1) != 0) return -1;
+    /* JSON */
+    {
+        size_t from = sp->len;
+        int differs = 0;
+        for (i = 0; p[i]; i++) {
+            char esc[8];
+            if (p[i] == '"' || p[i] == '\\' || p[i] == '/') {
+                esc[0] = '\\';
+                esc[1] = (char)p[i];
+                esc[2] = '\0';
+            } else if (p[i] < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+            } else {
+                esc[0] = (char)p[i];
+                esc[1] = '\0';
+            }
+            if (esc[1]) differs = 1;
+            if (sb_buf_append(sp, esc, strlen(esc)) != 0) return -1;
         }
-        keep = tail < room - mlen ? tail : room - mlen;
-        memmove(p + mlen, p + slen, keep);
-        memcpy(p, mark, mlen);
-        p[mlen + keep] = '\0';
-        from = p + mlen; /* the mark itself may contain the secret */
+        if (sb_buf_putc(sp, '\0') != 0) return -1;
+        if (differs) n++;
+        else sp->len = from;
     }
+    /* URL, both cases of hex */
+    for (pass = 0; pass < 2; pass++) {
+        const char *hex = pass ? hexl : hexu;
+        size_t from = sp->len;
+        int differs = 0;
+        for (i = 0; p[i]; i++) {
+            unsigned c = p[i];
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~') {
+                if (sb_buf_putc(sp, (char)c) != 0) return -1;
+            } else {
+                char enc[3];
+                enc[0] = '%';
+                enc[1] = hex[c >> 4];
+                enc[2] = hex[c & 15];
+                /* the lower-case spelling is another one only with a-f */
+                if (pass == 0 || enc[1] != hexu[c >> 4] || enc[2] != hexu[c & 15]) differs = 1;
+                if (sb_buf_append(sp, enc, 3) != 0) return -1;
+            }
+        }
+        if (sb_buf_putc(sp, '\0') != 0) return -1;
+        if (differs) n++;
+        else sp->len = from;
+    }
+    return n;
+}
+
+int sb_redact(sb_buf *out, const char *s, size_t len, const sb_secrets *sec) {
+    const char *word[SB_MAX_SECRETS * 4];
+    size_t wlen[SB_MAX_SECRETS * 4], nw = 0, i, j, from = 0, off;
+    sb_buf sp;
+    int found = 0, rc = 0;
+    if (sec == NULL || sec->n == 0 || len == 0) return 0;
+    sb_buf_init(&sp);
+    for (j = 0; j < sec->n && j < SB_MAX_SECRETS; j++) {
+        int k;
+        if (sec->s[j] == NULL || sec->s[j][0] == '\0') continue;
+        if ((k = spellings(&sp, sec->s[j])) < 0) goto oom;
+        nw += (size_t)k;
+    }
+    /* sp may have moved while growing: find the words only now */
+    for (i = 0, off = 0; i < nw; i++) {
+        word[i] = sp.data + off;
+        wlen[i] = strlen(word[i]);
+        off += wlen[i] + 1;
+    }
+    for (i = 0; i < len; i++) {
+        size_t best = 0;
+        for (j = 0; j < nw; j++)
+            if (wlen[j] > best && s[i] == word[j][0] && len - i >= wlen[j] &&
+                memcmp(s + i, word[j], wlen[j]) == 0)
+                best = wlen[j];
+        if (best == 0) continue;
+        if (!found) sb_buf_clear(out);
+        found = 1;
+        if (sb_buf_append(out, s + from, i - from) != 0 ||
+            sb_buf_append(out, MARK, sizeof MARK - 1) != 0)
+            goto oom;
+        i += best - 1;
+        from = i + 1;
+    }
+    if (found && sb_buf_append(out, s + from, len - from) != 0) goto oom;
+    rc = found;
+    sb_buf_free(&sp);
+    return rc;
+oom:
+    sb_buf_free(&sp);
+    return SINCH_BATCH_ENOMEM;
+}
+
+void sb_clean(char *out, size_t outsz, const char *s, size_t n, const sb_secrets *sec) {
+    sb_buf tmp;
+    int rc;
+    if (outsz == 0) return;
+    sb_buf_init(&tmp);
+    rc = sb_redact(&tmp, s, n, sec);
+    if (rc < 0)
+        snprintf(out, outsz, "(unreadable: out of memory)");
+    else if (rc > 0)
+        sb_sanitize(out, outsz, tmp.data, tmp.len);
+    else
+        sb_sanitize(out, outsz, s, n);
+    sb_buf_free(&tmp);
+}
+
+void sb_error_redact(sinch_batch_error *e, const sb_secrets *sec) {
+    sb_buf tmp;
+    int rc;
+    if (e == NULL) return;
+    sb_buf_init(&tmp);
+    rc = sb_redact(&tmp, e->message, strlen(e->message), sec);
+    if (rc < 0)
+        snprintf(e->message, sizeof e->message, "(message withheld: out of memory)");
+    else if (rc > 0)
+        snprintf(e->message, sizeof e->message, "%s", tmp.data);
+    sb_buf_clear(&tmp);
+    rc = sb_redact(&tmp, e->api_status, strlen(e->api_status), sec);
+    if (rc != 0) snprintf(e->api_status, sizeof e->api_status, "%s", rc > 0 ? MARK : "");
+    sb_buf_free(&tmp);
 }
 
 void sb_sanitize(char *out, size_t outsz, const char *s, size_t n) {

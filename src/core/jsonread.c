@@ -40,7 +40,8 @@ int sinch_batch_json_get_string(const char *json, size_t len, const char *key, c
     return rc;
 }
 
-void sb_json_api_error(const char *body, size_t len, int status, sinch_batch_error *e) {
+void sb_json_api_error(const char *body, size_t len, int status, const sb_secrets *sec,
+                       sinch_batch_error *e) {
     json_t *root = load(body, len);
     json_t *err = json_is_object(root) ? json_object_get(root, "error") : NULL;
     char text[SINCH_BATCH_ERRSTR_LEN];
@@ -59,15 +60,16 @@ void sb_json_api_error(const char *body, size_t len, int status, sinch_batch_err
     }
 
     text[0] = '\0';
+    /* server text is redacted decoded and whole, then cut (sb_clean) */
     if (msg) {
-        sb_sanitize(text, sizeof text, msg, strlen(msg));
+        sb_clean(text, sizeof text, msg, strlen(msg), sec);
     } else if (root == NULL && body && len) {
-        sb_sanitize(text, SB_SNIPPET + 1, body, len);
+        sb_clean(text, SB_SNIPPET + 1, body, len, sec);
     }
 
     if (api_status && *api_status) {
         char st[sizeof e->api_status];
-        sb_sanitize(st, sizeof st, api_status, strlen(api_status));
+        sb_clean(st, sizeof st, api_status, strlen(api_status), sec);
         if (text[0])
             sb_error_set(e, SINCH_BATCH_ERROR_HTTP, "HTTP %d %s: %s", status, st, text);
         else
@@ -130,7 +132,8 @@ out:
     return rc;
 }
 
-void sb_json_oauth_error(const char *body, size_t len, char *out, size_t outsz) {
+void sb_json_oauth_error(const char *body, size_t len, const sb_secrets *sec, char *out,
+                         size_t outsz) {
     json_t *root = load(body, len);
     const char *code = get_str(root, "error");
     const char *desc = get_str(root, "error_description");
@@ -143,8 +146,8 @@ void sb_json_oauth_error(const char *body, size_t len, char *out, size_t outsz) 
         json_t *eo = json_object_get(root, "error");
         desc = desc ? desc : get_str(eo, "message");
     }
-    if (code) sb_sanitize(a, sizeof a, code, strlen(code));
-    if (desc) sb_sanitize(b, sizeof b, desc, strlen(desc));
+    if (code) sb_clean(a, sizeof a, code, strlen(code), sec);
+    if (desc) sb_clean(b, sizeof b, desc, strlen(desc), sec);
     if (code && desc)
         snprintf(out, outsz, "%s: %s", a, b);
     else if (code)
@@ -152,7 +155,7 @@ void sb_json_oauth_error(const char *body, size_t len, char *out, size_t outsz) 
     else if (desc)
         snprintf(out, outsz, "%s", b);
     else if (root == NULL && body && len)
-        sb_sanitize(out, outsz < SB_SNIPPET + 1 ? outsz : SB_SNIPPET + 1, body, len);
+        sb_clean(out, outsz < SB_SNIPPET + 1 ? outsz : SB_SNIPPET + 1, body, len, sec);
 out:
     json_decref(root);
 }

@@ -1,7 +1,11 @@
 /* The API rules the client checks, each written once (see sinch_batch.h). */
 #include <string.h>
 
-#include "sinch_batch.h"
+#include "core.h"
+
+int sb_is_dot_segment(const char *s) {
+    return s != NULL && s[0] == '.' && (s[1] == '\0' || (s[1] == '.' && s[2] == '\0'));
+}
 
 int sinch_batch_phone_ok(const char *s, size_t len) {
     size_t i = 0, digits;

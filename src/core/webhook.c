@@ -55,8 +55,9 @@ SINCH_BATCH_API int sinch_batch_webhook_sign(const char *secret, size_t secret_l
                                              const char *nonce, const char *timestamp,
                                              char *out) {
     unsigned char mac[MAC_LEN];
-    if (secret == NULL || (body == NULL && body_len) || nonce == NULL || timestamp == NULL ||
-        out == NULL)
+    /* an empty secret is an HMAC key anyone can sign with: refused */
+    if (secret == NULL || secret_len == 0 || (body == NULL && body_len) || nonce == NULL ||
+        timestamp == NULL || out == NULL)
         return SINCH_BATCH_ERR;
     if (body == NULL) body = "";
     if (hmac_signed_data(secret, secret_len, body, body_len, nonce, timestamp, mac) != 0)

@@ -313,24 +313,6 @@ fail:
 
 /* --------------------------------------------------------- the outcome */
 
-/* Cut every occurrence of secret (when long enough to matter) out of msg. */
-static void redact(char *msg, const char *secret) {
-    static const char mark[] = "[redacted]";
-    size_t sl = secret ? strlen(secret) : 0, ml = sizeof mark - 1;
-    char *p;
-    if (sl < 4) return;
-    while ((p = strstr(msg, secret)) != NULL) {
-        size_t tail = strlen(p + sl);
-        if (ml <= sl) {
-            memcpy(p, mark, ml);
-            memmove(p + ml, p + sl, tail + 1);
-        } else {
-            /* never happens for real credentials; blank it instead */
-            memset(p, '*', sl);
-        }
-    }
-}
-
 static int is_tls_error(CURLcode rc) {
     switch (rc) {
     case CURLE_SSL_CONNECT_ERROR:
@@ -448,14 +430,9 @@ int sb_xfer_feed(sb_xfer *x, sinch_batch_call *call, CURLcode result,
             break;
         }
     }
-    for (i = 0; i < a->n_headers; i++) {
-        const sinch_batch_header *h = &a->headers[i];
-        if (h->name && h->value && strcasecmp(h->name, "Authorization") == 0) {
-            const char *cred = strchr(h->value, ' ');
-            redact(msg, h->value);
-            if (cred) redact(msg, cred + 1);
-        }
-    }
+    /* libcurl's text may quote the request: the core redacts every
+     * secret of the call (the Authorization credentials included), in
+     * every spelling, before the message is cut (src/core/error.c) */
     return sinch_batch_call_feed_error(call, now, te, sent, msg);
 }
 

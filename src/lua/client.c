@@ -1,7 +1,9 @@
 /* client.c -- the Client and Call types of sinch.batch.core.
  *
  * core.client(opts) wraps a sinch_batch_client (the sans-I/O core) and, for
- * blocking use, a sinch_batch_curl driver created on first use.
+ * blocking use, a libcurl driver created on first use: client:call loads
+ * the module sinch.batch.curl then (binding.h), so this module never links
+ * libcurl and OpenResty, which only uses client:start, never loads it.
  *   client:call(op, body|builder|nil, a, b)  blocking: status, body, attempts
  *   client:start(op, body|builder|nil, a, b, now_ms) -> Call (sans-I/O)
  *   call:next(now_ms) / call:feed(now_ms, status, headers, body) /
@@ -9,6 +11,8 @@
  * The Lua facade (sinch/batch/init.lua) checks option names and policy; this
  * file checks C types only.
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +39,8 @@
 
 typedef struct sb_client {
     sinch_batch_client *core;
-    sinch_batch_curl *curl;
+    void *driver;                /* made by driver_fns->create, on first call */
+    const sb_lua_driver *driver_fns;
     sinch_batch_curl_opts copts;
     char *ca_file;
     int live_calls; /* Calls holding core; the core is freed after the last */
@@ -51,6 +56,18 @@ static int64_t wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A time in ms since the epoch at stack index i (wall_ms() when absent
+ * and optional): a finite number from 0 to 2^53, else an argument error
+ * (casting NaN or 1e300 to an integer is undefined). */
+static int64_t time_arg(lua_State *L, int i, int optional) {
+    lua_Number n;
+    if (optional && lua_isnoneornil(L, i)) return wall_ms();
+    n = luaL_checknumber(L, i);
+    luaL_argcheck(L, n >= 0 && n <= 9007199254740992.0, i,
+                  "a time in ms from 0 to 2^53 (not NaN or inf)");
+    return (int64_t)n;
 }
 
 static sb_client *check_client(lua_State *L, int i) {
@@ -80,30 +97,51 @@ static const char *opt_string(lua_State *L, const char *key) {
     return s;
 }
 
-static long opt_int(lua_State *L, const char *key, long dflt) {
+/* A number option in [0, max] (NaN, math.huge, 1e300 and negatives are
+ * misuse: casting them to long would be undefined), or dflt when absent. */
+static long opt_range(lua_State *L, const char *key, long dflt, double max) {
     long v = dflt;
     lua_getfield(L, 1, key);
     if (!lua_isnil(L, -1)) {
+        lua_Number n;
         if (lua_type(L, -1) != LUA_TNUMBER)
             luaL_error(L, "bad argument #1 to 'client' (opts.%s: expected a number, got %s)", key,
                        luaL_typename(L, -1));
-        v = (long)lua_tonumber(L, -1);
+        n = lua_tonumber(L, -1);
+        if (!(n >= 0 && n <= max)) { /* false for NaN too */
+            char range[64];
+            snprintf(range, sizeof range, "from 0 to %.0f", max);
+            luaL_error(L, "bad argument #1 to 'client' (opts.%s: must be a number %s)", key,
+                       range);
+        }
+        v = (long)n;
     }
     lua_pop(L, 1);
     return v;
 }
 
+static long opt_ms(lua_State *L, const char *key, long dflt) {
+    return opt_range(L, key, dflt, (double)SINCH_BATCH_MAX_DURATION_MS);
+}
+
+/* A boolean option: only true and false (and nil for dflt), so that
+ * insecure = "false" does not turn verification off. */
 static int opt_bool(lua_State *L, const char *key, int dflt) {
     int v = dflt;
     lua_getfield(L, 1, key);
-    if (!lua_isnil(L, -1)) v = lua_toboolean(L, -1);
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            luaL_error(L, "bad argument #1 to 'client' (opts.%s: expected a boolean, got %s)", key,
+                       luaL_typename(L, -1));
+        v = lua_toboolean(L, -1);
+    }
     lua_pop(L, 1);
     return v;
 }
 
 static void close_client(sb_client *c) {
-    if (c->curl) sinch_batch_curl_free(c->curl);
-    c->curl = NULL;
+    if (c->driver) c->driver_fns->destroy(c->driver);
+    c->driver = NULL;
     free(c->ca_file);
     c->ca_file = NULL;
     c->closed = 1;
@@ -133,17 +171,27 @@ static int l_client_new(lua_State *L) {
     cfg.key_id = opt_string(L, "key_id");
     cfg.key_secret = opt_string(L, "key_secret");
     cfg.token = opt_string(L, "token");
-    snprintf(ua, sizeof ua, "sinch-batch/%s (%s; %s)", SINCH_BATCH_VERSION, SB_LUA_NAME,
-             sinch_batch_curl_version());
+    /* the driver's version when it is loaded (the Lua facade loads it
+     * before making a client that will use it; never under OpenResty) */
+    lua_getfield(L, LUA_REGISTRYINDEX, SB_LUA_DRIVER_KEY);
+    {
+        const sb_lua_driver *d = lua_touserdata(L, -1);
+        if (d != NULL && d->abi == SB_LUA_ABI)
+            snprintf(ua, sizeof ua, "sinch-batch/%s (%s; %s)", SINCH_BATCH_VERSION, SB_LUA_NAME,
+                     d->version());
+        else
+            snprintf(ua, sizeof ua, "sinch-batch/%s (%s)", SINCH_BATCH_VERSION, SB_LUA_NAME);
+    }
+    lua_pop(L, 1);
     cfg.user_agent = (s = opt_string(L, "user_agent")) != NULL ? s : ua;
-    cfg.max_attempts = (int)opt_int(L, "max_attempts", cfg.max_attempts);
-    cfg.timeout_ms = opt_int(L, "timeout_ms", cfg.timeout_ms);
-    cfg.deadline_ms = opt_int(L, "deadline_ms", cfg.deadline_ms);
-    cfg.backoff_base_ms = opt_int(L, "backoff_base_ms", cfg.backoff_base_ms);
-    cfg.backoff_max_ms = opt_int(L, "backoff_max_ms", cfg.backoff_max_ms);
-    cfg.refresh_ahead_ms = opt_int(L, "refresh_ahead_ms", cfg.refresh_ahead_ms);
-    cfg.seed = (uint64_t)opt_int(L, "seed", 0);
-    c->copts.connect_timeout_ms = opt_int(L, "connect_timeout_ms", 10000);
+    cfg.max_attempts = (int)opt_range(L, "max_attempts", cfg.max_attempts, 1000);
+    cfg.timeout_ms = opt_ms(L, "timeout_ms", cfg.timeout_ms);
+    cfg.deadline_ms = opt_ms(L, "deadline_ms", cfg.deadline_ms);
+    cfg.backoff_base_ms = opt_ms(L, "backoff_base_ms", cfg.backoff_base_ms);
+    cfg.backoff_max_ms = opt_ms(L, "backoff_max_ms", cfg.backoff_max_ms);
+    cfg.refresh_ahead_ms = opt_ms(L, "refresh_ahead_ms", cfg.refresh_ahead_ms);
+    cfg.seed = (uint64_t)opt_range(L, "seed", 0, 9007199254740991.0); /* 2^53 - 1 */
+    c->copts.connect_timeout_ms = opt_ms(L, "connect_timeout_ms", 10000);
     c->copts.insecure = opt_bool(L, "insecure", 0);
     c->copts.http2 = opt_bool(L, "http2", 1) ? 1 : -1;
     ca = opt_string(L, "ca_file");
@@ -189,7 +237,7 @@ static int l_client_token(lua_State *L) {
     sb_client *c = check_client(L, 1);
     int64_t exp = 0;
     char buf[8192];
-    int n = sinch_batch_client_get_token(c->core, (int64_t)luaL_optnumber(L, 2, (lua_Number)wall_ms()),
+    int n = sinch_batch_client_get_token(c->core, time_arg(L, 2, 1),
                                          buf, sizeof buf, &exp);
     if (n <= 0) return 0;
     lua_pushlstring(L, buf, (size_t)n);
@@ -213,7 +261,7 @@ static int l_client_token_key(lua_State *L) {
 static int l_client_set_token(lua_State *L) {
     sb_client *c = check_client(L, 1);
     const char *tok = luaL_checkstring(L, 2);
-    int rc = sinch_batch_client_set_token(c->core, tok, (int64_t)luaL_checknumber(L, 3));
+    int rc = sinch_batch_client_set_token(c->core, tok, time_arg(L, 3, 0));
     if (rc == SINCH_BATCH_ENOMEM) return luaL_error(L, "out of memory");
     if (rc != 0)
         return luaL_argerror(L, 2, "token: a non-empty string of printable ASCII (no control "
@@ -287,6 +335,14 @@ static int push_done(lua_State *L, const sinch_batch_action *a) {
     return 3;
 }
 
+/* The blocking driver: sinch.batch.curl, required on first use. */
+static const sb_lua_driver *get_driver(lua_State *L) {
+    const sb_lua_driver *d = sb_lua_registry_from(L, "sinch.batch.curl", SB_LUA_DRIVER_KEY);
+    if (d == NULL || d->abi != SB_LUA_ABI)
+        luaL_error(L, "sinch.batch.curl does not match sinch.batch.core (a stale curl.so?)");
+    return d;
+}
+
 /* client:call(op, body, a, b) -- blocking, with libcurl */
 static int l_client_call(lua_State *L) {
     sb_client *c = check_client(L, 1);
@@ -294,10 +350,13 @@ static int l_client_call(lua_State *L) {
     sinch_batch_error err;
     sb_call *k;
     lua_settop(L, 5);
-    if (c->curl == NULL && (c->curl = sinch_batch_curl_new(&c->copts, &err)) == NULL)
-        return sb_lua_fail(L, &err);
+    if (c->driver == NULL) {
+        c->driver_fns = get_driver(L);
+        if ((c->driver = c->driver_fns->create(&c->copts, &err)) == NULL)
+            return sb_lua_fail(L, &err);
+    }
     if ((k = start_call(L, c, wall_ms())) == NULL) return 2;
-    sinch_batch_curl_perform(c->curl, k->call, &done);
+    c->driver_fns->perform(c->driver, k->call, &done);
     {
         /* done's strings belong to k->call, which stays on the stack (and
          * so alive) until the results are pushed */
@@ -310,7 +369,7 @@ static int l_client_call(lua_State *L) {
 /* client:start(op, body, a, b, now_ms) -> Call | nil, err */
 static int l_client_start(lua_State *L) {
     sb_client *c = check_client(L, 1);
-    int64_t now = (int64_t)luaL_optnumber(L, 6, (lua_Number)wall_ms());
+    int64_t now = time_arg(L, 6, 1);
     lua_settop(L, 5);
     return start_call(L, c, now) ? 1 : 2;
 }
@@ -323,7 +382,7 @@ static int l_call_next(lua_State *L) {
     sb_call *k = check_call(L, 1);
     sinch_batch_action a;
     size_t i;
-    if (sinch_batch_call_next(k->call, (int64_t)luaL_checknumber(L, 2), &a) != 0)
+    if (sinch_batch_call_next(k->call, time_arg(L, 2, 0), &a) != 0)
         return sb_lua_fail(L, sinch_batch_call_error(k->call));
     lua_pushstring(L, action_names[a.kind]);
     switch (a.kind) {
@@ -382,7 +441,7 @@ static int l_call_feed(lua_State *L) {
             lua_pop(L, 1);
         }
     }
-    if (sinch_batch_call_feed(k->call, (int64_t)luaL_checknumber(L, 2), &r) != 0)
+    if (sinch_batch_call_feed(k->call, time_arg(L, 2, 0), &r) != 0)
         return sb_lua_fail(L, sinch_batch_call_error(k->call));
     lua_pushboolean(L, 1);
     return 1;
@@ -394,7 +453,7 @@ static const char *const te_names[] = {"connect", "tls", "timeout", "io", NULL};
 static int l_call_feed_error(lua_State *L) {
     sb_call *k = check_call(L, 1);
     int te = luaL_checkoption(L, 3, NULL, te_names) + SINCH_BATCH_TE_CONNECT;
-    if (sinch_batch_call_feed_error(k->call, (int64_t)luaL_checknumber(L, 2),
+    if (sinch_batch_call_feed_error(k->call, time_arg(L, 2, 0),
                                     (sinch_batch_transport_error)te, lua_toboolean(L, 4),
                                     luaL_optstring(L, 5, "transport error")) != 0)
         return sb_lua_fail(L, sinch_batch_call_error(k->call));
@@ -405,6 +464,13 @@ static int l_call_feed_error(lua_State *L) {
 static int l_call_close(lua_State *L) {
     close_call(luaL_checkudata(L, 1, SB_CALL_MT));
     return 0;
+}
+
+/* For the multi binding (multi.c): the call of a Call userdata and the
+ * libcurl options of a Client userdata. */
+sinch_batch_call *sb_lua_check_call(lua_State *L, int idx) { return check_call(L, idx)->call; }
+const sinch_batch_curl_opts *sb_lua_client_curl_opts(lua_State *L, int idx) {
+    return &check_client(L, idx)->copts;
 }
 
 static const luaL_Reg client_methods[] = {
@@ -432,7 +498,16 @@ static const luaL_Reg call_meta[] = {
     {NULL, NULL},
 };
 
+static const sb_lua_core_fns core_fns = {
+    SB_LUA_ABI,         sinch_batch_call_next,   sinch_batch_call_feed,
+    sinch_batch_call_feed_error, sinch_batch_call_error, sb_lua_check_call,
+    sb_lua_client_curl_opts,     sb_lua_fail,            sb_lua_fail_msg,
+    sb_lua_newclass,
+};
+
 void sb_lua_open_client(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&core_fns);
+    lua_setfield(L, LUA_REGISTRYINDEX, SB_LUA_CORE_FNS_KEY);
     sb_lua_newclass(L, SB_CLIENT_MT, client_methods, client_meta);
     sb_lua_newclass(L, SB_CALL_MT, call_methods, call_meta);
     lua_pushcfunction(L, l_client_new);

@@ -10,6 +10,10 @@
  *
  * n == 0 (or empty tables) means the end of the file.  Option tables are
  * checked for unknown keys by sinch/batch/chunk.lua; here only types.
+ * opts.channels = { NAME = { phone = true, app_scoped = true }, ... } (the
+ * shape of recipient.channels and core.CHANNELS) says which channels are
+ * phone channels; without it, the core's table.  The file is read by the
+ * core's file source (src/curl/csvfile.c, no libcurl).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,8 @@
 
 typedef struct lcsv {
     sinch_batch_csv *r;
+    sinch_batch_channel *channels; /* from opts.channels, NULL-terminated */
+    size_t nchannels;
     size_t *rows; /* scratch for fill(), owned here */
     size_t rows_cap;
 } lcsv;
@@ -34,6 +40,61 @@ static void csv_release(lcsv *c) {
     free(c->rows);
     c->rows = NULL;
     c->rows_cap = 0;
+    if (c->channels) {
+        size_t i;
+        for (i = 0; i < c->nchannels; i++) free((char *)c->channels[i].name);
+        free(c->channels);
+        c->channels = NULL;
+        c->nchannels = 0;
+    }
+}
+
+/* A flag of one channel's properties table: true/false/nil only. */
+static unsigned channel_flag(lua_State *L, const char *name, const char *key, unsigned flag) {
+    unsigned v = 0;
+    lua_getfield(L, -1, key);
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            luaL_error(L, "bad argument #2 to 'csv_open' (opts.channels.%s.%s: expected a "
+                          "boolean, got %s)", name, key, luaL_typename(L, -1));
+        if (lua_toboolean(L, -1)) v = flag;
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* opts.channels (at the top of the stack) into c->channels. */
+static void read_channels(lua_State *L, lcsv *c) {
+    size_t n = 0, cap = 16;
+    int t = lua_gettop(L);
+    if (!lua_istable(L, t))
+        luaL_error(L, "bad argument #2 to 'csv_open' (opts.channels: expected a table, got %s)",
+                   luaL_typename(L, t));
+    if ((c->channels = calloc(cap + 1, sizeof *c->channels)) == NULL)
+        luaL_error(L, "csv: out of memory");
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) {
+        const char *name;
+        unsigned flags;
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
+            luaL_error(L, "bad argument #2 to 'csv_open' (opts.channels: expected NAME = "
+                          "{ phone = true, ... } entries)");
+        name = lua_tostring(L, -2);
+        flags = channel_flag(L, name, "phone", SINCH_BATCH_CHANNEL_PHONE) |
+                channel_flag(L, name, "app_scoped", SINCH_BATCH_CHANNEL_APP_SCOPED);
+        if (n == cap) {
+            sinch_batch_channel *p = realloc(c->channels, (cap * 2 + 1) * sizeof *p);
+            if (p == NULL) luaL_error(L, "csv: out of memory");
+            c->channels = p;
+            cap *= 2;
+        }
+        c->channels[n].flags = flags;
+        if ((c->channels[n].name = strdup(name)) == NULL) luaL_error(L, "csv: out of memory");
+        c->nchannels = ++n;
+        c->channels[n].name = NULL;
+        c->channels[n].flags = 0;
+        lua_pop(L, 1);
+    }
 }
 
 /* A string option, or NULL when absent. */
@@ -71,8 +132,17 @@ static int l_csv_open(lua_State *L) {
     const char *delim;
     lcsv *c;
     sinch_batch_csv_opts_init(&o);
-    if (!lua_isnoneornil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    /* the userdata first: what options allocate is freed by its __gc */
+    c = lua_newuserdata(L, sizeof *c); /* 3 */
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, SB_CSV_MT);
+    if (!lua_isnil(L, 2)) {
+        lua_getfield(L, 2, "channels");
+        if (!lua_isnil(L, -1)) read_channels(L, c);
+        lua_pop(L, 1);
+        o.channels = c->channels;
         o.channel = opt_string(L, 2, "channel");
         o.channel_column = opt_string(L, 2, "channel_column");
         o.identity_column = opt_string(L, 2, "identity_column");
@@ -109,11 +179,12 @@ static int l_csv_open(lua_State *L) {
         }
         /* params table and the names array stay on the stack until we return */
     }
-    c = lua_newuserdata(L, sizeof *c);
-    memset(c, 0, sizeof *c);
-    luaL_setmetatable(L, SB_CSV_MT);
     c->r = sinch_batch_csv_open(path, &o, &err);
-    if (c->r == NULL) return sb_lua_fail(L, &err);
+    if (c->r == NULL) {
+        csv_release(c);
+        return sb_lua_fail(L, &err);
+    }
+    lua_pushvalue(L, 3);
     return 1;
 }
 

@@ -20,6 +20,8 @@ static int l_webhook_sign(lua_State *L) {
     const char *nonce = luaL_checklstring(L, 3, &nonce_len);
     const char *timestamp = luaL_checklstring(L, 4, &ts_len);
     char sig[SINCH_BATCH_SIGNATURE_LEN + 1];
+    if (secret_len == 0)
+        return luaL_argerror(L, 1, "secret: must not be empty (anyone can sign with it)");
     if (has_nul(nonce, nonce_len)) return luaL_argerror(L, 3, "nonce: contains a NUL byte");
     if (has_nul(timestamp, ts_len))
         return luaL_argerror(L, 4, "timestamp: contains a NUL byte");

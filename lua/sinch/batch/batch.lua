@@ -66,7 +66,7 @@ function _M.new(client, opts, fname)
 end
 
 --- Adds one recipient.
--- @param recipient a recipient table (sinch.batch.recipient.*)
+-- @param recipient_t a recipient table (sinch.batch.recipient.*)
 -- @param params table of ${name} values, or nil
 -- @param message_metadata table merged over the batch's, or nil
 -- @param conversation_metadata table, or nil
@@ -101,8 +101,12 @@ function Batch:add(recipient_t, params, message_metadata, conversation_metadata)
   return self.b:add(recipient_t, params, mm, cm)
 end
 
+--- The number of recipients added so far.
 function Batch:count() return self.b:count() end
+--- The request body (closes the batch until reset()).
+-- @return the JSON string | nil, err
 function Batch:body() return self.b:body() end
+--- Empties the batch (the message and fields stay) for the next chunk.
 function Batch:reset()
   self.b:reset()
   self.unused_counts = {}

@@ -177,13 +177,13 @@ function _M.row_of(c, message_index)
   return c.rows[message_index + 1]
 end
 
------------------------------------------------------------------------ CSV
+-- CSV -------------------------------------------------------------------
 
 local CSV_OPTIONS = {
   size = "number", channel = "string", channel_column = "string",
   identity_column = "string", contact_column = "string", app_id_column = "string",
   params = "table", dedupe = "boolean", check_e164 = "boolean", delimiter = "string",
-  builder = "any",
+  builder = "any", channels = "table",
 }
 
 local Csv = {}
@@ -206,8 +206,8 @@ end
 
 --- The next chunk: `{ rows = {lines}, recipients = {RecipientAndParam…} }`,
 -- or with a builder `{ rows = {lines}, count = n }` (the builder holds the
--- rows; call its body()).  nil at the end of the file.  A read error raises
--- the error table (kind "invalid" or "internal").
+-- rows; call its body()).  nil at the end of the file.  A read error ends
+-- the reading: nil, err (kind "invalid" or "internal"), also kept in `src.err`.
 function Csv:next()
   local reader = self.reader
   if reader == nil then return nil end
@@ -230,7 +230,10 @@ function Csv:next()
   end
   collect_bad(self)
   if c == nil then self:close() end
-  if err then error(err, 2) end
+  if err then
+    self.err = err
+    return nil, err
+  end
   return c
 end
 
@@ -248,7 +251,8 @@ end
 --   channel_column ("channel"), identity_column ("identity", else "phone"),
 --   contact_column ("contact_id"), app_id_column ("app_id"), params (the
 --   parameter columns; default every other column), dedupe (false),
---   check_e164 (true), delimiter (","), builder (fill this batch directly)
+--   check_e164 (true), delimiter (","), builder (fill this batch directly),
+--   channels (which are phone channels; default recipient.channels)
 -- @return a source (`for c in src do … end`, `src.bad`, `src.columns`,
 --   `src.params`) | nil, err
 function _M.csv(path, opts)
@@ -263,6 +267,11 @@ function _M.csv(path, opts)
   local size = check_size(opts.size, "csv")
   local builder, batch
   if opts.builder ~= nil then builder, batch = core_builder(opts.builder) end
+  if opts.channels == nil then
+    local o = { channels = require("sinch.batch.recipient").channels }
+    for k, v in pairs(opts) do o[k] = v end
+    opts = o
+  end
   local reader, err = load_core().csv_open(path, opts)
   if not reader then return nil, err end
   local src = setmetatable({ bad = {}, reader = reader, size = size, builder = builder,

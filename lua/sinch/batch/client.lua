@@ -66,6 +66,10 @@ function _M.new(opts)
       end
     end
   end
+  local tr = opts.transport
+  if tr == "curl" or ((tr == nil or tr == "auto") and not (ngx and ngx.socket)) then -- luacheck: ignore 113
+    require "sinch.batch.curl" -- the libcurl driver: its own C module, never loaded under nginx
+  end
   local c, err = core.client(c_opts)
   if not c then return nil, err end
   local self = setmetatable({ core = c, app_id = opts.app_id, ledger = opts.ledger }, Client)
@@ -196,6 +200,17 @@ function Client:send(b, opts)
 end
 
 local function id_ok(s) return type(s) == "string" and s ~= "" end
+
+--- Sends a contact list as one campaign (sinch.batch.campaign): batches in
+-- flight, a pace, a journal for exactly-once resume.  Returns its report.
+function Client:campaign(opts)
+  check_client(self, "campaign")
+  if type(opts) ~= "table" then argerror(1, "campaign", "expected a table of options") end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.client = self
+  return require("sinch.batch.campaign").run(o)
+end
 
 --- Status of one batch: `{ batch_id, status, meta_data, send_after }`.
 function Client:status(batch_id)

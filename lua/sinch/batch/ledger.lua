@@ -1,4 +1,4 @@
--- sinch.batch.ledger: an append-only record of accepted batches, so that
+--- sinch.batch.ledger: an append-only record of accepted batches, so that
 -- every delivery receipt (batch_id, message_index) can be tied back to the
 -- recipient and the source row it came from.
 --
@@ -14,7 +14,9 @@
 -- Reopening reloads it; a torn last line (a crash mid-write) is ignored and
 -- the next record starts on a fresh line.  lookup() of a batch it does not
 -- know reads what other processes appended since (a receiver running beside
--- the sender).
+-- the sender).  A campaign journal (sinch.batch.journal) is read as a ledger
+-- too: each accepted chunk is a batch, its intent's rows are its rows, the
+-- campaign id is its tag.
 
 local errors = require "sinch.batch.errors"
 local cjson = require "cjson.safe"
@@ -46,7 +48,24 @@ local function add(self, e)
   self.index[e.batch_id] = e
 end
 
--- Reads complete lines from self.offset on; stops before a last line that
+-- A line of a campaign journal (sinch.batch.journal): the intent of a chunk
+-- gives its rows, its acceptance the batch id; the campaign id is the tag.
+local function journal_line(self, e)
+  local k = e.chunk
+  if e.event == "header" then
+    self.campaign = e.campaign
+  elseif e.event == "intent" and type(k) == "number" and type(e.rows) == "table" then
+    self.pending[k] = e.rows
+  elseif e.event == "accepted" and type(k) == "number" and type(e.batch_id) == "string" then
+    local rows = self.pending[k] or {}
+    for i, r in ipairs(rows) do
+      if type(r) == "number" and r % 1 == 0 then rows[i] = floor(r) end
+    end
+    add(self, { batch_id = e.batch_id, tag = self.campaign, rows = rows, chunk = floor(k) })
+  end
+end
+
+--- Reads complete lines from self.offset on; stops before a last line that
 -- has no newline yet (torn, or still being written by another process).
 function Ledger:refresh()
   local f, err = io_open(self.path, "rb")
@@ -60,7 +79,9 @@ function Ledger:refresh()
     if not nl then break end
     if nl > pos then
       local e = decode(sub(data, pos, nl - 1))
-      if valid_entry(e) then
+      if type(e) == "table" and type(e.event) == "string" then
+        journal_line(self, e)
+      elseif valid_entry(e) then
         if e.tag == null then e.tag = nil end
         for i, r in ipairs(e.rows) do -- cjson gives Lua 5.4 floats: 3.0 -> 3
           if type(r) == "number" and r % 1 == 0 then e.rows[i] = floor(r) end
@@ -78,12 +99,15 @@ function Ledger:refresh()
   return true
 end
 
+--- Opens (or creates) a ledger file and loads what it holds.
+-- @tparam string path the file
+-- @return the ledger | nil, err
 function _M.open(path)
   if type(path) ~= "string" or path == "" then
     error("ledger.open: path: expected a file name, got " .. tostring(path), 2)
   end
   local self = setmetatable({ path = path, index = {}, offset = 0, count = 0, skipped = 0,
-                              torn = false }, Ledger)
+                              torn = false, pending = {} }, Ledger)
   local f, err = io_open(path, "ab")
   if not f then return nil, io_error(path, "cannot open for appending", err) end
   f:setvbuf("no") -- each write() goes straight to the file
@@ -158,7 +182,7 @@ local function check_record(t)
   return rows, recipients
 end
 
--- Appends one batch; returns true, or nil, err when the file cannot be
+--- Appends one batch; returns true, or nil, err when the file cannot be
 -- written (the batch is then remembered in memory only).
 function Ledger:record(t)
   if not self.file then error("ledger:record: the ledger is closed", 2) end
@@ -180,7 +204,7 @@ function Ledger:record(t)
   return true
 end
 
--- The whole entry of a batch, or nil.
+--- The whole entry of a batch, or nil.
 function Ledger:entry(batch_id)
   local e = self.index[batch_id]
   if e == nil and type(batch_id) == "string" then
@@ -190,14 +214,15 @@ function Ledger:entry(batch_id)
   return e
 end
 
--- Every batch known (after reading what others appended): an iterator of
+--- Every batch known (after reading what others appended): an iterator of
 -- batch_id, entry.
 function Ledger:batches()
   self:refresh()
   return pairs(self.index)
 end
 
--- The recipient at message_index (0-based, as in delivery receipts).
+--- The recipient at message_index (0-based, as in delivery receipts):
+-- `{ row, recipient, tag, batch_id, index }`, or nil.
 function Ledger:lookup(batch_id, message_index)
   if type(batch_id) ~= "string" then return nil end
   local i = tonumber(message_index)
@@ -209,12 +234,12 @@ function Ledger:lookup(batch_id, message_index)
   return { row = row, recipient = rcpt, tag = e.tag, batch_id = batch_id, index = i }
 end
 
--- Closes the file (idempotent); lookups keep working on what was loaded.
 --- True until close().
 function Ledger:is_open()
   return self.file ~= nil
 end
 
+--- Closes the file (idempotent); lookups keep working on what was loaded.
 function Ledger:close()
   if self.file then
     self.file:close()
@@ -227,7 +252,7 @@ function Ledger:__tostring()
                 self.file and "" or ", closed")
 end
 
------------------------------------------------------- client:send's glue
+-- client:send's glue ---------------------------------------------------
 
 --- The ledger entry of a batch about to be sent (used by client:send),
 -- checked before anything goes out: a ledger that cannot take it must not

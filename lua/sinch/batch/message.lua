@@ -241,24 +241,32 @@ local function choice(body, postback)
   return CHOICE(body, "choice")
 end
 
+--- A text choice.
+-- @function choices.text
 function _M.choices.text(text, postback)
   local c, err = choice({ text_message = { text = text } }, postback)
   if not c then error(err, 2) end
   return c
 end
 
+--- A URL choice.
+-- @function choices.url
 function _M.choices.url(title, url, postback)
   local c, err = choice({ url_message = { title = title, url = url } }, postback)
   if not c then error(err, 2) end
   return c
 end
 
+--- A call choice.
+-- @function choices.call
 function _M.choices.call(title, phone_number, postback)
   local c, err = choice({ call_message = { title = title, phone_number = phone_number } }, postback)
   if not c then error(err, 2) end
   return c
 end
 
+--- A share-location choice.
+-- @function choices.share_location
 function _M.choices.share_location(title, fallback_url, postback)
   local c, err = choice({ share_location_message = { title = title, fallback_url = fallback_url } },
     postback)
@@ -269,6 +277,7 @@ end
 local LOCATION_CHOICE_OPTS = set("title", "coordinates", "label", "postback_data")
 
 --- `choices.location{ title =, coordinates = { latitude =, longitude = }, label =, postback_data = }`.
+-- @function choices.location
 function _M.choices.location(opts)
   local o, err = options("choices.location", opts, LOCATION_CHOICE_OPTS)
   local c
@@ -285,6 +294,7 @@ local CALENDAR_OPTS = set("title", "event_start", "event_end", "event_title", "e
 
 --- `choices.calendar{ title =, event_start =, event_end =, event_title =, event_description =,
 --                     fallback_url =, postback_data = }`.
+-- @function choices.calendar
 function _M.choices.calendar(opts)
   local o, err = options("choices.calendar", opts, CALENDAR_OPTS)
   local c

@@ -31,7 +31,7 @@ local os_time, os_date = os.time, os.date
 
 local _M = { _VERSION = "0.1.0" }
 
---- Outcome ranks: a recipient's outcome only moves up (a late QUEUED after
+-- Outcome ranks: a recipient's outcome only moves up (a late QUEUED after
 -- DELIVERED changes nothing; DELIVERED after FAILED is DELIVERED).
 local PENDING, FAILED, DELIVERED = 0, 1, 2
 _M.PENDING, _M.FAILED, _M.DELIVERED = PENDING, FAILED, DELIVERED

@@ -31,6 +31,7 @@ local rules = require "sinch.batch.rules"
 --- Known ConversationChannel names and their properties, seeded from the C
 -- core's table (empty when the C module cannot load).  Open: add to it with
 -- `register_channel` (or assign directly) when Sinch adds a channel.
+-- @table channels
 do
   local ok, channels = pcall(rules.channels)
   _M.channels = ok and channels or {}
@@ -127,6 +128,11 @@ local function helper(name)
   end
 end
 
+--- `sms(number [, app_id])` and likewise `mms`, `whatsapp`, `rcs`, `viber` (VIBERBM):
+-- a phone-number identity on that channel (an optional `+`, 7–15 digits);
+-- `messenger(id [, app_id])`, `instagram`, `line`, `wechat`: an app-scoped
+-- identity; `telegram(id)`, `kakaotalk`, `kakaotalkchat`, `applebc`: any identity.
+-- @function sms
 _M.sms = helper("SMS")
 _M.mms = helper("MMS")
 _M.whatsapp = helper("WHATSAPP")

@@ -1,4 +1,4 @@
--- sinch.batch.webhook: verify and parse Sinch Conversation API callbacks.
+--- sinch.batch.webhook: verify and parse Sinch Conversation API callbacks.
 --
 --   local webhook = require "sinch.batch.webhook"
 --   local ok, err = webhook.verify(secret, headers, raw_body, { replay = true })
@@ -38,12 +38,12 @@ end
 
 -- Replay store ------------------------------------------------------------
 
--- An in-memory nonce store: seen(nonce, ttl [, now]) answers true when the
--- nonce was recorded before and has not expired, and records it otherwise.
--- It holds at most max_entries nonces (default 10000), dropping the oldest.
 local MemoryStore = {}
 MemoryStore.__index = MemoryStore
 
+--- An in-memory nonce store: seen(nonce, ttl [, now]) answers true when the
+-- nonce was recorded before and has not expired, and records it otherwise.
+-- It holds at most max_entries nonces (default 10000), dropping the oldest.
 function _M.memory_store(max_entries)
   if max_entries ~= nil and (type(max_entries) ~= "number" or max_entries < 1) then
     error("memory_store: max_entries must be a number >= 1, got " .. tostring(max_entries), 2)
@@ -60,6 +60,8 @@ function MemoryStore:has(nonce, now)
   return expires == true or expires > (now or os_time())
 end
 
+--- True when the nonce was seen before and has not expired; records it
+-- (for `ttl` seconds) otherwise.
 function MemoryStore:seen(nonce, ttl, now)
   now = now or os_time()
   local expires = self.expires[nonce]
@@ -156,11 +158,6 @@ end
 --- Verifies a callback: true, or nil and an `auth` error whose `reason` names
 -- the failed check (missing_header, bad_timestamp, bad_signature, too_old,
 -- replayed); never a secret or a signature.
--- @param secret the webhook secret, or an array of them (rotation: any matches)
--- @param headers the request headers (any case; OpenResty's arrays are fine)
--- @param raw_body the body exactly as received
--- @param opts `tolerance` (seconds, default 300, `false`: no age check), `now`,
---   `replay` (true: an in-memory nonce store, or any object with `:seen(nonce, ttl)`)
 --
 -- The age check is this library's, not the API's: the docs state no limit.
 -- Its trade-off: a receiver that is down longer than `tolerance` (say 10
@@ -169,6 +166,11 @@ end
 -- bounded replay window, set `tolerance` larger (or `false`) and rely on a
 -- nonce store (`replay`) that keeps nonces at least as long, and record a
 -- nonce only once the callback was handled (see examples/webhook_receiver.lua).
+-- @param secret the webhook secret, or an array of them (rotation: any matches)
+-- @param headers the request headers (any case; OpenResty's arrays are fine)
+-- @param raw_body the body exactly as received
+-- @param opts `tolerance` (seconds, default 300, `false`: no age check), `now`,
+--   `replay` (true: an in-memory nonce store, or any object with `:seen(nonce, ttl)`)
 function _M.verify(secret, headers, raw_body, opts)
   check_args(secret, headers, raw_body, opts)
   opts = opts or {}
@@ -211,7 +213,7 @@ function _M.verify(secret, headers, raw_body, opts)
   return true
 end
 
--- Signs a body as Sinch would: returns the headers table for it.
+--- Signs a body as Sinch would: returns the headers table for it.
 -- (For tests, sandboxes and forwarding proxies.)
 function _M.sign(secret, raw_body, nonce, timestamp)
   timestamp = tostring(timestamp or os_time())
@@ -325,6 +327,13 @@ local function batch_status_fields(event, p)
   event.send_after = mb and str(mb.send_after)
 end
 
+--- Parses a callback body into an event: `type` from the payload key
+-- (`message_delivery`, `batch_status_update`, `message_inbound`, …, or
+-- `unknown` with the decoded `body`), plus for delivery receipts `status`,
+-- `reason`, `batch_id` and `message_index` (0-based), and for batch status
+-- updates `batch_id`, `status`, `batch_type` and `batch_metadata`.
+-- @param raw_body the body exactly as received
+-- @return event | nil, err (kind "json")
 function _M.parse(raw_body)
   if type(raw_body) ~= "string" then
     error("parse: raw_body: expected the raw request body as a string, got " .. type(raw_body), 2)

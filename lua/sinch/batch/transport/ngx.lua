@@ -117,7 +117,7 @@ function Transport:_perform(req)
   return http1.request(self, req)
 end
 
------------------------------------------------------------------- tokens
+-- tokens ----------------------------------------------------------------
 
 -- The token store key of a client: the core's digest of base_url, auth_url,
 -- project_id, key_id and key_secret (a wrong secret never finds the token
@@ -175,7 +175,7 @@ function Transport:_forget(key, auth)
   if type(v) == "string" and match(v, "^%d+ (.+)$") == tok then dict:delete(key) end
 end
 
------------------------------------------------------------------- the loop
+-- the loop --------------------------------------------------------------
 
 local function phase_error()
   if type(ngx) ~= "table" or not ngx.get_phase then
