@@ -17,6 +17,7 @@
 
 #include "core.h"
 #include "json.h"
+#include "plan.h"
 
 /* Where the builder is in the grammar  begin (contact | identity+) param*
  * entry_raw* end. */
@@ -51,6 +52,8 @@ struct sinch_batch_builder {
     int dirty;          /* fields changed since the body was closed */
     field *fields;
     size_t n_fields;
+    sb_plan plan;
+    sinch_batch_param *extra; /* row(): the defaults it adds (plan.n_names) */
     sinch_batch_error err;
 };
 
@@ -155,6 +158,12 @@ sinch_batch_builder *sinch_batch_builder_new(const char *app_id, const char *mes
         sinch_batch_builder_free(b);
         return NULL;
     }
+    if (sb_plan_init(&b->plan, message_json, message_len) != 0 ||
+        (b->extra = calloc(b->plan.n_names + 1, sizeof *b->extra)) == NULL) {
+        sb_error_nomem(err, "batch builder");
+        sinch_batch_builder_free(b);
+        return NULL;
+    }
     b->head_len = b->entries_len = b->body.len;
     b->state = S_OPEN;
     return b;
@@ -169,6 +178,8 @@ void sinch_batch_builder_free(sinch_batch_builder *b) {
     }
     free(b->fields);
     sb_buf_free(&b->body);
+    sb_plan_free(&b->plan);
+    free(b->extra);
     free(b);
 }
 
@@ -184,6 +195,7 @@ void sinch_batch_builder_reset(sinch_batch_builder *b) {
     b->body.data[b->body.len] = '\0';
     b->count = 0;
     b->state = S_OPEN;
+    sb_plan_clear_unused(&b->plan);
 }
 
 /* ------------------------------------------------------------ top fields */
@@ -293,7 +305,28 @@ int sinch_batch_builder_begin(sinch_batch_builder *b) {
     b->state = S_BEGUN;
     b->n_ids = 0;
     b->raw_seen = 0;
+    if (b->plan.n_names) memset(b->plan.seen, SB_SEEN_NONE, b->plan.n_names);
     return SINCH_BATCH_OK;
+}
+
+#define ID_PATH "recipients[%zu].recipient.identified_by.channel_identities[%d]"
+
+/* The plan's recipient rule for identity k: a known channel, and a phone
+ * number where the channel takes one. */
+static int check_identity(sinch_batch_builder *b, const char *channel, const char *identity,
+                          size_t identity_len, int k) {
+    char name[65], list[512];
+    const sinch_batch_channel *c = sb_plan_channel(&b->plan, channel, strlen(channel));
+    if (c == NULL) {
+        sb_plan_channel_list(&b->plan, list, sizeof list);
+        return invalid(b, ID_PATH ".channel: unknown channel \"%s\" (known: %s)", pos(b), k,
+                       quote_name(name, sizeof name, channel, strlen(channel)), list);
+    }
+    if ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !sinch_batch_phone_ok(identity, identity_len))
+        return invalid(b, ID_PATH ".identity: \"%s\" is not a phone number (an optional +, "
+                          "then 7 to 15 digits, the first not 0) for channel %s", pos(b), k,
+                       quote_name(name, sizeof name, identity, identity_len), c->name);
+    return 0;
 }
 
 /* The recipient part may only be written right after begin() (or, for
@@ -320,6 +353,9 @@ int sinch_batch_builder_contact(sinch_batch_builder *b, const char *contact_id, 
     if (contact_id == NULL) contact_id = "", len = 0;
     if (len == 0)
         return invalid(b, "recipients[%zu].recipient.contact_id: must not be empty", pos(b));
+    if (b->plan.flags & SINCH_BATCH_PLAN_DISPATCH_ONLY)
+        return invalid(b, "recipients[%zu].recipient.contact_id: processing_strategy "
+                          "DISPATCH_ONLY takes identified_by recipients only", pos(b));
     if (LIT(&b->body, "\"contact_id\":") != 0) return nomem(b);
     rc = sb_json_str(&b->body, contact_id, len, &bad);
     if (rc != SB_JSON_OK) {
@@ -339,13 +375,15 @@ int sinch_batch_builder_identity(sinch_batch_builder *b, const char *channel,
     if (b == NULL) return SINCH_BATCH_ERR;
     if ((rc = check_recipient_order(b, 1)) != 0) return rc;
     k = b->n_ids + 1;
-#define ID_PATH "recipients[%zu].recipient.identified_by.channel_identities[%d]"
     if (channel == NULL || channel[0] == '\0')
         return invalid(b, ID_PATH ".channel: must not be empty", pos(b), k);
     if (identity == NULL) identity = "", identity_len = 0;
     if (identity_len == 0) return invalid(b, ID_PATH ".identity: must not be empty", pos(b), k);
     if (app_id != NULL && app_id[0] == '\0')
         return invalid(b, ID_PATH ".app_id: must not be empty (or left out)", pos(b), k);
+    if ((b->plan.flags & SINCH_BATCH_PLAN_RECIPIENT) &&
+        (rc = check_identity(b, channel, identity, identity_len, k)) != 0)
+        return rc;
     rc = b->state == S_BEGUN
              ? LIT(&b->body, "\"identified_by\":{\"channel_identities\":[{\"channel\":")
              : LIT(&b->body, ",{\"channel\":");
@@ -366,7 +404,6 @@ int sinch_batch_builder_identity(sinch_batch_builder *b, const char *channel,
                  n == 0 ? "channel" : n == 1 ? "identity" : "app_id");
         return json_failed(b, rc, bad, what);
     }
-#undef ID_PATH
     if (PUTC(&b->body, "}") != 0) return nomem(b);
     b->n_ids = k;
     b->state = S_IDS;
@@ -379,23 +416,12 @@ static int close_recipient(sinch_batch_builder *b) {
     return 0;
 }
 
-int sinch_batch_builder_param(sinch_batch_builder *b, const char *key, size_t key_len,
-                              const char *value, size_t value_len) {
+/* Write one parameter (the entry is past its recipient, before metadata). */
+static int put_param(sinch_batch_builder *b, const char *key, size_t key_len, const char *value,
+                     size_t value_len) {
     char what[128], name[65];
     size_t bad = 0;
     int rc;
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if ((rc = need_entry(b)) != 0) return rc;
-    if (b->state == S_BEGUN)
-        return invalid(b, "recipients[%zu].parameters: parameters come after the recipient",
-                       pos(b));
-    if (b->state == S_RAW)
-        return invalid(b, "recipients[%zu].parameters: parameters come before "
-                          "message_metadata and conversation_metadata", pos(b));
-    if (key == NULL || key_len == 0)
-        return invalid(b, "recipients[%zu].parameters: a parameter name must not be empty",
-                       pos(b));
-    if (value == NULL) value = "", value_len = 0;
     if ((rc = close_recipient(b)) != 0) return rc;
     rc = b->state == S_PARAMS ? PUTC(&b->body, ",") : LIT(&b->body, ",\"parameters\":{");
     if (rc != 0) return nomem(b);
@@ -411,6 +437,55 @@ int sinch_batch_builder_param(sinch_batch_builder *b, const char *key, size_t ke
     }
     b->state = S_PARAMS;
     return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_param(sinch_batch_builder *b, const char *key, size_t key_len,
+                              const char *value, size_t value_len) {
+    long idx;
+    int rc;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if ((rc = need_entry(b)) != 0) return rc;
+    if (b->state == S_BEGUN)
+        return invalid(b, "recipients[%zu].parameters: parameters come after the recipient",
+                       pos(b));
+    if (b->state == S_RAW)
+        return invalid(b, "recipients[%zu].parameters: parameters come before "
+                          "message_metadata and conversation_metadata", pos(b));
+    if (key == NULL || key_len == 0)
+        return invalid(b, "recipients[%zu].parameters: a parameter name must not be empty",
+                       pos(b));
+    if (value == NULL) value = "", value_len = 0;
+    idx = sb_plan_find(&b->plan, key, key_len);
+    if (value_len == 0) { /* never sent: missing if the message uses it, else left out */
+        if (idx >= 0 && b->plan.seen[idx] != SB_SEEN_GIVEN) b->plan.seen[idx] = SB_SEEN_EMPTY;
+        return SINCH_BATCH_OK;
+    }
+    if (idx >= 0) b->plan.seen[idx] = SB_SEEN_GIVEN;
+    else if (sb_plan_count_unused(&b->plan, key, key_len) != 0) return nomem(b);
+    return put_param(b, key, key_len, value, value_len);
+}
+
+/* Where the parameters end: every ${name} the message uses and the entry
+ * did not give takes its default, or (SINCH_BATCH_PLAN_PARAMS) fails it. */
+static int finish_params(sinch_batch_builder *b) {
+    char name[65];
+    size_t i;
+    int rc;
+    for (i = 0; i < b->plan.n_names; i++) {
+        const sb_plan_name *n = &b->plan.names[i];
+        if (b->plan.seen[i] == SB_SEEN_GIVEN) continue;
+        if (n->def != NULL) {
+            if ((rc = put_param(b, n->name, n->len, n->def, n->def_len)) != 0) return rc;
+            b->plan.seen[i] = SB_SEEN_GIVEN;
+        } else if (b->plan.flags & SINCH_BATCH_PLAN_PARAMS) {
+            quote_name(name, sizeof name, n->name, n->len);
+            if (b->plan.seen[i] == SB_SEEN_EMPTY)
+                return invalid(b, "recipients[%zu].parameters.%s: empty; the message uses ${%s}",
+                               pos(b), name, name);
+            return invalid(b, "recipients[%zu].parameters: missing value for ${%s}", pos(b), name);
+        }
+    }
+    return 0;
 }
 
 int sinch_batch_builder_entry_raw(sinch_batch_builder *b, const char *key, const char *json,
@@ -432,6 +507,7 @@ int sinch_batch_builder_entry_raw(sinch_batch_builder *b, const char *key, const
     if (b->raw_seen & bit) return invalid(b, "recipients[%zu].%s: given twice", pos(b), key);
     if (!sb_json_is_object(json, len))
         return invalid(b, "recipients[%zu].%s: expected a JSON object ({...})", pos(b), key);
+    if (b->state != S_RAW && (rc = finish_params(b)) != 0) return rc;
     if ((rc = close_recipient(b)) != 0) return rc;
     if (b->state == S_PARAMS && PUTC(&b->body, "}") != 0) return nomem(b);
     if (PUTC(&b->body, ",") != 0 || sb_json_key(&b->body, key, strlen(key), NULL) != 0 ||
@@ -449,6 +525,7 @@ int sinch_batch_builder_end(sinch_batch_builder *b) {
     if (b->state == S_BEGUN)
         return invalid(b, "recipients[%zu].recipient: a contact_id or at least one channel "
                           "identity is required", pos(b));
+    if (b->state != S_RAW && (rc = finish_params(b)) != 0) return rc;
     if ((rc = close_recipient(b)) != 0) return rc;
     if (b->state == S_PARAMS ? LIT(&b->body, "}}") : PUTC(&b->body, "}")) return nomem(b);
     b->entries_len = b->body.len;
@@ -477,53 +554,97 @@ static int row_by_steps(sinch_batch_builder *b, const char *channel, const char 
 #define ROW_PARAMS "}]}},\"parameters\":{"
 #define ROW_PUT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
 
+/* row()'s parameters, then the defaults the plan adds, written from o on. */
+static char *row_params(char *o, const sinch_batch_param *params, size_t n,
+                        const sinch_batch_param *extra, size_t n_extra) {
+    size_t i;
+    for (i = 0; i < n + n_extra; i++) {
+        const sinch_batch_param *p = i < n ? &params[i] : &extra[i - n];
+        if (i) *o++ = ',';
+        if ((o = sb_json_str_at(o, p->name, p->name_len, NULL)) == NULL) return NULL;
+        *o++ = ':';
+        if ((o = sb_json_str_at(o, p->value, p->value_len, NULL)) == NULL) return NULL;
+    }
+    return o;
+}
+
 int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const char *identity,
                             size_t identity_len, const sinch_batch_param *params, size_t n) {
-    size_t i, clen, need;
+    size_t i, clen, need, n_extra = 0, n_unused = 0, start;
+    sb_plan *pl;
     char *o;
     if (b == NULL) return SINCH_BATCH_ERR;
     if (n > 0 && params == NULL)
         return invalid(b, "recipients[%zu].parameters: %zu parameters but no array", pos(b), n);
-    /* Anything unusual -- a state, a limit, an empty string -- goes by the
-     * book, which also words the error. */
+    /* Anything unusual -- a state, a limit, an empty string, a rule of the
+     * plan -- goes by the book, which also words the error. */
     if (b->state != S_OPEN || b->count >= b->max || channel == NULL || channel[0] == '\0' ||
         identity == NULL || identity_len == 0 || identity_len > SB_JSON_AT_MAX ||
         n > SB_JSON_AT_MAX)
         goto by_steps;
     if ((clen = strlen(channel)) > SB_JSON_AT_MAX) goto by_steps;
+    pl = &b->plan;
+    if (pl->flags & SINCH_BATCH_PLAN_RECIPIENT) {
+        const sinch_batch_channel *c = sb_plan_channel(pl, channel, clen);
+        if (c == NULL ||
+            ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !sinch_batch_phone_ok(identity, identity_len)))
+            goto by_steps;
+    }
+    if (pl->n_names) memset(pl->seen, SB_SEEN_NONE, pl->n_names);
     need = 1 + sizeof ROW_HEAD + SB_JSON_STR_ROOM(clen) + sizeof ROW_IDENTITY +
            SB_JSON_STR_ROOM(identity_len) + sizeof ROW_PARAMS + 5;
     for (i = 0; i < n; i++) {
         const sinch_batch_param *p = &params[i];
+        long idx;
         if (p->name == NULL || p->name_len == 0 || p->name_len > SB_JSON_AT_MAX ||
-            p->value_len > SB_JSON_AT_MAX || (p->value == NULL && p->value_len > 0))
+            p->value == NULL || p->value_len == 0 || p->value_len > SB_JSON_AT_MAX)
             goto by_steps;
+        if ((idx = sb_plan_find(pl, p->name, p->name_len)) >= 0) pl->seen[idx] = SB_SEEN_GIVEN;
+        else n_unused++;
         need += 2 + SB_JSON_STR_ROOM(p->name_len) + SB_JSON_STR_ROOM(p->value_len);
         if (need > SIZE_MAX / 2) goto by_steps;
     }
+    for (i = 0; i < pl->n_names; i++) {
+        const sb_plan_name *nm = &pl->names[i];
+        if (pl->seen[i] == SB_SEEN_GIVEN) continue;
+        if (nm->def == NULL) {
+            if (pl->flags & SINCH_BATCH_PLAN_PARAMS) goto by_steps; /* it words the error */
+            continue;
+        }
+        b->extra[n_extra].name = nm->name;
+        b->extra[n_extra].name_len = nm->len;
+        b->extra[n_extra].value = nm->def;
+        b->extra[n_extra].value_len = nm->def_len;
+        n_extra++;
+        need += 2 + SB_JSON_STR_ROOM(nm->len) + SB_JSON_STR_ROOM(nm->def_len);
+    }
     if (sb_buf_grow(&b->body, need) != 0) return nomem(b);
-    o = b->body.data + b->body.len;
+    start = b->body.len;
+    o = b->body.data + start;
     if (b->count) *o++ = ',';
     o = ROW_PUT(o, ROW_HEAD);
     if ((o = sb_json_str_at(o, channel, clen, NULL)) == NULL) goto bad_string;
     o = ROW_PUT(o, ROW_IDENTITY);
     if ((o = sb_json_str_at(o, identity, identity_len, NULL)) == NULL) goto bad_string;
-    if (n == 0) {
+    if (n + n_extra == 0) {
         o = ROW_PUT(o, "}]}}}");
     } else {
         o = ROW_PUT(o, ROW_PARAMS);
-        for (i = 0; i < n; i++) {
-            const sinch_batch_param *p = &params[i];
-            if (i) *o++ = ',';
-            if ((o = sb_json_str_at(o, p->name, p->name_len, NULL)) == NULL) goto bad_string;
-            *o++ = ':';
-            if ((o = sb_json_str_at(o, p->value ? p->value : "", p->value_len, NULL)) == NULL)
-                goto bad_string;
-        }
+        if ((o = row_params(o, params, n, b->extra, n_extra)) == NULL) goto bad_string;
         o = ROW_PUT(o, "}}");
     }
     *o = '\0';
-    b->body.len = b->entries_len = (size_t)(o - b->body.data);
+    b->body.len = (size_t)(o - b->body.data);
+    for (i = 0; n_unused && i < n; i++) {
+        if (sb_plan_find(pl, params[i].name, params[i].name_len) >= 0) continue;
+        n_unused--;
+        if (sb_plan_count_unused(pl, params[i].name, params[i].name_len) != 0) {
+            b->body.len = start;
+            b->body.data[start] = '\0';
+            return nomem(b);
+        }
+    }
+    b->entries_len = b->body.len;
     b->count++;
     return SINCH_BATCH_OK;
 bad_string:
@@ -532,6 +653,58 @@ bad_string:
     b->body.data[b->body.len] = '\0';
 by_steps:
     return row_by_steps(b, channel, identity, identity_len, params, n);
+}
+
+/* ------------------------------------------------------------------ plan */
+
+int sinch_batch_builder_plan(sinch_batch_builder *b, unsigned flags,
+                             const sinch_batch_channel *channels) {
+    if (b == NULL) return SINCH_BATCH_ERR;
+    b->plan.flags = flags;
+    b->plan.channels = channels;
+    b->plan.last = NULL;
+    return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_default(sinch_batch_builder *b, const char *name, size_t name_len,
+                                const char *value, size_t value_len) {
+    sb_plan_name *n;
+    char *copy = NULL;
+    long idx;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if (name == NULL || (idx = sb_plan_find(&b->plan, name, name_len)) < 0)
+        return SINCH_BATCH_OK; /* the message does not use it */
+    if (value != NULL && value_len > 0 && (copy = sb_memdup(value, value_len)) == NULL)
+        return sb_error_nomem(&b->err, "batch builder");
+    n = &b->plan.names[idx];
+    free(n->def);
+    n->def = copy;
+    n->def_len = copy ? value_len : 0;
+    return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_param_name(const sinch_batch_builder *b, size_t i, const char **name,
+                                   size_t *len) {
+    if (b == NULL || i >= b->plan.n_names) return 0;
+    if (name) *name = b->plan.names[i].name;
+    if (len) *len = b->plan.names[i].len;
+    return 1;
+}
+
+size_t sinch_batch_builder_unused(const sinch_batch_builder *b, size_t i, const char **name,
+                                  size_t *len) {
+    if (b == NULL || i >= b->plan.n_unused) return 0;
+    if (name) *name = b->plan.unused[i].name;
+    if (len) *len = b->plan.unused[i].len;
+    return b->plan.unused[i].count;
+}
+
+size_t sinch_batch_builder_memory(const sinch_batch_builder *b) {
+    size_t i, n;
+    if (b == NULL) return 0;
+    n = sizeof *b + b->body.cap + b->n_fields * sizeof *b->fields;
+    for (i = 0; i < b->n_fields; i++) n += b->fields[i].len + strlen(b->fields[i].key) + 2;
+    return n;
 }
 
 /* ------------------------------------------------------------------ body */
