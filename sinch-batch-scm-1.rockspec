@@ -49,6 +49,7 @@ build = {
         "src/core/csv.c",
         "src/core/error.c",
         "src/core/json.c",
+        "src/core/plan.c",
         "src/core/rules.c",
         "src/core/jsonread.c",
         "src/core/webhook.c",

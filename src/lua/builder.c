@@ -7,6 +7,16 @@
  *   b:columns(names) -> n   b:add_row(channel, identity, v1, ..., vn) -> count | nil, err
  *   b:field(key, raw_json) / b:field_string(key, s) -> true | nil, err
  *   b:count()  b:body() -> string | nil, err  b:reset()  b:close()
+ *   b:plan{check=, defaults=, validate=, dispatch_only=, channels=} -> b
+ *   b:params() -> {names}   b:unused() -> { name = count }
+ *
+ * The plan makes the core apply the per-recipient rules while it writes
+ * (see sinch_batch_builder_plan): ${name} coverage, defaults, empty values,
+ * unused names, channels and phone identities.
+ *
+ * The builder's C memory is reported to Lua's collector (a GC step per
+ * kilobyte the body grew), so a loop that makes a builder per batch stays
+ * as flat as one that reuses one.
  *
  * add() walks the recipient and parameter tables itself (raw access, no
  * cjson per row) in two steps: first it checks every type and collects the
@@ -34,7 +44,22 @@ typedef struct sb_lbuilder {
     sinch_batch_param *cols; /* columns() names (copied into col_text), add_row() values */
     char *col_text;
     size_t n_cols;
+    sinch_batch_channel *chans; /* plan{channels=}: the table the core reads */
+    char *chan_text;
+    size_t reported; /* bytes of C memory already reported to the collector */
 } sb_lbuilder;
+
+/* Tell the collector about C memory the builder took since last time: it
+ * collects as if Lua had allocated it (builders freed by __gc are then
+ * found as early as their Lua-sized garbage would be). */
+static void account(lua_State *L, sb_lbuilder *u) {
+    size_t m = sinch_batch_builder_memory(u->b);
+    if (m > u->reported + 8192) {
+        size_t kb = (m - u->reported) >> 10;
+        u->reported = m;
+        lua_gc(L, LUA_GCSTEP, kb > 1 << 20 ? 1 << 20 : (int)kb);
+    }
+}
 
 /* Upvalues of add(): interned keys and the metatable. */
 enum { UV_CONTACT = 1, UV_IDENTIFIED_BY, UV_CHANNEL_IDENTITIES, UV_CHANNEL, UV_IDENTITY,
@@ -210,6 +235,7 @@ static int l_builder_add(lua_State *L) {
     n_params = collect_params(L, u, n_ids);
     if (write_entry(u, n_ids, n_params, contact, clen, L) != SINCH_BATCH_OK)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    account(L, u);
     lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
     return 1;
 }
@@ -272,8 +298,11 @@ static int l_builder_add_columns(lua_State *L) {
     lua_settop(L, 6);
     n = collect_columns(L, u);
     for (i = first; i <= last; i++)
-        if (add_row(L, u, channel, i, n) != SINCH_BATCH_OK)
+        if (add_row(L, u, channel, i, n) != SINCH_BATCH_OK) {
+            account(L, u);
             return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+        }
+    account(L, u);
     lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
     return 1;
 }
@@ -360,7 +389,126 @@ static int l_builder_add_row(lua_State *L) {
     if (sinch_batch_builder_row(u->b, channel, identity, len, u->cols, (size_t)n) !=
         SINCH_BATCH_OK)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+    account(L, u);
     lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
+    return 1;
+}
+
+static void drop_channels(sb_lbuilder *u) {
+    free(u->chans);
+    u->chans = NULL;
+    free(u->chan_text);
+    u->chan_text = NULL;
+}
+
+/* The channels table of plan{} (arg 2's field on top of the stack):
+ * { NAME = { phone = bool, app_scoped = bool }, ... } copied for the core. */
+static void plan_channels(lua_State *L, sb_lbuilder *u) {
+    size_t n = 0, total = 0, len, i = 0;
+    char *text;
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
+            luaL_argerror(L, 2, "channels: expected channel name -> { phone =, app_scoped = }");
+        lua_tolstring(L, -2, &len);
+        total += len + 1;
+        n++;
+        lua_pop(L, 1);
+    }
+    drop_channels(u);
+    u->chans = calloc(n + 1, sizeof *u->chans);
+    u->chan_text = text = malloc(total + 1);
+    if (u->chans == NULL || text == NULL) {
+        drop_channels(u);
+        luaL_error(L, "not enough memory");
+    }
+    lua_pushnil(L);
+    while (i < n && lua_next(L, -2) != 0) {
+        const char *name = lua_tolstring(L, -2, &len);
+        unsigned flags = 0;
+        memcpy(text, name, len + 1);
+        lua_getfield(L, -1, "phone");
+        if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_CHANNEL_PHONE;
+        lua_getfield(L, -2, "app_scoped");
+        if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_CHANNEL_APP_SCOPED;
+        lua_pop(L, 3);
+        u->chans[i].name = text;
+        u->chans[i].flags = flags;
+        text += len + 1;
+        i++;
+    }
+}
+
+/* b:plan{ check = true, defaults = {name = value}, validate = true,
+ *         dispatch_only = false, channels = {NAME = props} } -> b
+ * check: every ${name} of the message needs a value or a default;
+ * validate: known channels, phone identities (channels: the caller's table,
+ * default the built-in one); dispatch_only: contact_id refused. */
+static int l_builder_plan(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    unsigned flags = 0;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "check");
+    if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_PARAMS;
+    lua_getfield(L, 2, "validate");
+    if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_RECIPIENT;
+    lua_getfield(L, 2, "dispatch_only");
+    if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_DISPATCH_ONLY;
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "defaults");
+    if (!lua_isnil(L, -1)) {
+        luaL_argcheck(L, lua_istable(L, -1), 2, "defaults: expected a table");
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            size_t klen, vlen;
+            const char *k, *v;
+            if (lua_type(L, -2) != LUA_TSTRING)
+                luaL_argerror(L, 2, "defaults: parameter names must be strings");
+            if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+                luaL_argerror(L, 2, lua_pushfstring(L, "defaults.%s: expected a string, got %s",
+                                                    lua_tostring(L, -2), luaL_typename(L, -1)));
+            k = lua_tolstring(L, -2, &klen);
+            lua_pushvalue(L, -1);
+            v = lua_tolstring(L, -1, &vlen);
+            if (sinch_batch_builder_default(u->b, k, klen, v, vlen) != SINCH_BATCH_OK)
+                return luaL_error(L, "not enough memory");
+            lua_pop(L, 2);
+        }
+    }
+    lua_settop(L, 2);
+    lua_getfield(L, 2, "channels");
+    if (lua_istable(L, -1)) plan_channels(L, u);
+    else drop_channels(u);
+    sinch_batch_builder_plan(u->b, flags, u->chans);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* b:params() -> the ${name}s the message uses, in the message's order */
+static int l_builder_params(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    const char *name;
+    size_t len, i;
+    lua_newtable(L);
+    for (i = 0; sinch_batch_builder_param_name(u->b, i, &name, &len); i++) {
+        lua_pushlstring(L, name, len);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
+/* b:unused() -> { name = count }: names given that the message never uses */
+static int l_builder_unused(lua_State *L) {
+    sb_lbuilder *u = check_lbuilder(L, 1);
+    const char *name;
+    size_t len, i, count;
+    lua_newtable(L);
+    for (i = 0; (count = sinch_batch_builder_unused(u->b, i, &name, &len)) > 0; i++) {
+        lua_pushlstring(L, name, len);
+        lua_pushinteger(L, (lua_Integer)count);
+        lua_rawset(L, -3);
+    }
     return 1;
 }
 
@@ -381,10 +529,14 @@ static int l_builder_new(lua_State *L) {
     u->cols = NULL;
     u->col_text = NULL;
     u->n_cols = 0;
+    u->chans = NULL;
+    u->chan_text = NULL;
+    u->reported = 0;
     luaL_setmetatable(L, SB_BUILDER_MT);
     if (mlen == 0) msg = " "; /* the core reads 0 as "use strlen" */
     u->b = sinch_batch_builder_new(app_id, msg, mlen ? mlen : 1, (size_t)max, &err);
     if (u->b == NULL) return sb_lua_fail(L, &err);
+    account(L, u);
     return 1;
 }
 
@@ -438,6 +590,7 @@ static int l_builder_close(lua_State *L) {
     u->apps = NULL;
     u->cap = 0;
     drop_columns(u);
+    drop_channels(u);
     return 0;
 }
 
@@ -458,6 +611,9 @@ static const luaL_Reg methods[] = {
     {"add_row", l_builder_add_row}, /* a closure too */
     {"add_columns", l_builder_add_columns},
     {"columns", l_builder_columns},
+    {"plan", l_builder_plan},
+    {"params", l_builder_params},
+    {"unused", l_builder_unused},
     {"field", l_builder_field},
     {"field_string", l_builder_field_string},
     {"count", l_builder_count},

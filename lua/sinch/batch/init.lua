@@ -378,55 +378,38 @@ function new_batch(self, opts, fname)
     ok, err = b:field(f[1], f[2])
     if not ok then return nil, err end
   end
+  local defaults = opts.defaults
+  if defaults ~= nil then
+    if type(defaults) ~= "table" then return invalid("defaults: expected a table of strings") end
+    for k, v in pairs(defaults) do
+      if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
+        return invalid(fmt("defaults.%s: expected a string", tostring(k)))
+      end
+    end
+  end
+  -- every per-recipient rule runs in C, as the builder writes the entry
   local check = opts.check ~= false
-  local params = check and message.params(msg) or {}
-  local known = {}
-  for i = 1, #params do known[params[i]] = true end
-  return setmetatable({ b = b, params = params, known = known, unused_counts = {}, check = check,
-                        defaults = opts.defaults, client = self,
-                        batch_metadata = opts.batch_metadata,
-                        dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }, Batch)
+  b:plan{ check = check, defaults = defaults, validate = true, channels = _M.recipient.channels,
+          dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }
+  local params = check and b:params() or {}
+  table.sort(params)
+  return setmetatable({ b = b, params = params, check = check, client = self,
+                        batch_metadata = opts.batch_metadata }, Batch)
 end
 
---- Adds one recipient.
+--- Adds one recipient: one call into the C builder, which checks the
+-- recipient (channel, phone number), covers the message's ${name}s
+-- (defaults, empty values) and counts unused names as it writes the entry.
 -- @param recipient a recipient table (sinch.batch.recipient.*)
 -- @param params table of ${name} values, or nil
 -- @param message_metadata table merged over the batch's, or nil
 -- @param conversation_metadata table, or nil
 -- @return the number of recipients so far | nil, err
 function Batch:add(recipient, params, message_metadata, conversation_metadata)
+  if message_metadata == nil and conversation_metadata == nil then
+    return self.b:add(recipient, params)
+  end
   local n = self.b:count() + 1
-  if self.dispatch_only and type(recipient) == "table" and recipient.contact_id ~= nil then
-    return invalid(fmt("recipients[%d].recipient.contact_id: processing_strategy DISPATCH_ONLY "
-      .. "takes identified_by recipients only", n))
-  end
-  local names = self.params
-  if self.check then
-    local known, unused, copied = self.known, self.unused_counts, false
-    if params ~= nil and type(params) ~= "table" then
-      error(fmt("bad argument #2 to 'add' (parameters: expected a table, got %s)", type(params)), 2)
-    end
-    if params ~= nil then
-      for k in pairs(params) do
-        if not known[k] then unused[k] = (unused[k] or 0) + 1 end
-      end
-    end
-    for i = 1, #names do
-      local name = names[i]
-      if params == nil or params[name] == nil then
-        local dv = self.defaults and self.defaults[name]
-        if dv == nil then
-          return invalid(fmt("recipients[%d].parameters: missing value for ${%s}", n, name))
-        end
-        if not copied then -- never write defaults into the caller's table
-          local p = {}
-          if params then for k, v in pairs(params) do p[k] = v end end
-          params, copied = p, true
-        end
-        params[name] = dv
-      end
-    end
-  end
   local mm, cm
   if message_metadata ~= nil then
     local ok, err = check_metadata(message_metadata, fmt("recipients[%d].message_metadata", n))
@@ -440,19 +423,46 @@ function Batch:add(recipient, params, message_metadata, conversation_metadata)
   return self.b:add(recipient, params, mm, cm)
 end
 
+--- Column data without a table per recipient (see the core builder):
+-- `b:columns{"name", "code"}` then `b:add_row("SMS", "+46…", "Ann", "1234")`,
+-- or `b:add_columns("SMS", identities, { name = names, code = codes })`.
+-- The same checks as add().
+function Batch:columns(names) return self.b:columns(names) end
+function Batch:add_row(...) return self.b:add_row(...) end
+function Batch:add_columns(...) return self.b:add_columns(...) end
+
 function Batch:count() return self.b:count() end
 function Batch:body() return self.b:body() end
-function Batch:reset()
-  self.b:reset()
-  self.unused_counts = {}
-end
+function Batch:reset() self.b:reset() end
 
 --- Parameters given to add() that the message never uses: `{ name = count }`
 -- (they are sent, and ignored by the API; often a typo in a column name).
-function Batch:unused() return self.unused_counts end
+function Batch:unused() return self.b:unused() end
 function Batch:close() self.b:close() end
 
---- The recipient entries of a convenience send, checked and added.
+local function fill_rows(b, recipients, n)
+  local add = b.b.add
+  local cb = b.b
+  for i = 1, n do
+    local e = recipients[i]
+    if type(e) ~= "table" or type(e.recipient) ~= "table" then
+      return invalid(fmt("recipients[%d].recipient: required, a recipient table", i))
+    end
+    local mm, cm = e.message_metadata, e.conversation_metadata
+    local ok, err
+    if mm == nil and cm == nil then
+      ok, err = add(cb, e.recipient, e.parameters)
+    else
+      ok, err = b:add(e.recipient, e.parameters, mm, cm)
+    end
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+--- The recipient entries of a convenience send, checked and added (the
+-- checks run in C, as each entry is written; a wrong type is an error
+-- naming the entry, not a raise).
 local function fill(b, recipients)
   if type(recipients) ~= "table" then return invalid("recipients: required, an array") end
   local n = #recipients
@@ -461,18 +471,11 @@ local function fill(b, recipients)
     return invalid(fmt("recipients[%d]: a batch holds at most %d recipients",
       _M.MAX_RECIPIENTS + 1, _M.MAX_RECIPIENTS))
   end
-  local validate = _M.recipient.validate
-  for i = 1, n do
-    local e = recipients[i]
-    if type(e) ~= "table" or type(e.recipient) ~= "table" then
-      return invalid(fmt("recipients[%d].recipient: required, a recipient table", i))
-    end
-    local ok, err = validate(e.recipient)
-    if not ok then return invalid(fmt("recipients[%d].recipient: %s", i, tostring(err))) end
-    ok, err = b:add(e.recipient, e.parameters, e.message_metadata, e.conversation_metadata)
-    if not ok then return nil, err end
-  end
-  return true
+  local ok, res, err = pcall(fill_rows, b, recipients, n)
+  if ok then return res, err end
+  local msg = tostring(type(res) == "table" and res.message or res)
+  msg = msg:gsub("^.-bad argument #%d+ to '[%w_]+' %((.*)%)$", "%1")
+  return invalid(fmt("recipients[%d]: %s", b.b:count() + 1, msg))
 end
 
 -- The ledger entry of a batch about to be sent, checked before anything
@@ -562,7 +565,10 @@ function Client:send(batch, opts)
     if not entry then return nil, err end
   end
   local res, err = self:_call("send", body or b.b)
-  if res and not body and next(b.unused_counts) ~= nil then res.unused = b.unused_counts end
+  if res and not body then
+    local unused = b:unused()
+    if next(unused) ~= nil then res.unused = unused end
+  end
   if res and ledger and res.batch_id then
     local ok, lerr = record(ledger, entry, res.batch_id)
     if not ok then return nil, lerr end
