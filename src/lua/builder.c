@@ -14,9 +14,8 @@
  * (see sinch_batch_builder_plan): ${name} coverage, defaults, empty values,
  * unused names, channels and phone identities.
  *
- * The builder's C memory is reported to Lua's collector (a GC step per
- * kilobyte the body grew), so a loop that makes a builder per batch stays
- * as flat as one that reuses one.
+ * The builder's C memory is reported to Lua's collector (see account()), so
+ * a loop that makes a builder per batch stays as flat as one that reuses one.
  *
  * add() walks the recipient and parameter tables itself (raw access, no
  * cjson per row) in two steps: first it checks every type and collects the
@@ -49,15 +48,34 @@ typedef struct sb_lbuilder {
     size_t reported; /* bytes of C memory already reported to the collector */
 } sb_lbuilder;
 
-/* Tell the collector about C memory the builder took since last time: it
- * collects as if Lua had allocated it (builders freed by __gc are then
- * found as early as their Lua-sized garbage would be). */
+/* Tell the collector about C memory the builders took: Lua cannot see it,
+ * and in generational mode (lua5.4's default) even GC steps never reach the
+ * old builders.  So the growth of every builder of this state is summed,
+ * and once it passes the Lua heap's size (at least 4 MB) a full collection
+ * frees the builders nobody holds any more -- the same pacing the collector
+ * gives Lua's own memory, and a loop that makes a builder per batch stays
+ * as flat as one that reuses one. */
+static char external_key;
+
 static void account(lua_State *L, sb_lbuilder *u) {
-    size_t m = sinch_batch_builder_memory(u->b);
-    if (m > u->reported + 8192) {
-        size_t kb = (m - u->reported) >> 10;
-        u->reported = m;
-        lua_gc(L, LUA_GCSTEP, kb > 1 << 20 ? 1 << 20 : (int)kb);
+    size_t m = sinch_batch_builder_memory(u->b), *ext, heap_kb;
+    if (m <= u->reported + 8192) return;
+    lua_pushlightuserdata(L, &external_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    ext = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (ext == NULL) { /* the first builder of this state */
+        lua_pushlightuserdata(L, &external_key);
+        ext = lua_newuserdata(L, sizeof *ext);
+        *ext = 0;
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    *ext += m - u->reported;
+    u->reported = m;
+    heap_kb = (size_t)lua_gc(L, LUA_GCCOUNT, 0);
+    if (*ext / 1024 > (heap_kb > 4096 ? heap_kb : 4096)) {
+        *ext = 0;
+        lua_gc(L, LUA_GCCOLLECT, 0);
     }
 }
 
