@@ -22,7 +22,7 @@ describe("builder memory", function()
     collectgarbage()
     collectgarbage()
     local before, peak = rss_mb(), 0
-    for batch = 1, 200 do
+    for _ = 1, 200 do
       local b = assert(core.builder("01APPIDXXXXXXXXXXXXXXXXXXX", msg))
       b:columns(names)
       for i = 1, 1000 do
