@@ -1,6 +1,15 @@
--- Builds without network: `luarocks make --deps-mode=none` with Debian's
--- luarocks and the -dev packages listed in README.md.  lua-cjson comes from
--- Debian's lua-cjson package (not a rock), hence deps-mode=none.
+-- `luarocks make` (Lua 5.4) and `luarocks --lua-version=5.1 make` (LuaJIT,
+-- OpenResty) build it with no extra flags and offline on Debian, with the
+-- -dev packages listed in docs/install.md:
+--  * lua-cjson: in the checkout, .luarocks/config-5.x.lua takes Debian's
+--    lua-cjson package as providing the rock for the system's interpreter;
+--    everyone else gets the rock from luarocks.org (the dependency stays).
+--  * curl is looked up by its library only: LuaRocks searches
+--    lib/$(gcc -print-multiarch), and the compiler finds Debian's
+--    /usr/include/<multiarch>/curl/curl.h by itself.  Elsewhere, set
+--    CURL_DIR (or CURL_INCDIR / CURL_LIBDIR) as usual.
+-- The rock does not build the sandbox sinch-batch-mock (a C program, which
+-- the builtin build type cannot make): `cmake --install` installs it.
 rockspec_format = "3.0"
 package = "sinch-batch"
 version = "scm-1"
@@ -23,7 +32,7 @@ dependencies = {
   "lua-cjson",
 }
 external_dependencies = {
-  CURL = { header = "curl/curl.h" },
+  CURL = { library = "curl" },
   JANSSON = { header = "jansson.h" },
   OPENSSL = { header = "openssl/hmac.h" },
   CSV = { header = "csv.h" },
@@ -38,6 +47,14 @@ build = {
     ["sinch.batch.chunk"] = "lua/sinch/batch/chunk.lua",
     ["sinch.batch.webhook"] = "lua/sinch/batch/webhook.lua",
     ["sinch.batch.ledger"] = "lua/sinch/batch/ledger.lua",
+    ["sinch.batch.client"] = "lua/sinch/batch/client.lua",
+    ["sinch.batch.batch"] = "lua/sinch/batch/batch.lua",
+    ["sinch.batch.options"] = "lua/sinch/batch/options.lua",
+    ["sinch.batch.fields"] = "lua/sinch/batch/fields.lua",
+    ["sinch.batch.rules"] = "lua/sinch/batch/rules.lua",
+    ["sinch.batch.params"] = "lua/sinch/batch/params.lua",
+    ["sinch.batch.message.schema"] = "lua/sinch/batch/message/schema.lua",
+    ["sinch.batch.message.kinds"] = "lua/sinch/batch/message/kinds.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
     ["sinch.batch.core"] = {
       sources = {

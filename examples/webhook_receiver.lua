@@ -106,12 +106,30 @@ local function respond(c, status, text)
           .. "Connection: close\r\n\r\n%s"):format(status, REASONS[status], #text, text))
 end
 
+-- Nonces of callbacks already handled.  A nonce is recorded only once its
+-- callback was handled (answered 200): a callback that failed half-way is
+-- processed again when Sinch retries it, and a repeat of a handled one is
+-- acknowledged without being processed twice.
+local handled = webhook.memory_store(100000)
+
+local function nonce_of(headers)
+  for name, value in pairs(headers) do
+    if name:lower() == "x-sinch-webhook-signature-nonce" then return value end
+  end
+end
+
 -- Verify, parse, map: the answer's status and the log line.
 local function handle(headers, body)
-  local ok, err = webhook.verify(opts.secrets, headers, body, { replay = true })
+  -- The signature and the timestamp's age (tolerance, 300 s by default): a
+  -- receiver down for longer refuses Sinch's retries of what it missed; pass a
+  -- larger tolerance (or false) if that matters more than a bounded window.
+  local ok, err = webhook.verify(opts.secrets, headers, body)
   if not ok then
     -- err.message names the failed check, never a secret or a signature
     return 401, { verified = false, reason = err.reason, error = err.message }
+  end
+  if handled:has(nonce_of(headers)) then
+    return 200, { verified = true, duplicate = true }
   end
   local ev, perr = webhook.parse(body)
   if not ev then return 400, { verified = true, error = perr.message } end
@@ -154,6 +172,7 @@ while not (opts.count and verified >= opts.count) do
     if method == "POST" and body then
       local status, entry = handle(headers, body)
       entry.path = path
+      if status == 200 and not entry.duplicate then handled:seen(nonce_of(headers)) end
       respond(c, status)
       log(entry)
       if entry.verified then verified = verified + 1 end

@@ -7,7 +7,9 @@
  * Against Sinch: set SINCH_PROJECT_ID, SINCH_KEY_ID, SINCH_KEY_SECRET,
  * SINCH_APP_ID and SINCH_REGION (us, eu, br) instead of SINCH_BATCH_BASE_URL.
  *
- * Build: cc send_batch.c -lsinchbatch_curl -lsinchbatch
+ * Build, after `cmake --install` (docs/install.md; add the prefix's lib/pkgconfig to
+ * PKG_CONFIG_PATH unless it is /usr or /usr/local):
+ *   cc send_batch.c $(pkg-config --cflags --libs sinch-batch-curl) -o send_batch
  * Exit status 0 on success; otherwise the error's kind and message are
  * printed on stderr. */
 #define _POSIX_C_SOURCE 200809L

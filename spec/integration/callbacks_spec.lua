@@ -334,3 +334,42 @@ describe("client:send with a ledger", function()
     assert.equal(err.batch_id, st.batch_id)
   end)
 end)
+
+describe("examples/webhook_receiver.lua and nonces", function()
+  local receiver, pid
+
+  teardown(function()
+    if receiver then
+      if pid then mock.run("kill " .. pid .. " 2>/dev/null") end
+      receiver:close()
+    end
+  end)
+
+  it("records a nonce only once its callback was handled", function()
+    local port
+    receiver, pid, port = start_receiver{ "--secret", SECRET, "--count", "4" }
+    local http = mock.http(port)
+    local function post(body, nonce)
+      local h = batch.webhook.sign(SECRET, body, nonce)
+      local st, err = http:post("/cb", body, h)
+      assert(st, err)
+      return st
+    end
+    -- a callback the receiver cannot handle (not JSON): a retry is handled again, not refused
+    assert.equal(400, post("not json", "nonce-1"))
+    assert.equal(400, post("not json", "nonce-1"))
+    -- a handled one: its retry is acknowledged without being processed twice
+    local ok_body = cjson.encode{ app_id = APP, batch_status_update_notification = {
+      batch_id = "01BATCH", status = "BATCH_STATUS_COMPLETED" } }
+    assert.equal(200, post(ok_body, "nonce-2"))
+    assert.equal(200, post(ok_body, "nonce-2"))
+    local lines = {}
+    for line in receiver:lines() do lines[#lines + 1] = assert(cjson.decode(line)) end
+    receiver:close()
+    receiver = nil
+    assert.equal(4, #lines)
+    assert.is_nil(lines[2].reason) -- not "replayed"
+    assert.is_nil(lines[3].duplicate)
+    assert.is_true(lines[4].duplicate)
+  end)
+end)

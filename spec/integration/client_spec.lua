@@ -8,25 +8,9 @@ local mock = require "support.mock"
 local M, R = batch.message, batch.recipient
 local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
 
-local function lower_headers(h)
-  local t = {}
-  for k, v in pairs(h or {}) do t[k:lower()] = v end
-  return t
-end
-
--- the API requests the sandbox logged (token fetches left out)
-local function api_requests(m)
-  local out = {}
-  for _, r in ipairs(m:requests()) do
-    if r.path ~= "/oauth2/token" then out[#out + 1] = r end
-  end
-  return out
-end
-
-local function last_api_request(m)
-  local reqs = api_requests(m)
-  return reqs[#reqs]
-end
+local support = require "support.api"
+local lower_headers, api_requests = support.lower_headers, support.api_requests
+local last_api_request = support.last_api_request
 
 describe("client against the sandbox", function()
   local m, client
@@ -444,6 +428,142 @@ describe("client against the sandbox", function()
       assert.equal(3, #api)
       assert.equal(1, api[2].token_index)
       assert.equal(2, api[3].token_index)
+    end)
+  end)
+end)
+
+-- Issue 10 section 3, client side: what the docs do not state is not refused,
+-- the client and the sandbox agree, and nothing is silently lost.
+describe("client rules against the sandbox", function()
+  local m, client
+
+  setup(function() m = mock.start() end)
+  teardown(function()
+    if client then client:close() end
+    if m then m:stop() end
+  end)
+  before_each(function()
+    m:reset()
+    if client then client:close() end
+    client = assert(batch.client{
+      project_id = m.project_id, app_id = APP, base_url = m.url, auth_url = m.url,
+      key_id = m.key_id, key_secret = m.key_secret, backoff_base = 0.01, seed = 7,
+    })
+  end)
+
+  it("sends phone numbers with or without +", function()
+    local res, err = client:send{ message = M.text("Hi"), recipients = {
+      { recipient = R.sms("46700000001") },
+      support.sms("48123456789"),
+      { recipient = R.sms("+46700000002") },
+    } }
+    assert.is_nil(err)
+    assert.is_string(res.batch_id)
+    local body = cjson.decode(last_api_request(m).body)
+    local ids = body.recipient_and_params[2].recipient.identified_by.channel_identities
+    assert.equal("48123456789", ids[1].identity)
+    local _, bad = client:send{ message = M.text("Hi"), recipients = { support.sms("0701234567") } }
+    assert.equal("invalid", bad.kind)
+    assert.matches("recipients%[1%]%.recipient.*0701234567.*not a phone number", bad.message)
+  end)
+
+  it("sends app-scoped identities without an app_id (the batch's applies)", function()
+    local res, err = client:send{ message = M.text("Hi"), recipients = {
+      { recipient = { identified_by = { channel_identities = {
+        { channel = "MESSENGER", identity = "psid-1" } } } } },
+    } }
+    assert.is_nil(err)
+    assert.is_string(res.batch_id)
+    local body = cjson.decode(last_api_request(m).body)
+    assert.same({ { channel = "MESSENGER", identity = "psid-1" } },
+      body.recipient_and_params[1].recipient.identified_by.channel_identities)
+  end)
+
+  it("does not limit the number of consent records (the docs give no maximum)", function()
+    local records = {}
+    for i = 1, 1001 do records[i] = { identification = string.format("+4670%07d", i) } end
+    local before = #api_requests(m)
+    client:insert_consents{ records = records } -- whatever the sandbox answers
+    assert.equal(before + 1, #api_requests(m))
+    local body = cjson.decode(last_api_request(m).body)
+    assert.equal(1001, #body.consent_records)
+  end)
+
+  it("takes ttl from 3 to 315576000000 seconds, as the docs and the sandbox do", function()
+    for _, ttl in ipairs{ 3, "3s", 315576000000, "315576000000s" } do
+      local res, err = client:send{ message = M.text("Hi"), ttl = ttl,
+        recipients = { { recipient = R.sms("+46700000001") } } }
+      assert.is_nil(err, tostring(ttl))
+      assert.is_string(res.batch_id)
+      assert.equal(type(ttl) == "number" and string.format("%.0fs", ttl) or ttl,
+        cjson.decode(last_api_request(m).body).ttl)
+    end
+    local before = #api_requests(m)
+    for _, ttl in ipairs{ 2, "2s", 1, 315576000001, "315576000001s", 2.5, "0s", "60" } do
+      local res, err = client:send{ message = M.text("Hi"), ttl = ttl,
+        recipients = { { recipient = R.sms("+46700000001") } } }
+      assert.is_nil(res)
+      assert.equal("invalid", err.kind)
+      assert.matches("^ttl: .* from 3 to 315576000000", err.message)
+    end
+    assert.equal(before, #api_requests(m)) -- nothing sent
+  end)
+
+  it("passes unknown fields and raw messages through to the API as they are", function()
+    local msg = M.raw{ future_message = { text = "Hi ${name}" } }
+    client:send{ message = msg, fields = { future_field = { a = 1 } }, check = false,
+      recipients = { { recipient = R.sms("+46700000001"), parameters = { name = "Ann" } } } }
+    local body = cjson.decode(last_api_request(m).body)
+    assert.same({ a = 1 }, body.future_field)
+    assert.same({ future_message = { text = "Hi ${name}" } }, body.message)
+  end)
+
+  it("requires a region (or base_url), naming the accepted values", function()
+    local ok, err = pcall(batch.client, { project_id = "p", key_id = "k", key_secret = "s" })
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'client' %(opts%.region: required, one of "
+      .. '"us", "eu", "br"', err)
+    assert.matches("base_url", err)
+    local c = assert(batch.client{ project_id = "p", key_id = "k", key_secret = "s", region = "br" })
+    c:close()
+  end)
+
+  describe("cancel with confirm", function()
+    local function schedule(campaign)
+      local when = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 3600)
+      return assert(client:send{ message = M.text("later"), send_after = when,
+        batch_metadata = { campaign = campaign }, recipients = { { recipient = R.sms("+46700000010") } } })
+    end
+
+    it("reports the batches it cancelled and those it did not, by id", function()
+      local a = schedule("x1")
+      local now = assert(client:send{ message = M.text("now"),
+        recipients = { { recipient = R.sms("+46700000011") } } })
+      local res, err = client:cancel{ batch_ids = { a.batch_id, now.batch_id }, confirm = true }
+      assert.is_nil(err)
+      assert.same({ a.batch_id }, res.cancelled)
+      assert.equal(1, #res.not_cancelled)
+      assert.equal(now.batch_id, res.not_cancelled[1].batch_id)
+      assert.not_equal("CANCELLED", res.not_cancelled[1].status)
+    end)
+
+    it("looks batches up by metadata after a cancel by metadata", function()
+      local a, b = schedule("x2"), schedule("x2")
+      local res = assert(client:cancel{ metadata = { campaign = "x2" }, confirm = true })
+      table.sort(res.cancelled)
+      local want = { a.batch_id, b.batch_id }
+      table.sort(want)
+      assert.same(want, res.cancelled)
+      assert.same({}, res.not_cancelled)
+    end)
+
+    it("shows a cancel that matched nothing", function()
+      local a = schedule("x3")
+      local res = assert(client:cancel{ metadata = { campaign = "nope" }, confirm = true })
+      assert.same({}, res.cancelled)
+      assert.equal("SCHEDULED", assert(client:status(a.batch_id)).status)
+      local _, err = pcall(client.cancel, client, { body = "{}", confirm = true })
+      assert.matches("confirm: a raw body cannot be confirmed", err)
     end)
   end)
 end)

@@ -147,7 +147,9 @@ local function read_response(sock)
   end
   local body
   local len = tonumber(headers["content-length"] or "")
-  if len then
+  if len == 0 then
+    body = "" -- receive(0) on a closed connection answers "closed"
+  elseif len then
     body, err = sock:receive(len)
   elseif (headers["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
     local parts = {}
@@ -204,6 +206,11 @@ function Mock:request(method, path, body, headers, timeout)
   local status, rbody, rheaders = read_response(sock)
   sock:close()
   return status, rbody, rheaders
+end
+
+--- A client for any HTTP server on 127.0.0.1 (request/get/post/delete as above).
+function _M.http(port, host)
+  return setmetatable({ host = host or "127.0.0.1", port = port }, Mock)
 end
 
 function Mock:get(path, headers) return self:request("GET", path, nil, headers) end

@@ -83,7 +83,7 @@ describe("chunk.list", function()
     assert.has_error(function() chunk.list("x") end,
       "bad argument #1 to 'list' (table expected, got string)")
     assert.has_error(function() chunk.list({}, { sise = 3 }) end,
-      "bad argument to 'list' (unknown option 'sise')")
+      "bad argument #2 to 'list' (unknown option 'sise')")
   end)
 
   it("drops duplicate identities and reports them by index", function()
@@ -260,7 +260,7 @@ describe("chunk.csv", function()
     assert.has_error(function() chunk.csv(FIX .. "basic.csv", { chanel = "SMS" }) end,
       "bad argument #2 to 'csv' (unknown option 'chanel')")
     assert.has_error(function() chunk.csv(FIX .. "basic.csv", { dedupe = "yes" }) end,
-      "bad argument #2 to 'csv' (dedupe: boolean expected, got string)")
+      "bad argument #2 to 'csv' (opts.dedupe: expected a boolean, got string)")
     assert.has_error(function() chunk.csv(FIX .. "basic.csv", { size = 1001 }) end,
       "bad argument to 'csv' (size: an integer from 1 to 1000 expected, got 1001; "
       .. "a batch holds at most 1000 recipients)")

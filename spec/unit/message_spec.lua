@@ -101,9 +101,10 @@ describe("sinch.batch.message", function()
         err_of(function()
           M.template{ omni_template = { template_id = "01T", version = "1", parameters = { n = 1 } } }
         end))
-      assert.equal('message.template: unknown option "omni" (known: channel_template, omni_template)',
+      assert.equal("message.template: unknown option 'omni' (known: channel_template, omni_template)",
         err_of(function() M.template{ omni = {} } end))
-      assert.equal("message.template: expected a table of options", err_of(function() M.template("01T") end))
+      assert.equal("message.template: expected a table of options, got string",
+        err_of(function() M.template("01T") end))
     end)
   end)
 
@@ -133,8 +134,10 @@ describe("sinch.batch.message", function()
     end)
 
     it("check each kind's fields", function()
-      assert.equal("choice.call_message.phone_number: must be an E.164 number (+ and 7-15 digits)",
-        err_of(function() M.choices.call("Call", "0701234567") end))
+      assert.equal("choice.call_message.phone_number: must be a phone number (an optional + and 7-15 digits, "
+        .. "the first not 0)", err_of(function() M.choices.call("Call", "0701234567") end))
+      assert.same({ call_message = { title = "Call", phone_number = "46700000001" } },
+        M.choices.call("Call", "46700000001"))
       assert.equal("choice.url_message.title: required", err_of(function() M.choices.url(nil,
         "https://x.io") end))
       assert.equal("choice.postback_data: expected a string", err_of(function() M.choices.text("Yes", 1) end))
@@ -155,7 +158,7 @@ describe("sinch.batch.message", function()
         end))
       assert.equal("choice.share_location_message.fallback_url: must be an http:// or https:// URL",
         err_of(function() M.choices.share_location("Share", "ex.com") end))
-      assert.equal('message.choices.calendar: unknown option "start" (known: event_description, event_end, '
+      assert.equal("message.choices.calendar: unknown option 'start' (known: event_description, event_end, "
         .. 'event_start, event_title, fallback_url, postback_data, title)',
         err_of(function() M.choices.calendar{ start = "x" } end))
     end)
@@ -199,7 +202,7 @@ describe("sinch.batch.message", function()
       assert.equal("choice_message.choices[1]: needs exactly one of text_message, url_message, call_message, "
         .. "location_message, calendar_message, share_location_message (got none)",
         err_of(function() M.choice{ choices = { { postback_data = "x" } } } end))
-      assert.equal('message.choice: unknown option "footer" (known: choices, text, whatsapp_footer)',
+      assert.equal("message.choice: unknown option 'footer' (known: choices, text, whatsapp_footer)",
         err_of(function() M.choice{ footer = "x" } end))
     end)
 
@@ -510,10 +513,11 @@ describe("sinch.batch.message", function()
     end)
   end)
   describe("examples/messages", function()
-    local lua = rawget(_G, "jit") and "luajit" or "lua5.4"
+    local lua = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 
     local function run(path)
-      local p = assert(io.popen(lua .. " " .. path .. " 2>&1"))
+      local env = string.format("LUA_PATH='%s' LUA_CPATH='%s' ", package.path, package.cpath)
+      local p = assert(io.popen(env .. lua .. " " .. path .. " 2>&1"))
       local out = p:read("*a")
       p:close()
       return out

@@ -31,9 +31,20 @@ describe("message parameters", function()
       assert.same({ "v" }, M.params(M.raw{ text_message = { ["${key}"] = "${v}" } }))
     end)
 
-    it("treats ${ without a closing } and odd names as literal text", function()
-      assert.same({}, M.params(M.text("Costs ${5 or ${ } or ${} or ${a b} or $name")))
-      assert.same({ "b" }, M.params(M.text("${a ${b}")))
+    it("reads the C core's grammar: a name is any bytes up to the first }", function()
+      assert.same({ "5 or ${ ", "a b" }, M.params(M.text("Costs ${5 or ${ } or ${} or ${a b} or $name")))
+      assert.same({ "a ${b" }, M.params(M.text("${a ${b}")))
+      assert.same({ "first name" }, M.params(M.text("Hi ${first name}")))
+      assert.same({}, M.params(M.text("Costs $5 or ${} or $name or ${open")))
+    end)
+
+    it("checks coverage of names with spaces (the sandbox's grammar too)", function()
+      local msg = M.text("Hi ${first name}")
+      local ok, err = M.check(msg, { { recipient = R.sms("+46700000001"), parameters = { first = "Ann" } } })
+      assert.is_nil(ok)
+      assert.equal("recipients[1].parameters: missing value for ${first name}", err)
+      assert.is_true((M.check(msg, { { recipient = R.sms("46700000001"),
+        parameters = { ["first name"] = "Ann" } } })))
     end)
 
     it("looks inside extras and raw messages too", function()
@@ -129,7 +140,7 @@ describe("message parameters", function()
     it("raises on misuse", function()
       assert.equal("message.check: expected a message table", err_of(function() M.check(nil, {}) end))
       assert.equal("message.check: recipients must be an array", err_of(function() M.check(msg) end))
-      assert.equal('message.check: unknown option "default" (known: defaults)',
+      assert.equal("message.check: unknown option 'default' (known: defaults)",
         err_of(function() M.check(msg, {}, { default = {} }) end))
       assert.equal("message.check: defaults must be a table", err_of(function() M.check(msg, {},
         { defaults = "x" }) end))
@@ -156,7 +167,9 @@ describe("message parameters", function()
     end)
 
     it("keeps literal ${ text and formats numbers", function()
-      assert.same(M.text("Pay ${ 5 to 42"), M.preview(M.text("Pay ${ 5 to ${n}"), { n = 42 }))
+      assert.same(M.text("Pay 42 or ${} or ${open"),
+        M.preview(M.text("Pay ${n} or ${} or ${open"), { n = 42 }))
+      assert.same(M.text("Pay 5 to 42"), M.preview(M.text("Pay ${ 5 to ${n}"), { [" 5 to ${n"] = "5 to 42" }))
     end)
 
     it("reports a missing value, or uses a default", function()

@@ -1,4 +1,5 @@
 local R = require "sinch.batch.recipient"
+local RULE = "is not a phone number (an optional + and 7-15 digits, the first not 0)"
 local cjson = require "cjson"
 
 -- The message of an error raised by `fn`, checking that it points at this file
@@ -42,16 +43,22 @@ describe("sinch.batch.recipient", function()
       assert.same(one("SMS", "+123456789012345"), R.sms("+123456789012345"))
     end)
 
-    it("reject numbers that are not E.164", function()
-      assert.equal('recipient: "0701234" is not an E.164 number (+ and 7-15 digits)',
+    it("accept numbers with or without + (the C core's rule)", function()
+      assert.same(one("SMS", "46700000001"), R.sms("46700000001"))
+      assert.same(one("WHATSAPP", "48123456789"), R.whatsapp("48123456789"))
+      assert.is_true(R.validate(one("SMS", "46700000001")))
+    end)
+
+    it("reject numbers that are not phone numbers", function()
+      assert.equal('recipient: "0701234" ' .. RULE,
         err_of(function() R.sms("0701234") end))
-      assert.equal('recipient: "+123456" is not an E.164 number (+ and 7-15 digits)',
+      assert.equal('recipient: "+123456" ' .. RULE,
         err_of(function() R.sms("+123456") end))
-      assert.equal('recipient: "+1234567890123456" is not an E.164 number (+ and 7-15 digits)',
+      assert.equal('recipient: "+1234567890123456" ' .. RULE,
         err_of(function() R.whatsapp("+1234567890123456") end))
-      assert.equal('recipient: "+0701234567" is not an E.164 number (+ and 7-15 digits)',
+      assert.equal('recipient: "+0701234567" ' .. RULE,
         err_of(function() R.viber("+0701234567") end))
-      assert.equal('recipient: "+46 70 000 00 01" is not an E.164 number (+ and 7-15 digits)',
+      assert.equal('recipient: "+46 70 000 00 01" ' .. RULE,
         err_of(function() R.rcs("+46 70 000 00 01") end))
     end)
 
@@ -73,11 +80,13 @@ describe("sinch.batch.recipient", function()
       assert.same(one("WECHAT", "wx-1", "01APP"), R.wechat("wx-1", "01APP"))
     end)
 
-    it("need an app_id", function()
-      assert.equal("recipient: MESSENGER identities need an app_id",
-        err_of(function() R.messenger("2345678") end))
-      assert.equal("recipient: WECHAT identities need an app_id",
-        err_of(function() R.channel("WECHAT", "wx-1") end))
+    it("take the app_id as optional (the docs do not require it; the batch's applies)", function()
+      assert.same(one("MESSENGER", "2345678"), R.messenger("2345678"))
+      assert.same(one("WECHAT", "wx-1"), R.channel("WECHAT", "wx-1"))
+      assert.is_true(R.validate(one("INSTAGRAM", "ig")))
+    end)
+
+    it("check an app_id when one is given", function()
       assert.equal("recipient: app_id must be a non-empty string (got an empty string)",
         err_of(function() R.line("U123", "") end))
       assert.equal("recipient: app_id must be a non-empty string (got number)",
@@ -114,14 +123,13 @@ describe("sinch.batch.recipient", function()
     it("adds a channel that the helpers then accept, with its rules", function()
       R.register_channel("PIGEON", { app_scoped = true })
       assert.same(one("PIGEON", "coop-1", "01APP"), R.channel("PIGEON", "coop-1", "01APP"))
-      assert.equal("recipient: PIGEON identities need an app_id",
-        err_of(function() R.channel("PIGEON", "coop-1") end))
+      assert.same(one("PIGEON", "coop-1"), R.channel("PIGEON", "coop-1"))
       assert.is_true(R.validate(one("PIGEON", "coop-1", "01APP")))
     end)
 
     it("can make a phone channel", function()
       R.register_channel("PIGEON", { phone = true })
-      assert.equal('recipient: "coop" is not an E.164 number (+ and 7-15 digits)',
+      assert.equal('recipient: "coop" ' .. RULE,
         err_of(function() R.channel("PIGEON", "coop") end))
     end)
 
@@ -164,10 +172,10 @@ describe("sinch.batch.recipient", function()
     end)
 
     it("names the position of a bad identity", function()
-      assert.equal('recipient.any[2]: "070" is not an E.164 number (+ and 7-15 digits)',
+      assert.equal('recipient.any[2]: "070" ' .. RULE,
         err_of(function() R.any{ R.sms("+46700000001"), { "SMS", "070" } } end))
-      assert.equal("recipient.any[1]: MESSENGER identities need an app_id",
-        err_of(function() R.any{ { channel = "MESSENGER", identity = "psid" } } end))
+      assert.equal("recipient.any[1]: app_id must be a non-empty string (got number)",
+        err_of(function() R.any{ { channel = "MESSENGER", identity = "psid", app_id = 1 } } end))
       assert.equal("recipient.any[1].chanel: unknown field (known: app_id, channel, identity)",
         err_of(function() R.any{ { chanel = "SMS", identity = "+46700000001" } } end))
     end)
@@ -202,11 +210,12 @@ describe("sinch.batch.recipient", function()
         x = 1 } } },
         "recipient.identified_by.channel_identities: expected an array (found key x)" },
       { { identified_by = { channel_identities = {
-          { channel = "SMS", identity = "+46700000001" }, { channel = "SMS", identity = "46700000001" } } } },
-        'recipient.identified_by.channel_identities[2]: "46700000001" is not an E.164 number (+ and 7-15 ' ..
-          'digits)' },
-      { one("INSTAGRAM", "ig"),
-        "recipient.identified_by.channel_identities[1]: INSTAGRAM identities need an app_id" },
+          { channel = "SMS", identity = "+46700000001" }, { channel = "SMS", identity = "4670" } } } },
+        'recipient.identified_by.channel_identities[2]: "4670" is not a phone number (an optional + and ' ..
+          '7-15 digits, the first not 0)' },
+      { one("INSTAGRAM", "ig", ""),
+        "recipient.identified_by.channel_identities[1]: app_id must be a non-empty string "
+          .. "(got an empty string)" },
     }
     for i, case in ipairs(cases) do
       it("rejects bad table #" .. i .. " with: " .. case[2], function()
@@ -223,9 +232,18 @@ describe("sinch.batch.recipient", function()
     end)
   end)
 
-  it("is_e164() tells numbers apart", function()
-    assert.is_true(R.is_e164("+46700000001"))
-    assert.is_false(R.is_e164("46700000001"))
-    assert.is_false(R.is_e164(46700000001))
+  it("is_phone() (and its older name is_e164) tells numbers apart, + optional", function()
+    assert.is_true(R.is_phone("+46700000001"))
+    assert.is_true(R.is_phone("46700000001"))
+    assert.is_true(R.is_e164("46700000001"))
+    assert.is_false(R.is_phone("0701234567"))
+    assert.is_false(R.is_phone(46700000001))
+  end)
+
+  it("starts from the C core's channel table", function()
+    local core = require "sinch.batch.core"
+    for name, props in pairs(core.CHANNELS) do
+      assert.same(props, R.channels[name])
+    end
   end)
 end)

@@ -263,6 +263,15 @@ describe("webhook.verify", function()
       assert.is_true(store:seen("c", nil, 5000))
       assert.is_false(store:seen("a", 10, 1010))
     end)
+
+    it("memory_store:has looks a nonce up without recording it", function()
+      local store = webhook.memory_store()
+      assert.is_false(store:has("a", 1000))
+      assert.is_false(store:has("a", 1000)) -- still not recorded
+      assert.is_false(store:seen("a", 10, 1000))
+      assert.is_true(store:has("a", 1009))
+      assert.is_false(store:has("a", 1010)) -- expired
+    end)
   end)
 
   describe("headers", function()
@@ -300,7 +309,7 @@ describe("webhook.verify", function()
       { "verify: headers: expected a table, got string", v.secret, "x", v.body },
       { "verify: raw_body: expected the raw request body as a string, got table", v.secret, h, {} },
       { "verify: raw_body: expected the raw request body as a string, got nil", v.secret, h, nil },
-      { "verify: opts.tolerence: unknown option (accepted: tolerance, now, replay)",
+      { "verify: unknown option 'tolerence' (known: now, replay, tolerance)",
         v.secret, h, v.body, { tolerence = 5 } },
       { "verify: opts.tolerance: expected seconds >= 0 or false, got -1",
         v.secret, h, v.body, { tolerance = -1 } },

@@ -21,13 +21,26 @@
 local errors = require "sinch.batch.errors"
 
 local type, pairs, tostring, error, setmetatable = type, pairs, tostring, error, setmetatable
-local require = require
+local require, pcall = require, pcall
 local concat, floor = table.concat, math.floor
 local fmt = string.format
 
-local _M = { _VERSION = "0.1.0", MAX = 1000 }
+local rules = require "sinch.batch.rules"
+local options = require "sinch.batch.options"
 
-local MAX = _M.MAX
+local _M = { _VERSION = "0.1.0" }
+
+-- The most a batch holds (the C core's MAX_RECIPIENTS), read on first use so
+-- that list and iter stay usable before the C module loads.
+local MAX
+local function max()
+  if MAX == nil then MAX = rules.max_recipients() end
+  return MAX
+end
+do
+  local ok, n = pcall(max)
+  if ok then _M.MAX = n end
+end
 
 -- The C module loads on the first chunk.csv(): list and iter are plain Lua.
 local core
@@ -40,6 +53,7 @@ local function load_core()
 end
 
 local function check_size(size, fname)
+  local MAX = max() -- luacheck: ignore 431
   if size == nil then return MAX end
   if type(size) ~= "number" or size ~= floor(size) or size < 1 or size > MAX then
     error(fmt("bad argument to '%s' (size: an integer from 1 to %d expected, got %s; "
@@ -65,6 +79,8 @@ local function identity_key(item)
 end
 _M.identity_key = identity_key
 
+local LIST_OPTIONS = { size = "any", dedupe = "any" }
+
 -- size or { size = n, dedupe = true | function(item) -> key }
 local function list_options(opts, fname)
   if opts == nil or type(opts) == "number" then return check_size(opts, fname), nil end
@@ -72,11 +88,7 @@ local function list_options(opts, fname)
     error(fmt("bad argument to '%s' (a size or a table of options expected, got %s)", fname,
       type(opts)), 3)
   end
-  for k in pairs(opts) do
-    if k ~= "size" and k ~= "dedupe" then
-      error(fmt("bad argument to '%s' (unknown option '%s')", fname, tostring(k)), 3)
-    end
-  end
+  options.assert(opts, LIST_OPTIONS, fname, 2, 2)
   local key = opts.dedupe
   if key == true then
     key = identity_key
@@ -247,16 +259,7 @@ function _M.csv(path, opts)
   if type(opts) ~= "table" then
     error("bad argument #2 to 'csv' (table expected, got " .. type(opts) .. ")", 2)
   end
-  for k, v in pairs(opts) do
-    local want = CSV_OPTIONS[k]
-    if want == nil then
-      error("bad argument #2 to 'csv' (unknown option '" .. tostring(k) .. "')", 2)
-    end
-    if want ~= "any" and type(v) ~= want then
-      error(fmt("bad argument #2 to 'csv' (%s: %s expected, got %s)", tostring(k), want,
-        type(v)), 2)
-    end
-  end
+  options.assert(opts, CSV_OPTIONS, "csv", 2, 1)
   local size = check_size(opts.size, "csv")
   local builder, batch
   if opts.builder ~= nil then builder, batch = core_builder(opts.builder) end

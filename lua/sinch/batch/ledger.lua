@@ -20,7 +20,7 @@ local errors = require "sinch.batch.errors"
 local cjson = require "cjson.safe"
 
 local type, tostring, tonumber, error, setmetatable = type, tostring, tonumber, error, setmetatable
-local ipairs, floor = ipairs, math.floor
+local ipairs, pairs, pcall, floor, sort = ipairs, pairs, pcall, math.floor, table.sort
 local io_open, format, find, sub = io.open, string.format, string.find, string.sub
 local encode, decode, null = cjson.encode, cjson.decode, cjson.null
 
@@ -28,6 +28,8 @@ local _M = { _VERSION = "0.1.0" }
 
 local Ledger = {}
 Ledger.__index = Ledger
+
+local function invalid(msg) return errors.fail("invalid", msg) end
 
 local function io_error(path, what, msg)
   return errors.new("internal", format("ledger %s: %s: %s", path, what, tostring(msg)))
@@ -216,6 +218,54 @@ end
 function Ledger:__tostring()
   return format("sinch.batch.Ledger(%s, %d batches%s)", self.path, self.count,
                 self.file and "" or ", closed")
+end
+
+------------------------------------------------------ client:send's glue
+
+--- The ledger entry of a batch about to be sent (used by client:send),
+-- checked before anything goes out: a ledger that cannot take it must not
+-- cost a sent batch.  `n` is nil for a raw body (the caller says what is in it).
+-- @return entry | nil, err
+function _M.prepare(ledger, n, batch_metadata, opts, entries)
+  local tag = opts and opts.tag
+  if tag == nil and batch_metadata then
+    local keys = {}
+    for k in pairs(batch_metadata) do keys[#keys + 1] = k end
+    sort(keys)
+    if keys[1] then tag = keys[1] .. "=" .. batch_metadata[keys[1]] end
+  end
+  local rows, recipients = opts and opts.rows, opts and opts.recipients
+  if recipients == nil then recipients = entries end
+  if n == nil then
+    n = rows and #rows or recipients and #recipients
+    if n == nil then return invalid("rows: a raw body sent with a ledger needs rows or recipients") end
+  end
+  if rows == nil and recipients == nil then
+    rows = {}
+    for i = 1, n do rows[i] = i end
+  end
+  if rows ~= nil and #rows ~= n then
+    return invalid(format("rows: %d given for %d recipients; the ledger needs one per recipient", #rows, n))
+  end
+  if recipients ~= nil and #recipients ~= n then
+    return invalid(format("recipients: %d given for %d recipients in the batch", #recipients, n))
+  end
+  if ledger.is_open and not ledger:is_open() then return invalid("ledger: the ledger is closed") end
+  return { tag = tag, rows = rows, recipients = recipients }
+end
+
+--- Records an accepted batch before send returns.  A failed write is
+-- reported with the batch id: the batch WAS accepted.
+function _M.commit(ledger, entry, batch_id)
+  entry.batch_id = batch_id
+  local ok, res, err = pcall(ledger.record, ledger, entry)
+  if not ok or not res then
+    local why = ok and err or res
+    return errors.fail("internal", format("batch %s was accepted but the ledger write failed: %s",
+      batch_id, tostring(type(why) == "table" and why.message or why)),
+      { batch_id = batch_id, may_have_been_processed = true })
+  end
+  return true
 end
 
 return _M

@@ -3,19 +3,20 @@
 --   local R = require "sinch.batch.recipient"
 --   R.sms("+46700000001")
 --     --> { identified_by = { channel_identities = { { channel = "SMS", identity = "+46700000001" } } } }
---   R.messenger("1234567890", "01APPID")   -- app-scoped channels need the app id
+--   R.messenger("1234567890", "01APPID")   -- app-scoped: the app id (optional)
 --   R.contact("01CONTACTID")               --> { contact_id = "01CONTACTID" }
 --   R.any{ R.whatsapp("+46700000001"), { channel = "SMS", identity = "+46700000001" } }
 --
 -- Channel names are an open table: `R.channels` maps a ConversationChannel name to
--- its properties (`phone = true`: the identity is an E.164 number; `app_scoped = true`:
--- the identity needs an `app_id`).  `R.register_channel(name, props)` adds one.
+-- its properties (`phone = true`: the identity is a phone number, with or without
+-- "+"; `app_scoped = true`: the identity belongs to an app, whose `app_id` may be
+-- given; the batch's app_id applies otherwise).  It starts as the C core's
+-- channel table; `R.register_channel(name, props)` adds one.
 --
 -- Bad input raises (level 2) with the field and the rule, e.g.
---   recipient: "0701234" is not an E.164 number (+ and 7-15 digits)
---   recipient: MESSENGER identities need an app_id
+--   recipient: "0701234" is not a phone number (an optional + and 7-15 digits, the first not 0)
 -- `R.validate(r)` checks a hand-made table and returns true or nil, err.
-local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error, tostring
+local type, pairs, ipairs, error, tostring, pcall = type, pairs, ipairs, error, tostring, pcall
 local setmetatable = setmetatable
 local format, find = string.format, string.find
 local sort, concat = table.sort, table.concat
@@ -25,24 +26,15 @@ local array_mt = ok_cjson and cjson.array_mt or nil
 
 local _M = { _VERSION = "0.1.0" }
 
---- Known ConversationChannel names and their properties.  Open: add to it with
+local rules = require "sinch.batch.rules"
+
+--- Known ConversationChannel names and their properties, seeded from the C
+-- core's table (empty when the C module cannot load).  Open: add to it with
 -- `register_channel` (or assign directly) when Sinch adds a channel.
-_M.channels = {
-  SMS = { phone = true },
-  MMS = { phone = true },
-  WHATSAPP = { phone = true },
-  RCS = { phone = true },
-  VIBERBM = { phone = true },
-  MESSENGER = { app_scoped = true },
-  INSTAGRAM = { app_scoped = true },
-  LINE = { app_scoped = true },
-  WECHAT = { app_scoped = true },
-  TELEGRAM = {},
-  KAKAOTALK = {},
-  KAKAOTALKCHAT = {},
-  APPLEBC = {},
-  SINCH_CHAT = {},
-}
+do
+  local ok, channels = pcall(rules.channels)
+  _M.channels = ok and channels or {}
+end
 
 local CHANNEL_PROPS = { phone = true, app_scoped = true }
 
@@ -51,10 +43,14 @@ local function array(t)
   return t
 end
 
---- True when `s` is an E.164 number: "+", a non-zero digit, 7 to 15 digits in all.
-function _M.is_e164(s)
-  return type(s) == "string" and find(s, "^%+[1-9]%d%d%d%d%d%d+$") ~= nil and #s <= 16
+--- True when `s` is a phone identity: an optional "+", then 7 to 15 digits,
+-- the first not 0 (the C core's rule).  `is_e164` is the older name.
+function _M.is_phone(s)
+  return rules.phone_ok(s) == true
 end
+_M.is_e164 = _M.is_phone
+
+local PHONE_RULE = "is not a phone number (an optional + and 7-15 digits, the first not 0)"
 
 --- Add (or replace) a channel.  `props` may hold `phone` and `app_scoped` (booleans).
 function _M.register_channel(name, props)
@@ -102,15 +98,12 @@ local function identity(path, channel, id, app_id)
     return nil, format("%s: identity must be a non-empty string (got %s)", path,
       id == "" and "an empty string" or type(id))
   end
-  if props.phone and not _M.is_e164(id) then
-    return nil, format("%s: %q is not an E.164 number (+ and 7-15 digits)", path, id)
+  if props.phone and not rules.phone_ok(id) then
+    return nil, format("%s: %q %s", path, id, PHONE_RULE)
   end
   if app_id ~= nil and (type(app_id) ~= "string" or app_id == "") then
     return nil, format("%s: app_id must be a non-empty string (got %s)", path,
       app_id == "" and "an empty string" or type(app_id))
-  end
-  if props.app_scoped and app_id == nil then
-    return nil, format("%s: %s identities need an app_id", path, channel)
   end
   return { channel = channel, identity = id, app_id = app_id }
 end

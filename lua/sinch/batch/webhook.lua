@@ -13,6 +13,7 @@
 
 local core = require "sinch.batch.core"
 local errors = require "sinch.batch.errors"
+local check_options = require("sinch.batch.options").check
 local cjson = require "cjson.safe"
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
@@ -49,6 +50,14 @@ function _M.memory_store(max_entries)
   end
   return setmetatable({ max = max_entries or 10000, expires = {}, order = {},
                         head = 1, tail = 0, count = 0 }, MemoryStore)
+end
+
+--- True when the nonce is recorded and has not expired; records nothing
+-- (for a receiver that records a nonce only once its callback was handled).
+function MemoryStore:has(nonce, now)
+  local expires = self.expires[nonce]
+  if expires == nil then return false end
+  return expires == true or expires > (now or os_time())
 end
 
 function MemoryStore:seen(nonce, ttl, now)
@@ -120,11 +129,8 @@ local function check_args(secret, headers, raw_body, opts)
   end
   if opts == nil then return end
   if type(opts) ~= "table" then error("verify: opts: expected a table, got " .. type(opts), 3) end
-  for k in pairs(opts) do
-    if not VERIFY_OPTS[k] then
-      error("verify: opts." .. tostring(k) .. ": unknown option (accepted: tolerance, now, replay)", 3)
-    end
-  end
+  local ok, err = check_options(opts, VERIFY_OPTS, "verify")
+  if not ok then error(err, 3) end
   local tol = opts.tolerance
   if tol ~= nil and tol ~= false and (type(tol) ~= "number" or tol < 0) then
     error("verify: opts.tolerance: expected seconds >= 0 or false, got " .. tostring(tol), 3)
@@ -147,6 +153,22 @@ local function signature_matches(secret, raw_body, nonce, ts, sig)
   return false
 end
 
+--- Verifies a callback: true, or nil and an `auth` error whose `reason` names
+-- the failed check (missing_header, bad_timestamp, bad_signature, too_old,
+-- replayed); never a secret or a signature.
+-- @param secret the webhook secret, or an array of them (rotation: any matches)
+-- @param headers the request headers (any case; OpenResty's arrays are fine)
+-- @param raw_body the body exactly as received
+-- @param opts `tolerance` (seconds, default 300, `false`: no age check), `now`,
+--   `replay` (true: an in-memory nonce store, or any object with `:seen(nonce, ttl)`)
+--
+-- The age check is this library's, not the API's: the docs state no limit.
+-- Its trade-off: a receiver that is down longer than `tolerance` (say 10
+-- minutes against the default 5) refuses every retry Sinch makes of the
+-- callbacks it missed, for good.  Where losing callbacks matters more than a
+-- bounded replay window, set `tolerance` larger (or `false`) and rely on a
+-- nonce store (`replay`) that keeps nonces at least as long, and record a
+-- nonce only once the callback was handled (see examples/webhook_receiver.lua).
 function _M.verify(secret, headers, raw_body, opts)
   check_args(secret, headers, raw_body, opts)
   opts = opts or {}

@@ -1,0 +1,55 @@
+--- sinch.batch.rules: the API rules written once in the C core
+-- (src/core/rules.c), loaded on first use so that pure-Lua helpers
+-- (recipient, message) load without the C module until a rule is needed.
+--
+--    local rules = require "sinch.batch.rules"
+--    rules.phone_ok("46700000001")        --> true ("+" optional, 7-15 digits, first not 0)
+--    rules.param_names("Hi ${first name}") --> { ["first name"] = true }
+--    rules.max_recipients()                --> 1000
+--    rules.channels()                      --> { SMS = { phone = true }, ... } (a fresh copy)
+local require, pcall, error, pairs, type, tostring = require, pcall, error, pairs, type, tostring
+
+local _M = { _VERSION = "0.1.0" }
+
+local core
+local function load()
+  if core == nil then
+    local ok, m = pcall(require, "sinch.batch.core")
+    if not ok then
+      error("sinch.batch: the C module sinch.batch.core is needed for the API rules: "
+        .. tostring(m), 3)
+    end
+    core = m
+  end
+  return core
+end
+_M.core = load
+
+--- True when `s` is a phone identity: an optional "+", then 7-15 digits, the first not 0.
+function _M.phone_ok(s)
+  return type(s) == "string" and load().phone_ok(s)
+end
+
+--- `acc` (or a new table) with `acc[name] = true` for each `${name}` in `s`
+-- (name: one or more bytes, none of them "}").
+function _M.param_names(s, acc)
+  return load().param_names(s, acc)
+end
+
+--- Recipients one batch holds at most (1000).
+function _M.max_recipients()
+  return load().MAX_RECIPIENTS
+end
+
+--- The core's channel table, copied: `{ NAME = { phone = bool?, app_scoped = bool? } }`.
+function _M.channels()
+  local out = {}
+  for name, props in pairs(load().CHANNELS) do
+    local p = {}
+    for k, v in pairs(props) do p[k] = v end
+    out[name] = p
+  end
+  return out
+end
+
+return _M

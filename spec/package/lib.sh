@@ -1,0 +1,102 @@
+# Shared by the package tests (sourced, bash): use an installed sinch-batch
+# from OUTSIDE the checkout.  Needs $work (a temporary directory, removed by
+# the caller's trap, which also calls stop_mock).
+
+# start_mock BIN: starts the sandbox on a free 127.0.0.1 port; sets mock_url
+start_mock() {
+  mkfifo "$work/mock.out"
+  "$1" --port 0 --lifetime 300 --quiet >"$work/mock.out" &
+  mock_pid=$!
+  exec 3<"$work/mock.out"
+  local line
+  IFS= read -r line <&3 || { echo "the sandbox printed nothing" >&2; return 1; }
+  cat <&3 >/dev/null &
+  case ${line#port=} in
+    ''|*[!0-9]*) echo "unexpected first line from the sandbox: $line" >&2; return 1 ;;
+  esac
+  mock_url=http://127.0.0.1:${line#port=}
+}
+
+stop_mock() {
+  if [ -n "${mock_pid:-}" ]; then
+    kill "$mock_pid" 2>/dev/null || true
+    wait "$mock_pid" 2>/dev/null || true
+    mock_pid=
+  fi
+}
+
+# check_require INTERP LMOD CMOD: with only LMOD/CMOD (and the system's
+# default paths, for lua-cjson) on the module paths, every sinch.batch module
+# loads from there, and the client works.
+check_require() {
+  local interp=$1 lmod=$2 cmod=$3
+  mkdir -p "$work/outside"
+  (cd "$work/outside" && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 \
+     -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u SINCH_BATCH_BUILD \
+     LUA_PATH="$lmod/?.lua;$lmod/?/init.lua;;" LUA_CPATH="$cmod/?.so;;" \
+     SB_LMOD="$lmod" SB_CMOD="$cmod" "$interp" -e '
+    local lmod, cmod = os.getenv("SB_LMOD"), os.getenv("SB_CMOD")
+    local function where(name, path)
+      for t in path:gmatch("[^;]+") do
+        local f = t:gsub("%?", (name:gsub("%.", "/")))
+        local h = io.open(f)
+        if h then h:close(); return f end
+      end
+    end
+    local batch = require "sinch.batch"
+    local f = assert(where("sinch.batch", package.path))
+    assert(f:sub(1, #lmod) == lmod, "sinch.batch from " .. f)
+    -- every C module installed loads, from the prefix
+    local n = 0
+    local p = assert(io.popen("cd " .. cmod .. " && find sinch -name \"*.so\""))
+    for so in p:lines() do
+      local name = so:gsub("%.so$", ""):gsub("/", ".")
+      local at = assert(where(name, package.cpath))
+      assert(at:sub(1, #cmod) == cmod, name .. " from " .. at)
+      assert(require(name))
+      n = n + 1
+    end
+    p:close()
+    assert(n > 0, "no C module under " .. cmod)
+    assert(batch.core._VERSION == batch._VERSION)
+    local c = assert(batch.client{ project_id = "p", region = "eu", token = "t" })
+    assert(tostring(c) == "sinch.batch.Client (eu, project p)")
+    assert(batch.message.text("x").text_message.text == "x")
+    print(_VERSION .. (rawget(_G, "jit") and " (LuaJIT)" or "") .. ": require \"sinch.batch\" " ..
+      batch._VERSION .. " from " .. lmod .. ", " .. n .. " C module(s) from " .. cmod)')
+}
+
+# check_cli BIN_DIR: `sinch-batch` on the PATH (from BIN_DIR, no module path
+# set) sends a batch to the sandbox at $mock_url and reads its status.
+check_cli() {
+  local bin=$1 out id
+  mkdir -p "$work/outside"
+  cd "$work/outside"
+  [ "$(PATH="$bin:$PATH" command -v sinch-batch)" = "$bin/sinch-batch" ] \
+    || { echo "sinch-batch on the PATH is not $bin/sinch-batch" >&2; return 1; }
+  local run=(env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u SINCH_BATCH_BUILD
+             PATH="$bin:$PATH" SINCH_PROJECT_ID=demo-project SINCH_APP_ID=01DEMOAPP00000000000000000
+             SINCH_KEY_ID=demo-key SINCH_KEY_SECRET=demo-secret
+             SINCH_BATCH_BASE_URL="$mock_url" SINCH_BATCH_AUTH_URL="$mock_url")
+  out=$("${run[@]}" sinch-batch send --text 'Hi ${name}' --to +46700000001 --param name=Ann \
+          --tag campaign=installed)
+  id=$(printf '%s' "$out" | sed -n 's/.*"batch_id":"\([0-9A-Z]*\)".*/\1/p')
+  [ ${#id} -eq 26 ] || { echo "sinch-batch send printed: $out" >&2; return 1; }
+  out=$("${run[@]}" sinch-batch status "$id")
+  case $out in *"\"batch_id\":\"$id\""*) ;; *) echo "sinch-batch status printed: $out" >&2; return 1 ;; esac
+  out=$(curl -sf "$mock_url/_mock/stats")
+  printf '%s' "$out" | grep -Eq '"recipients_accepted": ?1[,}]' \
+    || { echo "the sandbox counted: $out" >&2; return 1; }
+  echo "sinch-batch on the PATH ($bin) sent batch $id; the sandbox counted 1 recipient"
+  cd - >/dev/null
+}
+
+# copy_tree DEST: the checkout's files (tracked and new, not ignored, no build/)
+copy_tree() {
+  if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$src" && git ls-files -z -co --exclude-standard \
+       | xargs -0 tar --ignore-failed-read -cf - 2>/dev/null) | (cd "$1" && tar -xf -)
+  else
+    (cd "$src" && tar --exclude='./build*' --exclude='./lua_modules/*' -cf - .) | (cd "$1" && tar -xf -)
+  fi
+}
