@@ -77,6 +77,26 @@ describe("builder plan", function()
     end)
   end)
 
+  it("applies to CSV rows: an empty cell is missing (default, else a bad row) or left out",
+    function()
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write("identity,name,code,note\n+46700000001,Ann,1,\n+46700000002,Bo,,x\n"
+        .. "+46700000003,,3,\n")
+      f:close()
+      local b = new{ check = true, defaults = { name = "you" } }
+      local r = assert(core.csv_open(path, { channel = "SMS" }))
+      local n, rows = r:fill(b, 10)
+      assert.equal(2, n)
+      assert.same({ 2, 4 }, rows)
+      assert.same({ { name = "Ann", code = "1" }, { name = "you", code = "3" } },
+        { entries(b)[1].parameters, entries(b)[2].parameters })
+      assert.same({ { line = 3, reason = "recipients[2].parameters.code: empty; the message "
+        .. "uses ${code}" } }, r:bad())
+      r:close()
+      os.remove(path)
+    end)
+
   describe("validate", function()
     it("takes phone numbers with or without +, and names a bad one", function()
       local b = new{ validate = true }
