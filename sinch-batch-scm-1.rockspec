@@ -61,6 +61,8 @@ build = {
         -- every C file of src/core, src/curl and src/lua (spec/unit/rockspec_spec.lua checks)
         "src/core/buf.c",
         "src/core/builder.c",
+        "src/core/builder_fields.c",
+        "src/core/builder_row.c",
         "src/core/call.c",
         "src/core/client.c",
         "src/core/csv.c",

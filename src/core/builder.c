@@ -7,61 +7,11 @@
  * top-level fields after it.  An entry is only ever complete or absent: any
  * error inside an entry drops it (the buffer goes back to the end of the
  * previous entry) and leaves the builder ready for the next begin().
- * row() writes the common entry (one identity, parameters) in one go and
- * hands anything unusual to the steps, so both always agree.
+ * The plan (plan.c) adds the per-recipient rules to the steps; row() and
+ * the plan's API are in builder_row.c, the top-level fields in
+ * builder_fields.c.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "core.h"
-#include "json.h"
-#include "plan.h"
-
-/* Where the builder is in the grammar  begin (contact | identity+) param*
- * entry_raw* end. */
-enum state {
-    S_OPEN,    /* between entries */
-    S_BEGUN,   /* begin(): `{"recipient":{` written */
-    S_CONTACT, /* the contact_id is written, the recipient object closed */
-    S_IDS,     /* inside "channel_identities":[ */
-    S_PARAMS,  /* inside "parameters":{ */
-    S_RAW,     /* after a per-recipient metadata member */
-    S_CLOSED   /* body() closed the array and wrote the fields */
-};
-
-#define RAW_MESSAGE_METADATA 1u
-#define RAW_CONVERSATION_METADATA 2u
-
-typedef struct field {
-    char *key;
-    char *json; /* the value, as JSON text */
-    size_t len;
-} field;
-
-struct sinch_batch_builder {
-    sb_buf body;
-    size_t head_len;    /* up to and including `"recipient_and_params":[` */
-    size_t entries_len; /* end of the last complete entry */
-    size_t count;
-    size_t max;
-    enum state state;
-    int n_ids;          /* channel identities in the open entry */
-    unsigned raw_seen;  /* RAW_* members in the open entry */
-    int dirty;          /* fields changed since the body was closed */
-    field *fields;
-    size_t n_fields;
-    sb_plan plan;
-    sinch_batch_param *extra; /* row(): the defaults it adds (plan.n_names) */
-    sinch_batch_error err;
-};
-
-#define LIT(b, s) sb_json_put((b), (s), sizeof(s) - 1)
-#define PUTC(b, c) sb_json_put((b), (c), 1)
-
-/* The 1-based position of the entry being written (or about to be). */
-static size_t pos(const sinch_batch_builder *b) { return b->count + 1; }
+#include "builder_int.h"
 
 static int in_entry(const sinch_batch_builder *b) {
     return b->state != S_OPEN && b->state != S_CLOSED;
@@ -75,8 +25,7 @@ static void drop_entry(sinch_batch_builder *b) {
     b->state = S_OPEN;
 }
 
-static int invalid(sinch_batch_builder *b, const char *fmt, ...) SB_PRINTF(2, 3);
-static int invalid(sinch_batch_builder *b, const char *fmt, ...) {
+int sb_builder_invalid(sinch_batch_builder *b, const char *fmt, ...) {
     va_list ap;
     drop_entry(b);
     va_start(ap, fmt);
@@ -85,7 +34,7 @@ static int invalid(sinch_batch_builder *b, const char *fmt, ...) {
     return SINCH_BATCH_ERR;
 }
 
-static int nomem(sinch_batch_builder *b) {
+int sb_builder_nomem(sinch_batch_builder *b) {
     drop_entry(b);
     return sb_error_nomem(&b->err, "batch builder");
 }
@@ -96,9 +45,7 @@ static int json_failed(sinch_batch_builder *b, int rc, size_t bad, const char *w
     return nomem(b);
 }
 
-/* A parameter or field name for an error message: at most 64 bytes, no
- * control characters. */
-static const char *quote_name(char *out, size_t outsz, const char *s, size_t n) {
+const char *sb_builder_name(char *out, size_t outsz, const char *s, size_t n) {
     sb_sanitize(out, outsz < 65 ? outsz : 65, s, n);
     return out;
 }
@@ -196,98 +143,6 @@ void sinch_batch_builder_reset(sinch_batch_builder *b) {
     b->count = 0;
     b->state = S_OPEN;
     sb_plan_clear_unused(&b->plan);
-}
-
-/* ------------------------------------------------------------ top fields */
-
-static int reserved_field(const char *key) {
-    return strcmp(key, "app_id") == 0 || strcmp(key, "message") == 0 ||
-           strcmp(key, "recipient_and_params") == 0;
-}
-
-/* Store json (already JSON text, copied) as the value of key. */
-static int set_field(sinch_batch_builder *b, const char *key, const char *json, size_t len) {
-    size_t i;
-    char *copy = sb_memdup(json, len);
-    field *grown;
-    if (copy == NULL) return sb_error_nomem(&b->err, "batch builder");
-    for (i = 0; i < b->n_fields; i++) {
-        if (strcmp(b->fields[i].key, key) == 0) {
-            free(b->fields[i].json);
-            b->fields[i].json = copy;
-            b->fields[i].len = len;
-            b->dirty = 1;
-            return SINCH_BATCH_OK;
-        }
-    }
-    grown = realloc(b->fields, (b->n_fields + 1) * sizeof *grown);
-    if (grown == NULL || (grown[b->n_fields].key = sb_strdup(key)) == NULL) {
-        if (grown) b->fields = grown;
-        free(copy);
-        return sb_error_nomem(&b->err, "batch builder");
-    }
-    b->fields = grown;
-    grown[b->n_fields].json = copy;
-    grown[b->n_fields].len = len;
-    b->n_fields++;
-    b->dirty = 1;
-    return SINCH_BATCH_OK;
-}
-
-static int check_field_key(sinch_batch_builder *b, const char *key) {
-    char name[65];
-    size_t n = key ? strlen(key) : 0, bad;
-    if (n == 0) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "fields: a field name must not be empty");
-        return SINCH_BATCH_ERR;
-    }
-    if ((bad = sb_json_utf8_check(key, n)) != n) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
-                     "fields: a field name is not valid UTF-8 (byte %zu)", bad + 1);
-        return SINCH_BATCH_ERR;
-    }
-    if (reserved_field(key)) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
-                     "%s: written by the builder itself, not settable as a field",
-                     quote_name(name, sizeof name, key, n));
-        return SINCH_BATCH_ERR;
-    }
-    return SINCH_BATCH_OK;
-}
-
-int sinch_batch_builder_field_raw(sinch_batch_builder *b, const char *key, const char *json,
-                                  size_t len) {
-    char name[65];
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if (check_field_key(b, key) != SINCH_BATCH_OK) return SINCH_BATCH_ERR;
-    if (!sb_json_is_value(json, len)) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "%s: expected a JSON value, got nothing",
-                     quote_name(name, sizeof name, key, strlen(key)));
-        return SINCH_BATCH_ERR;
-    }
-    return set_field(b, key, json, len);
-}
-
-int sinch_batch_builder_field_string(sinch_batch_builder *b, const char *key, const char *value,
-                                     size_t len) {
-    char name[65];
-    sb_buf tmp;
-    size_t bad = 0;
-    int rc;
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if (check_field_key(b, key) != SINCH_BATCH_OK) return SINCH_BATCH_ERR;
-    if (value == NULL) value = "", len = 0;
-    sb_buf_init(&tmp);
-    rc = sb_json_str(&tmp, value, len, &bad);
-    if (rc == SB_JSON_OK) rc = set_field(b, key, tmp.data, tmp.len);
-    else if (rc == SB_JSON_EUTF8)
-        rc = (sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "%s: invalid UTF-8 at byte %zu",
-                           quote_name(name, sizeof name, key, strlen(key)), bad + 1),
-              SINCH_BATCH_ERR);
-    else
-        rc = sb_error_nomem(&b->err, "batch builder");
-    sb_buf_free(&tmp);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -533,180 +388,6 @@ int sinch_batch_builder_end(sinch_batch_builder *b) {
     b->state = S_OPEN;
     return SINCH_BATCH_OK;
 }
-
-/* The entry by the book: the reference row() must match, and the path that
- * finds and reports whatever the fast path declined. */
-static int row_by_steps(sinch_batch_builder *b, const char *channel, const char *identity,
-                        size_t identity_len, const sinch_batch_param *params, size_t n) {
-    size_t i;
-    int rc = sinch_batch_builder_begin(b);
-    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_identity(b, channel, identity,
-                                                                identity_len, NULL);
-    for (i = 0; rc == SINCH_BATCH_OK && i < n; i++)
-        rc = sinch_batch_builder_param(b, params[i].name, params[i].name_len, params[i].value,
-                                       params[i].value_len);
-    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_end(b);
-    return rc;
-}
-
-#define ROW_HEAD "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
-#define ROW_IDENTITY ",\"identity\":"
-#define ROW_PARAMS "}]}},\"parameters\":{"
-#define ROW_PUT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
-
-/* row()'s parameters, then the defaults the plan adds, written from o on. */
-static char *row_params(char *o, const sinch_batch_param *params, size_t n,
-                        const sinch_batch_param *extra, size_t n_extra) {
-    size_t i;
-    for (i = 0; i < n + n_extra; i++) {
-        const sinch_batch_param *p = i < n ? &params[i] : &extra[i - n];
-        if (i) *o++ = ',';
-        if ((o = sb_json_str_at(o, p->name, p->name_len, NULL)) == NULL) return NULL;
-        *o++ = ':';
-        if ((o = sb_json_str_at(o, p->value, p->value_len, NULL)) == NULL) return NULL;
-    }
-    return o;
-}
-
-int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const char *identity,
-                            size_t identity_len, const sinch_batch_param *params, size_t n) {
-    size_t i, clen, need, n_extra = 0, n_unused = 0, start;
-    sb_plan *pl;
-    char *o;
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if (n > 0 && params == NULL)
-        return invalid(b, "recipients[%zu].parameters: %zu parameters but no array", pos(b), n);
-    /* Anything unusual -- a state, a limit, an empty string, a rule of the
-     * plan -- goes by the book, which also words the error. */
-    if (b->state != S_OPEN || b->count >= b->max || channel == NULL || channel[0] == '\0' ||
-        identity == NULL || identity_len == 0 || identity_len > SB_JSON_AT_MAX ||
-        n > SB_JSON_AT_MAX)
-        goto by_steps;
-    if ((clen = strlen(channel)) > SB_JSON_AT_MAX) goto by_steps;
-    pl = &b->plan;
-    if (pl->flags & SINCH_BATCH_PLAN_RECIPIENT) {
-        const sinch_batch_channel *c = sb_plan_channel(pl, channel, clen);
-        if (c == NULL ||
-            ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !sinch_batch_phone_ok(identity, identity_len)))
-            goto by_steps;
-    }
-    if (pl->n_names) memset(pl->seen, SB_SEEN_NONE, pl->n_names);
-    need = 1 + sizeof ROW_HEAD + SB_JSON_STR_ROOM(clen) + sizeof ROW_IDENTITY +
-           SB_JSON_STR_ROOM(identity_len) + sizeof ROW_PARAMS + 5;
-    for (i = 0; i < n; i++) {
-        const sinch_batch_param *p = &params[i];
-        long idx;
-        if (p->name == NULL || p->name_len == 0 || p->name_len > SB_JSON_AT_MAX ||
-            p->value == NULL || p->value_len == 0 || p->value_len > SB_JSON_AT_MAX)
-            goto by_steps;
-        if ((idx = sb_plan_find(pl, p->name, p->name_len)) >= 0) pl->seen[idx] = SB_SEEN_GIVEN;
-        else n_unused++;
-        need += 2 + SB_JSON_STR_ROOM(p->name_len) + SB_JSON_STR_ROOM(p->value_len);
-        if (need > SIZE_MAX / 2) goto by_steps;
-    }
-    for (i = 0; i < pl->n_names; i++) {
-        const sb_plan_name *nm = &pl->names[i];
-        if (pl->seen[i] == SB_SEEN_GIVEN) continue;
-        if (nm->def == NULL) {
-            if (pl->flags & SINCH_BATCH_PLAN_PARAMS) goto by_steps; /* it words the error */
-            continue;
-        }
-        b->extra[n_extra].name = nm->name;
-        b->extra[n_extra].name_len = nm->len;
-        b->extra[n_extra].value = nm->def;
-        b->extra[n_extra].value_len = nm->def_len;
-        n_extra++;
-        need += 2 + SB_JSON_STR_ROOM(nm->len) + SB_JSON_STR_ROOM(nm->def_len);
-    }
-    if (sb_buf_grow(&b->body, need) != 0) return nomem(b);
-    start = b->body.len;
-    o = b->body.data + start;
-    if (b->count) *o++ = ',';
-    o = ROW_PUT(o, ROW_HEAD);
-    if ((o = sb_json_str_at(o, channel, clen, NULL)) == NULL) goto bad_string;
-    o = ROW_PUT(o, ROW_IDENTITY);
-    if ((o = sb_json_str_at(o, identity, identity_len, NULL)) == NULL) goto bad_string;
-    if (n + n_extra == 0) {
-        o = ROW_PUT(o, "}]}}}");
-    } else {
-        o = ROW_PUT(o, ROW_PARAMS);
-        if ((o = row_params(o, params, n, b->extra, n_extra)) == NULL) goto bad_string;
-        o = ROW_PUT(o, "}}");
-    }
-    *o = '\0';
-    b->body.len = (size_t)(o - b->body.data);
-    for (i = 0; n_unused && i < n; i++) {
-        if (sb_plan_find(pl, params[i].name, params[i].name_len) >= 0) continue;
-        n_unused--;
-        if (sb_plan_count_unused(pl, params[i].name, params[i].name_len) != 0) {
-            b->body.len = start;
-            b->body.data[start] = '\0';
-            return nomem(b);
-        }
-    }
-    b->entries_len = b->body.len;
-    b->count++;
-    return SINCH_BATCH_OK;
-bad_string:
-    /* invalid UTF-8: the length never moved; the steps find the string again
-     * and name it */
-    b->body.data[b->body.len] = '\0';
-by_steps:
-    return row_by_steps(b, channel, identity, identity_len, params, n);
-}
-
-/* ------------------------------------------------------------------ plan */
-
-int sinch_batch_builder_plan(sinch_batch_builder *b, unsigned flags,
-                             const sinch_batch_channel *channels) {
-    if (b == NULL) return SINCH_BATCH_ERR;
-    b->plan.flags = flags;
-    b->plan.channels = channels;
-    b->plan.last = NULL;
-    return SINCH_BATCH_OK;
-}
-
-int sinch_batch_builder_default(sinch_batch_builder *b, const char *name, size_t name_len,
-                                const char *value, size_t value_len) {
-    sb_plan_name *n;
-    char *copy = NULL;
-    long idx;
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if (name == NULL || (idx = sb_plan_find(&b->plan, name, name_len)) < 0)
-        return SINCH_BATCH_OK; /* the message does not use it */
-    if (value != NULL && value_len > 0 && (copy = sb_memdup(value, value_len)) == NULL)
-        return sb_error_nomem(&b->err, "batch builder");
-    n = &b->plan.names[idx];
-    free(n->def);
-    n->def = copy;
-    n->def_len = copy ? value_len : 0;
-    return SINCH_BATCH_OK;
-}
-
-int sinch_batch_builder_param_name(const sinch_batch_builder *b, size_t i, const char **name,
-                                   size_t *len) {
-    if (b == NULL || i >= b->plan.n_names) return 0;
-    if (name) *name = b->plan.names[i].name;
-    if (len) *len = b->plan.names[i].len;
-    return 1;
-}
-
-size_t sinch_batch_builder_unused(const sinch_batch_builder *b, size_t i, const char **name,
-                                  size_t *len) {
-    if (b == NULL || i >= b->plan.n_unused) return 0;
-    if (name) *name = b->plan.unused[i].name;
-    if (len) *len = b->plan.unused[i].len;
-    return b->plan.unused[i].count;
-}
-
-size_t sinch_batch_builder_memory(const sinch_batch_builder *b) {
-    size_t i, n;
-    if (b == NULL) return 0;
-    n = sizeof *b + b->body.cap + b->n_fields * sizeof *b->fields;
-    for (i = 0; i < b->n_fields; i++) n += b->fields[i].len + strlen(b->fields[i].key) + 2;
-    return n;
-}
-
 /* ------------------------------------------------------------------ body */
 
 const char *sinch_batch_builder_body(sinch_batch_builder *b, size_t *len) {
