@@ -76,6 +76,8 @@ build = {
         "src/curl/multi.c",
         "src/curl/transfer.c",
         "src/lua/builder.c",
+        "src/lua/builder_plan.c",
+        "src/lua/builder_rows.c",
         "src/lua/client.c",
         "src/lua/core.c",
         "src/lua/csv.c",

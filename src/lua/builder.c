@@ -14,8 +14,9 @@
  * (see sinch_batch_builder_plan): ${name} coverage, defaults, empty values,
  * unused names, channels and phone identities.
  *
- * The builder's C memory is reported to Lua's collector (see account()), so
- * a loop that makes a builder per batch stays as flat as one that reuses one.
+ * The builder's C memory is reported to Lua's collector (builder_plan.c),
+ * so a loop that makes a builder per batch stays as flat as one that reuses
+ * one.  columns/add_row/add_columns are in builder_rows.c.
  *
  * add() walks the recipient and parameter tables itself (raw access, no
  * cjson per row) in two steps: first it checks every type and collects the
@@ -31,70 +32,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "binding.h"
+#include "builder.h"
 
-/* The scratch of add() and add_columns(): identities first (name = channel,
- * value = identity, with their app_id in apps[]), then the parameters. */
-typedef struct sb_lbuilder {
-    sinch_batch_builder *b;
-    sinch_batch_param *items; /* owned here so a raise cannot leak it */
-    const char **apps;
-    size_t cap;
-    sinch_batch_param *cols; /* columns() names (copied into col_text), add_row() values */
-    char *col_text;
-    size_t n_cols;
-    sinch_batch_channel *chans; /* plan{channels=}: the table the core reads */
-    char *chan_text;
-    size_t reported; /* bytes of C memory already reported to the collector */
-} sb_lbuilder;
-
-/* Tell the collector about C memory the builders took: Lua cannot see it,
- * and in generational mode (lua5.4's default) even GC steps never reach the
- * old builders.  So the growth of every builder of this state is summed,
- * and once it passes the Lua heap's size (at least 4 MB) a full collection
- * frees the builders nobody holds any more -- the same pacing the collector
- * gives Lua's own memory, and a loop that makes a builder per batch stays
- * as flat as one that reuses one. */
-static char external_key;
-
-static void account(lua_State *L, sb_lbuilder *u) {
-    size_t m = sinch_batch_builder_memory(u->b), *ext, heap_kb;
-    if (m <= u->reported + 8192) return;
-    lua_pushlightuserdata(L, &external_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    ext = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (ext == NULL) { /* the first builder of this state */
-        lua_pushlightuserdata(L, &external_key);
-        ext = lua_newuserdata(L, sizeof *ext);
-        *ext = 0;
-        lua_rawset(L, LUA_REGISTRYINDEX);
-    }
-    *ext += m - u->reported;
-    u->reported = m;
-    heap_kb = (size_t)lua_gc(L, LUA_GCCOUNT, 0);
-    if (*ext / 1024 > (heap_kb > 4096 ? heap_kb : 4096)) {
-        *ext = 0;
-        lua_gc(L, LUA_GCCOLLECT, 0);
-    }
-}
-
-/* Upvalues of add(): interned keys and the metatable. */
-enum { UV_CONTACT = 1, UV_IDENTIFIED_BY, UV_CHANNEL_IDENTITIES, UV_CHANNEL, UV_IDENTITY,
-       UV_APP_ID, UV_MT, UV_COUNT = UV_MT };
-
-static sb_lbuilder *check_lbuilder(lua_State *L, int i) {
+sb_lbuilder *sb_lbuilder_check(lua_State *L, int i) {
     sb_lbuilder *u = luaL_checkudata(L, i, SB_BUILDER_MT);
     if (u->b == NULL) luaL_error(L, "attempt to use a closed builder");
     return u;
 }
 
 sinch_batch_builder *sb_lua_check_builder(lua_State *L, int idx) {
-    return check_lbuilder(L, idx)->b;
+    return sb_lbuilder_check(L, idx)->b;
 }
 
-/* The i-th scratch item, growing the scratch arrays as needed. */
-static sinch_batch_param *slot(lua_State *L, sb_lbuilder *u, size_t i) {
+sinch_batch_param *sb_lbuilder_slot(lua_State *L, sb_lbuilder *u, size_t i) {
     if (i >= u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 16;
         sinch_batch_param *p = realloc(u->items, cap * sizeof *p);
@@ -119,8 +69,7 @@ static int rawfield(lua_State *L, int t, int uv) {
 #endif
 }
 
-/* Raise "bad argument": the value on top of the stack has the wrong type. */
-static void bad_type(lua_State *L, int arg, const char *want, const char *fmt, ...) {
+void sb_lbuilder_bad_type(lua_State *L, int arg, const char *want, const char *fmt, ...) {
     const char *got = luaL_typename(L, -1);
     va_list ap;
     va_start(ap, fmt);
@@ -137,7 +86,7 @@ static const char *id_string(lua_State *L, int uv, size_t *len, int k, const cha
     int t = rawfield(L, -1, uv);
     if (t == LUA_TSTRING) s = lua_tolstring(L, -1, len);
     else if (t != LUA_TNIL || !optional)
-        bad_type(L, 2, "a string", "recipient.identified_by.channel_identities[%d].%s", k, name);
+        sb_lbuilder_bad_type(L, 2, "a string", "recipient.identified_by.channel_identities[%d].%s", k, name);
     lua_pop(L, 1);
     return s;
 }
@@ -147,18 +96,18 @@ static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **conta
     size_t n = 0, i, len, alen;
     int t = rawfield(L, 2, UV_CONTACT);
     *contact = t == LUA_TSTRING ? lua_tolstring(L, -1, clen) : NULL;
-    if (t != LUA_TSTRING && t != LUA_TNIL) bad_type(L, 2, "a string", "recipient.contact_id");
+    if (t != LUA_TSTRING && t != LUA_TNIL) sb_lbuilder_bad_type(L, 2, "a string", "recipient.contact_id");
     lua_pop(L, 1);
     if ((t = rawfield(L, 2, UV_IDENTIFIED_BY)) == LUA_TNIL) return lua_pop(L, 1), 0;
-    if (t != LUA_TTABLE) bad_type(L, 2, "a table", "recipient.identified_by");
+    if (t != LUA_TTABLE) sb_lbuilder_bad_type(L, 2, "a table", "recipient.identified_by");
     if (rawfield(L, -1, UV_CHANNEL_IDENTITIES) != LUA_TTABLE)
-        bad_type(L, 2, "a table", "recipient.identified_by.channel_identities");
+        sb_lbuilder_bad_type(L, 2, "a table", "recipient.identified_by.channel_identities");
     len = lua_rawlen(L, -1);
     for (i = 1; i <= len; i++, n++) {
-        sinch_batch_param *it = slot(L, u, n);
+        sinch_batch_param *it = sb_lbuilder_slot(L, u, n);
         lua_rawgeti(L, -1, (int)i);
         if (!lua_istable(L, -1))
-            bad_type(L, 2, "a table", "recipient.identified_by.channel_identities[%d]", (int)i);
+            sb_lbuilder_bad_type(L, 2, "a table", "recipient.identified_by.channel_identities[%d]", (int)i);
         it->name = id_string(L, UV_CHANNEL, &it->name_len, (int)i, "channel", 0);
         it->value = id_string(L, UV_IDENTITY, &it->value_len, (int)i, "identity", 0);
         u->apps[n] = id_string(L, UV_APP_ID, &alen, (int)i, "app_id", 1);
@@ -177,7 +126,7 @@ static size_t collect_params(lua_State *L, sb_lbuilder *u, size_t first) {
     if (lua_isnoneornil(L, 3)) return 0;
     lua_pushnil(L);
     while (lua_next(L, 3) != 0) {
-        sinch_batch_param *it = slot(L, u, first + n);
+        sinch_batch_param *it = sb_lbuilder_slot(L, u, first + n);
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_argerror(L, 3, lua_pushfstring(L, "parameters: a parameter name must be a "
                                                    "string, got %s", luaL_typename(L, -2)));
@@ -228,12 +177,12 @@ static int write_entry(sb_lbuilder *u, size_t n_ids, size_t n_params, const char
     return rc;
 }
 
-/* check_lbuilder(L, 1) for the per-row methods, whose upvalue UV_MT is the
+/* sb_lbuilder_check(L, 1) for the per-row methods, whose upvalue UV_MT is the
  * metatable: saves the registry lookup. */
-static sb_lbuilder *check_self(lua_State *L) {
+sb_lbuilder *sb_lbuilder_self(lua_State *L) {
     sb_lbuilder *u = lua_touserdata(L, 1);
     if (u == NULL || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(UV_MT)))
-        return check_lbuilder(L, 1); /* raises with the usual message */
+        return sb_lbuilder_check(L, 1); /* raises with the usual message */
     lua_pop(L, 1);
     if (u->b == NULL) luaL_error(L, "attempt to use a closed builder");
     return u;
@@ -241,7 +190,7 @@ static sb_lbuilder *check_self(lua_State *L) {
 
 /* b:add(recipient, params [, message_metadata_json [, conversation_metadata_json]]) */
 static int l_builder_add(lua_State *L) {
-    sb_lbuilder *u = check_self(L);
+    sb_lbuilder *u = sb_lbuilder_self(L);
     const char *contact;
     size_t clen = 0, n_ids, n_params;
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -253,280 +202,8 @@ static int l_builder_add(lua_State *L) {
     n_params = collect_params(L, u, n_ids);
     if (write_entry(u, n_ids, n_params, contact, clen, L) != SINCH_BATCH_OK)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    account(L, u);
+    sb_lbuilder_account(L, u);
     lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
-    return 1;
-}
-
-/* Step one for add_columns: the columns table (arg 4) as names in
- * u->items[0..n) and column tables pushed at 7..7+n; returns n. */
-static size_t collect_columns(lua_State *L, sb_lbuilder *u) {
-    size_t n = 0;
-    if (lua_isnil(L, 4)) return 0;
-    lua_pushnil(L);
-    while (lua_next(L, 4) != 0) {
-        sinch_batch_param *it = slot(L, u, n);
-        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
-            luaL_argerror(L, 4, lua_pushfstring(L, "columns: expected parameter name -> array, "
-                                                   "got %s -> %s", luaL_typename(L, -2),
-                                                   luaL_typename(L, -1)));
-        it->name = lua_tolstring(L, -2, &it->name_len);
-        luaL_checkstack(L, 3, "too many columns");
-        lua_insert(L, -2); /* column, key */
-        n++;
-    }
-    return n;
-}
-
-/* Row i of the columns: checks and collects every value (numbers turned
- * into strings on the stack), then writes the entry in one core call. */
-static int add_row(lua_State *L, sb_lbuilder *u, const char *channel, lua_Integer i, size_t n) {
-    sinch_batch_param *it = u->items;
-    size_t k, len;
-    const char *identity;
-    int rc;
-    lua_rawgeti(L, 3, (int)i);
-    if (lua_type(L, -1) != LUA_TSTRING)
-        bad_type(L, 3, "a string", "identities[%d]", (int)i);
-    identity = lua_tolstring(L, -1, &len);
-    for (k = 0; k < n; k++) {
-        lua_rawgeti(L, 7 + (int)k, (int)i);
-        /* NULL for anything but a string or a number (which it converts) */
-        if ((it[k].value = lua_tolstring(L, -1, &it[k].value_len)) == NULL)
-            bad_type(L, 4, "a string or number", "columns.%s[%d]", it[k].name, (int)i);
-    }
-    rc = sinch_batch_builder_row(u->b, channel, identity, len, it, n);
-    lua_settop(L, 6 + (int)n);
-    return rc;
-}
-
-/* b:add_columns(channel, identities, columns [, first [, last]]) -> count | nil, err
- * Row i is the recipient {channel, identities[i]} with the parameters
- * {name = columns.name[i], ...}: the fast path for column data (no table
- * per row).  Rows before a failing one stay added. */
-static int l_builder_add_columns(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
-    const char *channel = luaL_checkstring(L, 2);
-    lua_Integer i, first, last;
-    size_t n;
-    luaL_checktype(L, 3, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
-    first = luaL_optinteger(L, 5, 1);
-    last = luaL_optinteger(L, 6, (lua_Integer)lua_rawlen(L, 3));
-    lua_settop(L, 6);
-    n = collect_columns(L, u);
-    for (i = first; i <= last; i++)
-        if (add_row(L, u, channel, i, n) != SINCH_BATCH_OK) {
-            account(L, u);
-            return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-        }
-    account(L, u);
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
-    return 1;
-}
-
-/* Forget the columns() names. */
-static void drop_columns(sb_lbuilder *u) {
-    free(u->cols);
-    u->cols = NULL;
-    free(u->col_text);
-    u->col_text = NULL;
-    u->n_cols = 0;
-}
-
-/* b:columns(names) -> n: the parameter names of add_row()'s values, in
- * order (copied; kept across reset()).  A name that is not a string, or one
- * given twice, raises. */
-static int l_builder_columns(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
-    size_t n, i, j, len, total = 0;
-    char *text;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    n = lua_rawlen(L, 2);
-    for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, 2, (int)i);
-        if (lua_type(L, -1) != LUA_TSTRING) bad_type(L, 2, "a string", "columns[%d]", (int)i);
-        lua_tolstring(L, -1, &len);
-        total += len + 1;
-        for (j = 1; j < i; j++) {
-            lua_rawgeti(L, 2, (int)j);
-            if (lua_rawequal(L, -1, -2))
-                luaL_argerror(L, 2, lua_pushfstring(L, "columns[%d]: \"%s\" given twice",
-                                                    (int)i, lua_tostring(L, -1)));
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    drop_columns(u);
-    u->cols = calloc(n ? n : 1, sizeof *u->cols);
-    u->col_text = text = malloc(total ? total : 1);
-    if (u->cols == NULL || text == NULL) {
-        drop_columns(u);
-        return luaL_error(L, "not enough memory");
-    }
-    for (i = 0; i < n; i++) {
-        const char *s;
-        lua_rawgeti(L, 2, (int)i + 1);
-        s = lua_tolstring(L, -1, &len);
-        memcpy(text, s, len + 1);
-        u->cols[i].name = text;
-        u->cols[i].name_len = len;
-        text += len + 1;
-        lua_pop(L, 1);
-    }
-    u->n_cols = n;
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
-}
-
-/* b:add_row(channel, identity, v1, ..., vn) -> count | nil, err
- * One recipient {channel, identity} with the parameters named by
- * columns(): no table at all.  Values are strings or numbers. */
-static int l_builder_add_row(lua_State *L) {
-    sb_lbuilder *u = check_self(L);
-    const char *channel = luaL_checkstring(L, 2), *identity;
-    int top = lua_gettop(L), k, n = (int)u->n_cols;
-    size_t len;
-    if (lua_type(L, 3) != LUA_TSTRING) {
-        lua_pushvalue(L, 3);
-        bad_type(L, 3, "a string", "identity");
-    }
-    identity = lua_tolstring(L, 3, &len);
-    if (top > 3 + n)
-        luaL_argerror(L, 4 + n, lua_pushfstring(L, "%d value%s for %d column%s", top - 3,
-                                                top - 3 == 1 ? "" : "s", n,
-                                                n == 1 ? "" : "s"));
-    for (k = 0; k < n; k++) {
-        sinch_batch_param *c = &u->cols[k];
-        /* NULL for anything but a string or a number (which it converts) */
-        if ((c->value = lua_tolstring(L, 4 + k, &c->value_len)) == NULL) {
-            lua_pushvalue(L, 4 + k);
-            bad_type(L, 4 + k, "a string or number", "%s", c->name);
-        }
-    }
-    if (sinch_batch_builder_row(u->b, channel, identity, len, u->cols, (size_t)n) !=
-        SINCH_BATCH_OK)
-        return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    account(L, u);
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
-    return 1;
-}
-
-static void drop_channels(sb_lbuilder *u) {
-    free(u->chans);
-    u->chans = NULL;
-    free(u->chan_text);
-    u->chan_text = NULL;
-}
-
-/* The channels table of plan{} (arg 2's field on top of the stack):
- * { NAME = { phone = bool, app_scoped = bool }, ... } copied for the core. */
-static void plan_channels(lua_State *L, sb_lbuilder *u) {
-    size_t n = 0, total = 0, len, i = 0;
-    char *text;
-    lua_pushnil(L);
-    while (lua_next(L, -2) != 0) {
-        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
-            luaL_argerror(L, 2, "channels: expected channel name -> { phone =, app_scoped = }");
-        lua_tolstring(L, -2, &len);
-        total += len + 1;
-        n++;
-        lua_pop(L, 1);
-    }
-    drop_channels(u);
-    u->chans = calloc(n + 1, sizeof *u->chans);
-    u->chan_text = text = malloc(total + 1);
-    if (u->chans == NULL || text == NULL) {
-        drop_channels(u);
-        luaL_error(L, "not enough memory");
-    }
-    lua_pushnil(L);
-    while (i < n && lua_next(L, -2) != 0) {
-        const char *name = lua_tolstring(L, -2, &len);
-        unsigned flags = 0;
-        memcpy(text, name, len + 1);
-        lua_getfield(L, -1, "phone");
-        if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_CHANNEL_PHONE;
-        lua_getfield(L, -2, "app_scoped");
-        if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_CHANNEL_APP_SCOPED;
-        lua_pop(L, 3);
-        u->chans[i].name = text;
-        u->chans[i].flags = flags;
-        text += len + 1;
-        i++;
-    }
-}
-
-/* b:plan{ check = true, defaults = {name = value}, validate = true,
- *         dispatch_only = false, channels = {NAME = props} } -> b
- * check: every ${name} of the message needs a value or a default;
- * validate: known channels, phone identities (channels: the caller's table,
- * default the built-in one); dispatch_only: contact_id refused. */
-static int l_builder_plan(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
-    unsigned flags = 0;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    lua_getfield(L, 2, "check");
-    if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_PARAMS;
-    lua_getfield(L, 2, "validate");
-    if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_RECIPIENT;
-    lua_getfield(L, 2, "dispatch_only");
-    if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_DISPATCH_ONLY;
-    lua_settop(L, 2);
-    lua_getfield(L, 2, "defaults");
-    if (!lua_isnil(L, -1)) {
-        luaL_argcheck(L, lua_istable(L, -1), 2, "defaults: expected a table");
-        lua_pushnil(L);
-        while (lua_next(L, -2) != 0) {
-            size_t klen, vlen;
-            const char *k, *v;
-            if (lua_type(L, -2) != LUA_TSTRING)
-                luaL_argerror(L, 2, "defaults: parameter names must be strings");
-            if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-                luaL_argerror(L, 2, lua_pushfstring(L, "defaults.%s: expected a string, got %s",
-                                                    lua_tostring(L, -2), luaL_typename(L, -1)));
-            k = lua_tolstring(L, -2, &klen);
-            lua_pushvalue(L, -1);
-            v = lua_tolstring(L, -1, &vlen);
-            if (sinch_batch_builder_default(u->b, k, klen, v, vlen) != SINCH_BATCH_OK)
-                return luaL_error(L, "not enough memory");
-            lua_pop(L, 2);
-        }
-    }
-    lua_settop(L, 2);
-    lua_getfield(L, 2, "channels");
-    if (lua_istable(L, -1)) plan_channels(L, u);
-    else drop_channels(u);
-    sinch_batch_builder_plan(u->b, flags, u->chans);
-    lua_settop(L, 1);
-    return 1;
-}
-
-/* b:params() -> the ${name}s the message uses, in the message's order */
-static int l_builder_params(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
-    const char *name;
-    size_t len, i;
-    lua_newtable(L);
-    for (i = 0; sinch_batch_builder_param_name(u->b, i, &name, &len); i++) {
-        lua_pushlstring(L, name, len);
-        lua_rawseti(L, -2, (int)i + 1);
-    }
-    return 1;
-}
-
-/* b:unused() -> { name = count }: names given that the message never uses */
-static int l_builder_unused(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
-    const char *name;
-    size_t len, i, count;
-    lua_newtable(L);
-    for (i = 0; (count = sinch_batch_builder_unused(u->b, i, &name, &len)) > 0; i++) {
-        lua_pushlstring(L, name, len);
-        lua_pushinteger(L, (lua_Integer)count);
-        lua_rawset(L, -3);
-    }
     return 1;
 }
 
@@ -554,12 +231,12 @@ static int l_builder_new(lua_State *L) {
     if (mlen == 0) msg = " "; /* the core reads 0 as "use strlen" */
     u->b = sinch_batch_builder_new(app_id, msg, mlen ? mlen : 1, (size_t)max, &err);
     if (u->b == NULL) return sb_lua_fail(L, &err);
-    account(L, u);
+    sb_lbuilder_account(L, u);
     return 1;
 }
 
 static int l_builder_field(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
+    sb_lbuilder *u = sb_lbuilder_check(L, 1);
     size_t len;
     const char *key = luaL_checkstring(L, 2), *json = luaL_checklstring(L, 3, &len);
     if (sinch_batch_builder_field_raw(u->b, key, json, len) != SINCH_BATCH_OK)
@@ -569,7 +246,7 @@ static int l_builder_field(lua_State *L) {
 }
 
 static int l_builder_field_string(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
+    sb_lbuilder *u = sb_lbuilder_check(L, 1);
     size_t len;
     const char *key = luaL_checkstring(L, 2), *s = luaL_checklstring(L, 3, &len);
     if (sinch_batch_builder_field_string(u->b, key, s, len) != SINCH_BATCH_OK)
@@ -579,12 +256,12 @@ static int l_builder_field_string(lua_State *L) {
 }
 
 static int l_builder_count(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(check_lbuilder(L, 1)->b));
+    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(sb_lbuilder_check(L, 1)->b));
     return 1;
 }
 
 static int l_builder_body(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
+    sb_lbuilder *u = sb_lbuilder_check(L, 1);
     size_t len;
     const char *body = sinch_batch_builder_body(u->b, &len);
     if (body == NULL) return sb_lua_fail(L, sinch_batch_builder_error(u->b));
@@ -593,7 +270,7 @@ static int l_builder_body(lua_State *L) {
 }
 
 static int l_builder_reset(lua_State *L) {
-    sinch_batch_builder_reset(check_lbuilder(L, 1)->b);
+    sinch_batch_builder_reset(sb_lbuilder_check(L, 1)->b);
     return 0;
 }
 
@@ -607,8 +284,8 @@ static int l_builder_close(lua_State *L) {
     free(u->apps);
     u->apps = NULL;
     u->cap = 0;
-    drop_columns(u);
-    drop_channels(u);
+    sb_lbuilder_drop_columns(u);
+    sb_lbuilder_drop_channels(u);
     return 0;
 }
 
@@ -626,12 +303,12 @@ static int l_builder_tostring(lua_State *L) {
 
 static const luaL_Reg methods[] = {
     {"add", l_builder_add}, /* replaced below by a closure with its upvalues */
-    {"add_row", l_builder_add_row}, /* a closure too */
-    {"add_columns", l_builder_add_columns},
-    {"columns", l_builder_columns},
-    {"plan", l_builder_plan},
-    {"params", l_builder_params},
-    {"unused", l_builder_unused},
+    {"add_row", sb_lbuilder_add_row}, /* a closure too */
+    {"add_columns", sb_lbuilder_add_columns},
+    {"columns", sb_lbuilder_columns},
+    {"plan", sb_lbuilder_plan},
+    {"params", sb_lbuilder_params},
+    {"unused", sb_lbuilder_unused},
     {"field", l_builder_field},
     {"field_string", l_builder_field_string},
     {"count", l_builder_count},
@@ -666,7 +343,7 @@ void sb_lua_open_builder(lua_State *L) {
     lua_setfield(L, -2, "add");
     for (i = 0; i < UV_MT - 1; i++) lua_pushnil(L); /* add_row uses only UV_MT */
     lua_pushvalue(L, -2 - (UV_MT - 1));
-    lua_pushcclosure(L, l_builder_add_row, UV_MT);
+    lua_pushcclosure(L, sb_lbuilder_add_row, UV_MT);
     lua_setfield(L, -2, "add_row");
     lua_pop(L, 2);
     luaL_setfuncs(L, funcs, 0);
