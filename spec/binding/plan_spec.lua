@@ -97,6 +97,28 @@ describe("builder plan", function()
       os.remove(path)
     end)
 
+  it("add_entries: RecipientAndParam tables in one call, stopping at metadata", function()
+    local b = new{ check = true }
+    local list = {
+      { recipient = sms("+46700000001"), parameters = { name = "A", code = "1" } },
+      { recipient = sms("+46700000002"), parameters = { name = "B", code = "2" },
+        message_metadata = { row = "2" } },
+      { recipient = sms("+46700000003"), parameters = { name = "C", code = "3" } },
+    }
+    assert.equal(2, b:add_entries(list, 1, 3))
+    assert.equal(1, b:count())
+    assert.equal(4, b:add_entries(list, 3, 3))
+    assert.equal(2, b:count())
+    local n, err = b:add_entries({ list[1], { parameters = {} } }, 1, 2)
+    assert.is_nil(n)
+    assert.equal("recipients[4].recipient: required, a recipient table", err.message)
+    n, err = b:add_entries({ { recipient = sms("+46700000004"), parameters = { name = "D" } } }, 1, 1)
+    assert.is_nil(n)
+    assert.equal("recipients[4].parameters: missing value for ${code}", err.message)
+    assert.matches("parameters: expected a table, got string", select(2, pcall(b.add_entries, b,
+      { { recipient = sms("+46700000004"), parameters = "x" } }, 1, 1)))
+  end)
+
   describe("validate", function()
     it("takes phone numbers with or without +, and names a bad one", function()
       local b = new{ validate = true }

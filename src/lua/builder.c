@@ -9,6 +9,7 @@
  *   b:count()  b:body() -> string | nil, err  b:reset()  b:close()
  *   b:plan{check=, defaults=, validate=, dispatch_only=, channels=} -> b
  *   b:params() -> {names}   b:unused() -> { name = count }
+ *   b:add_entries(list, first, last) -> next | nil, err
  *
  * The plan makes the core apply the per-recipient rules while it writes
  * (see sinch_batch_builder_plan): ${name} coverage, defaults, empty values,
@@ -151,12 +152,16 @@ static size_t collect_params(lua_State *L, sb_lbuilder *u, size_t first) {
 /* Step two: one entry into the core.  SINCH_BATCH_OK or the core's code.
  * The common shape (one identity, no app_id, no metadata) is one call. */
 static int write_entry(sb_lbuilder *u, size_t n_ids, size_t n_params, const char *contact,
-                       size_t clen, lua_State *L) {
+                       size_t clen, lua_State *L, int meta) {
     sinch_batch_builder *b = u->b;
     const sinch_batch_param *it = u->items;
-    size_t i, mlen, clen2;
-    const char *mm = lua_tolstring(L, 4, &mlen), *cm = lua_tolstring(L, 5, &clen2);
+    size_t i, mlen = 0, clen2 = 0;
+    const char *mm = NULL, *cm = NULL;
     int rc;
+    if (meta) {
+        mm = lua_tolstring(L, 4, &mlen);
+        cm = lua_tolstring(L, 5, &clen2);
+    }
     if (!contact && n_ids == 1 && u->apps[0] == NULL && !mm && !cm)
         return sinch_batch_builder_row(b, it[0].name, it[0].value, it[0].value_len, it + 1,
                                        n_params);
@@ -192,18 +197,69 @@ sb_lbuilder *sb_lbuilder_self(lua_State *L) {
 static int l_builder_add(lua_State *L) {
     sb_lbuilder *u = sb_lbuilder_self(L);
     const char *contact;
-    size_t clen = 0, n_ids, n_params;
+    size_t clen = 0, n_ids, n_params, count;
+    int meta = lua_gettop(L) > 3;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_optstring(L, 4, NULL);
-    luaL_optstring(L, 5, NULL);
-    lua_settop(L, 5);
+    if (meta) {
+        luaL_optstring(L, 4, NULL);
+        luaL_optstring(L, 5, NULL);
+    }
+    lua_settop(L, meta ? 5 : 3);
     n_ids = collect_recipient(L, u, &contact, &clen);
     n_params = collect_params(L, u, n_ids);
-    if (write_entry(u, n_ids, n_params, contact, clen, L) != SINCH_BATCH_OK)
+    if (write_entry(u, n_ids, n_params, contact, clen, L, meta) != SINCH_BATCH_OK)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    sb_lbuilder_account(L, u);
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
+    count = sinch_batch_builder_count(u->b);
+    if ((count & 31) == 0) sb_lbuilder_account(L, u);
+    lua_pushinteger(L, (lua_Integer)count);
+    return 1;
+}
+
+/* b:add_entries(list, first, last) -> next | nil, err
+ * list[first..last] are RecipientAndParam tables ({recipient =,
+ * parameters =}): each is added as add() would, with no Lua in between --
+ * the table path of client:send.  Stops at an entry with message_metadata
+ * or conversation_metadata (the caller encodes those) and returns its
+ * index; last + 1 when all went in.  Errors name the position in the
+ * batch, as add()'s do. */
+static int l_builder_add_entries(lua_State *L) {
+    sb_lbuilder *u = sb_lbuilder_self(L);
+    lua_Integer i, first, last;
+    size_t count;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    first = luaL_checkinteger(L, 3);
+    last = luaL_checkinteger(L, 4);
+    lua_settop(L, 4);
+    lua_pushvalue(L, 2); /* 5: the list; 2 and 3 take each entry's tables */
+    for (i = first; i <= last; i++) {
+        const char *contact;
+        size_t clen = 0, n_ids, n_params;
+        lua_settop(L, 5);
+        lua_rawgeti(L, 5, (int)i); /* 6 */
+        if (!lua_istable(L, 6) || rawfield(L, 6, UV_RECIPIENT) != LUA_TTABLE) /* 7 */
+            return sb_lua_fail_msg(L, SINCH_BATCH_ERROR_INVALID,
+                                   lua_pushfstring(L, "recipients[%d].recipient: required, a "
+                                                      "recipient table",
+                                                   (int)sinch_batch_builder_count(u->b) + 1));
+        if (rawfield(L, 6, UV_MESSAGE_METADATA) != LUA_TNIL ||
+            rawfield(L, 6, UV_CONVERSATION_METADATA) != LUA_TNIL) {
+            lua_pushinteger(L, i);
+            return 1;
+        }
+        lua_pop(L, 2);
+        if (rawfield(L, 6, UV_PARAMETERS) != LUA_TNIL && !lua_istable(L, -1)) /* 8 */
+            sb_lbuilder_bad_type(L, 2, "a table", "parameters");
+        lua_replace(L, 3);
+        lua_replace(L, 2);
+        n_ids = collect_recipient(L, u, &contact, &clen);
+        n_params = collect_params(L, u, n_ids);
+        if (write_entry(u, n_ids, n_params, contact, clen, L, 0) != SINCH_BATCH_OK)
+            return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+        count = sinch_batch_builder_count(u->b);
+        if ((count & 31) == 0) sb_lbuilder_account(L, u);
+    }
+    lua_pushinteger(L, last + 1);
     return 1;
 }
 
@@ -332,7 +388,9 @@ static const luaL_Reg funcs[] = {
 
 void sb_lua_open_builder(lua_State *L) {
     static const char *const keys[] = {"contact_id", "identified_by", "channel_identities",
-                                       "channel", "identity", "app_id"};
+                                       "channel", "identity", "app_id", "recipient",
+                                       "parameters", "message_metadata",
+                                       "conversation_metadata"};
     int i;
     sb_lua_newclass(L, SB_BUILDER_MT, methods, metamethods);
     luaL_getmetatable(L, SB_BUILDER_MT);
@@ -341,6 +399,10 @@ void sb_lua_open_builder(lua_State *L) {
     lua_pushvalue(L, -2 - (UV_COUNT - 1)); /* the metatable */
     lua_pushcclosure(L, l_builder_add, UV_COUNT);
     lua_setfield(L, -2, "add");
+    for (i = 0; i < UV_COUNT - 1; i++) lua_pushstring(L, keys[i]);
+    lua_pushvalue(L, -2 - (UV_COUNT - 1));
+    lua_pushcclosure(L, l_builder_add_entries, UV_COUNT);
+    lua_setfield(L, -2, "add_entries");
     for (i = 0; i < UV_MT - 1; i++) lua_pushnil(L); /* add_row uses only UV_MT */
     lua_pushvalue(L, -2 - (UV_MT - 1));
     lua_pushcclosure(L, sb_lbuilder_add_row, UV_MT);

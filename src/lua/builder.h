@@ -24,7 +24,8 @@ typedef struct sb_lbuilder {
 
 /* Upvalues of add(): interned keys and the metatable. */
 enum { UV_CONTACT = 1, UV_IDENTIFIED_BY, UV_CHANNEL_IDENTITIES, UV_CHANNEL, UV_IDENTITY,
-       UV_APP_ID, UV_MT, UV_COUNT = UV_MT };
+       UV_APP_ID, UV_RECIPIENT, UV_PARAMETERS, UV_MESSAGE_METADATA, UV_CONVERSATION_METADATA,
+       UV_MT, UV_COUNT = UV_MT };
 
 sb_lbuilder *sb_lbuilder_check(lua_State *L, int i);
 /* sb_lbuilder_check(L, 1) for the per-row methods, whose upvalue UV_MT is

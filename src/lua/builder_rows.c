@@ -156,7 +156,7 @@ int sb_lbuilder_add_row(lua_State *L) {
     if (sinch_batch_builder_row(u->b, channel, identity, len, u->cols, (size_t)n) !=
         SINCH_BATCH_OK)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    sb_lbuilder_account(L, u);
+    if ((sinch_batch_builder_count(u->b) & 31) == 0) sb_lbuilder_account(L, u);
     lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
     return 1;
 }

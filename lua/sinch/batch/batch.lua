@@ -120,22 +120,21 @@ function Batch:reset() self.b:reset() end
 function Batch:unused() return self.b:unused() end
 function Batch:close() self.b:close() end
 
+-- The entries go into the builder in C (add_entries), a run at a time; an
+-- entry with metadata stops the run and goes through Batch:add (which
+-- encodes the metadata).
 local function fill_rows(b, recipients, n)
   local cb = b.b
-  local add = cb.add
-  for i = 1, n do
-    local e = recipients[i]
-    if type(e) ~= "table" or type(e.recipient) ~= "table" then
-      return invalid(fmt("recipients[%d].recipient: required, a recipient table", i))
-    end
-    local mm, cm = e.message_metadata, e.conversation_metadata
-    local ok, err
-    if mm == nil and cm == nil then
-      ok, err = add(cb, e.recipient, e.parameters)
-    else
-      ok, err = b:add(e.recipient, e.parameters, mm, cm)
-    end
+  local i = 1
+  while i <= n do
+    local nxt, err = cb:add_entries(recipients, i, n)
+    if not nxt then return nil, err end
+    if nxt > n then break end
+    local e = recipients[nxt]
+    local ok
+    ok, err = b:add(e.recipient, e.parameters, e.message_metadata, e.conversation_metadata)
     if not ok then return nil, err end
+    i = nxt + 1
   end
   return true
 end
