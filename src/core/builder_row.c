@@ -60,7 +60,7 @@ int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const c
             ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !sinch_batch_phone_ok(identity, identity_len)))
             goto by_steps;
     }
-    if (pl->n_names) memset(pl->seen, SB_SEEN_NONE, pl->n_names);
+    for (i = 0; i < pl->n_names; i++) pl->seen[i] = SB_SEEN_NONE;
     need = 1 + sizeof ROW_HEAD + SB_JSON_STR_ROOM(clen) + sizeof ROW_IDENTITY +
            SB_JSON_STR_ROOM(identity_len) + sizeof ROW_PARAMS + 5;
     for (i = 0; i < n; i++) {

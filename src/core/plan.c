@@ -72,13 +72,6 @@ void sb_plan_free(sb_plan *p) {
     memset(p, 0, sizeof *p);
 }
 
-long sb_plan_find(const sb_plan *p, const char *name, size_t len) {
-    size_t i;
-    for (i = 0; i < p->n_names; i++)
-        if (p->names[i].len == len && memcmp(p->names[i].name, name, len) == 0) return (long)i;
-    return -1;
-}
-
 int sb_plan_count_unused(sb_plan *p, const char *name, size_t len) {
     size_t i;
     sb_plan_unused *u;
@@ -112,9 +105,12 @@ void sb_plan_clear_unused(sb_plan *p) {
 
 const sinch_batch_channel *sb_plan_channel(sb_plan *p, const char *name, size_t len) {
     const sinch_batch_channel *c = p->last;
-    if (c && strlen(c->name) == len && memcmp(c->name, name, len) == 0) return c;
+    if (c && len == p->last_len && sb_plan_eq(c->name, name, len)) return c;
     c = sinch_batch_channel_find(p->channels, name, len);
-    if (c) p->last = c;
+    if (c) {
+        p->last = c;
+        p->last_len = len;
+    }
     return c;
 }
 

@@ -8,6 +8,7 @@
 #define SINCH_BATCH_PLAN_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "sinch_batch.h"
 
@@ -38,13 +39,31 @@ typedef struct sb_plan {
     size_t n_unused, cap_unused;
     const sinch_batch_channel *channels; /* NULL: the built-in table */
     const sinch_batch_channel *last;     /* the channel found last (a cache) */
+    size_t last_len;                     /* strlen(last->name) */
 } sb_plan;
 
 /* Reads the names from the message JSON; 0, or -1 when out of memory. */
 int sb_plan_init(sb_plan *p, const char *msg, size_t len);
 void sb_plan_free(sb_plan *p);
+/* a[0..n) == b[0..n): short names without a call into libc */
+static inline int sb_plan_eq(const char *a, const char *b, size_t n) {
+    size_t i;
+    if (n > 16) return memcmp(a, b, n) == 0;
+    for (i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /* The index of name among the message's names, or -1. */
-long sb_plan_find(const sb_plan *p, const char *name, size_t len);
+static inline long sb_plan_find(const sb_plan *p, const char *name, size_t len) {
+    size_t i;
+    for (i = 0; i < p->n_names; i++) {
+        const sb_plan_name *n = &p->names[i];
+        if (n->len == len && sb_plan_eq(n->name, name, len))
+            return (long)i;
+    }
+    return -1;
+}
 /* Count one use of a name the message does not use: 0, or -1 (no memory). */
 int sb_plan_count_unused(sb_plan *p, const char *name, size_t len);
 void sb_plan_clear_unused(sb_plan *p);
