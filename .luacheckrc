@@ -5,6 +5,6 @@ codes = true
 exclude_files = { "build*/**" }
 files["spec/**/*_spec.lua"] = { std = "+busted" }
 files["spec/support/**"] = { std = "+busted" }
-files["lua/sinch/batch/transport/ngx.lua"] = { globals = { "ngx" } }
+files["lua/sinch/batch/transport/**"] = { globals = { "ngx" } }
 files["examples/openresty/**"] = { globals = { "ngx" } }
 files["spec/integration/nginx/**"] = { globals = { "ngx" } }

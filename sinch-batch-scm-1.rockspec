@@ -36,6 +36,7 @@ external_dependencies = {
   JANSSON = { header = "jansson.h" },
   OPENSSL = { header = "openssl/hmac.h" },
   CSV = { header = "csv.h" },
+  SQLITE = { header = "sqlite3.h" },
 }
 build = {
   type = "builtin",
@@ -55,7 +56,20 @@ build = {
     ["sinch.batch.params"] = "lua/sinch/batch/params.lua",
     ["sinch.batch.message.schema"] = "lua/sinch/batch/message/schema.lua",
     ["sinch.batch.message.kinds"] = "lua/sinch/batch/message/kinds.lua",
+    ["sinch.batch.campaign"] = "lua/sinch/batch/campaign.lua",
+    ["sinch.batch.campaign_io"] = "lua/sinch/batch/campaign_io.lua",
+    ["sinch.batch.journal"] = "lua/sinch/batch/journal.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
+    ["sinch.batch.transport.http1"] = "lua/sinch/batch/transport/http1.lua",
+    ["sinch.batch.outcomes"] = "lua/sinch/batch/outcomes.lua",
+    -- the receipts store's SQLite calls: a module of its own, so that only
+    -- sinch.batch.outcomes loads libsqlite3
+    ["sinch.batch.sqlite"] = {
+      sources = { "src/lua/store/sqlite.c" },
+      incdirs = { "src", "src/lua", "$(SQLITE_INCDIR)" },
+      libdirs = { "$(SQLITE_LIBDIR)" },
+      libraries = { "sqlite3" },
+    },
     ["sinch.batch.core"] = {
       sources = {
         -- every C file of src/core, src/curl and src/lua (spec/unit/rockspec_spec.lua checks)
@@ -81,7 +95,10 @@ build = {
         "src/lua/client.c",
         "src/lua/core.c",
         "src/lua/csv.c",
+        "src/lua/journal.c",
+        "src/lua/multi.c",
         "src/lua/rules.c",
+        "src/lua/signal.c",
         "src/lua/webhook.c",
       },
       incdirs = { "src", "src/core", "$(CURL_INCDIR)", "$(JANSSON_INCDIR)", "$(OPENSSL_INCDIR)",

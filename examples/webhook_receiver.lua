@@ -1,10 +1,11 @@
 -- A plain-Lua callback receiver (LuaSocket): verifies each Sinch callback,
 -- parses it, ties delivery receipts back to the CSV row they were sent from
--- (through the ledger the sender wrote), and logs one JSON line per
--- callback on stdout.
+-- (through the ledger the sender wrote), logs one JSON line per callback on
+-- stdout and, with --store, keeps every receipt in the receipts store
+-- (sinch.batch.outcomes, SQLite) for `sinch-batch report`.
 --
 --   lua5.4 examples/webhook_receiver.lua --secret S --ledger spring.ledger \
---          --csv contacts.csv --port 8080
+--          --csv contacts.csv --store spring.receipts --port 8080
 --
 -- Options:
 --   --secret S      webhook secret (repeat it while rotating: any one matches)
@@ -16,17 +17,24 @@
 --                   its line numbers, and the logged line carries that row
 --   --count N       exit after N verified callbacks (default: run forever)
 --   --lifetime S    exit after S seconds whatever happens (default: never)
---   --wait S        how long a receipt waits for its batch to reach the
---                   ledger (default 5; see below)
+--   --store FILE    the receipts store (SQLite, WAL: the CLI and other
+--                   receivers may share it); receipts are written in groups
+--                   (every 500, or when 0.2 s pass without a callback)
+--   --wait S        how long a receipt's log line waits for its batch to
+--                   reach the ledger (default 5; see below)
 --
 -- A receipt can arrive before its batch is in the ledger: the API may post
 -- callbacks before its answer to the send has reached the sender, which
--- records the batch only then.  A receipt of a batch the ledger does not
--- know yet logs {"waiting_for_batch":…} and polls the ledger for up to
--- --wait seconds before it is logged without its row.
+-- records the batch only then.  Such a receipt is answered and stored at
+-- once; it logs {"waiting_for_batch":…} and its own line follows when the
+-- ledger has the batch (or after --wait seconds, without its row).  No
+-- callback ever waits for another's batch.  The store joins rows whenever
+-- they come (the ledger's batches are copied into it at each write).
 --
 -- It answers 200 to every verified callback (Sinch retries anything else),
 -- 401 when the signature check fails and 400 when the body is not JSON.
+-- Receipts in the current group (at most 0.2 s of them) are lost if the
+-- process dies before writing them: they were answered already.
 local socket = require "socket"
 local cjson = require "cjson"
 local webhook = require "sinch.batch.webhook"
@@ -51,6 +59,7 @@ do
     elseif k == "--count" then opts.count = tonumber(v)
     elseif k == "--lifetime" then opts.lifetime = tonumber(v)
     elseif k == "--wait" then opts.wait = tonumber(v)
+    elseif k == "--store" then opts.store = v
     else usage(k .. ": unknown option") end
     i = i + 2
   end
@@ -66,6 +75,7 @@ if opts.csv then
 end
 
 local ledger = opts.ledger and assert(ledger_mod.open(opts.ledger))
+local store = opts.store and assert(require("sinch.batch.outcomes").open(opts.store))
 local deadline = opts.lifetime and (socket.gettime() + opts.lifetime)
 
 local function log(t)
@@ -140,19 +150,14 @@ local function handle(headers, body)
     entry.identity = ev.channel_identity and ev.channel_identity.identity
     local hit = ledger and ev.batch_id and ev.message_index
                 and ledger:lookup(ev.batch_id, ev.message_index)
-    if ledger and not hit and ev.batch_id and ev.message_index and not ledger:entry(ev.batch_id) then
-      log({ waiting_for_batch = ev.batch_id })
-      local give_up = socket.gettime() + (opts.wait or 0)
-      repeat
-        socket.sleep(0.05)
-        hit = ledger:lookup(ev.batch_id, ev.message_index)
-      until hit or ledger:entry(ev.batch_id) or socket.gettime() > give_up
-    end
     if hit then
       entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
       entry.csv = csv_lines[tonumber(hit.row)]
+    elseif ledger and ev.batch_id and ev.message_index and not ledger:entry(ev.batch_id) then
+      entry.waiting = socket.gettime() + (opts.wait or 0) -- logged once the batch is known
     end
   end
+  entry.event = ev
   return 200, entry
 end
 
@@ -162,7 +167,51 @@ local _, port = server:getsockname()
 io.stdout:write("port=", port, "\n")
 io.stdout:flush()
 
+-- Receipts not yet in the store, and log lines waiting for their batch.
+local queue, waiting = {}, {}
+local imported = {} -- ledger batches already copied into the store
+
+local function flush()
+  if not store then return end
+  if ledger then
+    for id, e in ledger:batches() do
+      if not imported[id] then
+        assert(store:add_batch{ batch_id = id, campaign = e.tag, rows = e.rows })
+        imported[id] = true
+      end
+    end
+  end
+  if #queue > 0 then assert(store:add_many(queue)) end
+  queue = {}
+end
+
+local function emit(entry)
+  entry.event, entry.waiting = nil, nil
+  log(entry)
+end
+
+-- Log lines whose batch has reached the ledger, or that waited long enough.
+local function drain_waiting(force)
+  if #waiting == 0 then return end
+  local still, now = {}, socket.gettime()
+  for _, entry in ipairs(waiting) do
+    local hit = ledger:lookup(entry.batch_id, entry.message_index)
+    if hit then
+      entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
+      entry.csv = csv_lines[tonumber(hit.row)]
+      emit(entry)
+    elseif force or now > entry.waiting or ledger:entry(entry.batch_id) then
+      emit(entry)
+    else
+      still[#still + 1] = entry
+    end
+  end
+  waiting = still
+end
+
 local verified = 0
+local last_flush = socket.gettime()
+server:settimeout(0.05) -- a tick to write the store and the waiting log lines
 while not (opts.count and verified >= opts.count) do
   if deadline and socket.gettime() > deadline then break end
   local c = server:accept()
@@ -174,7 +223,13 @@ while not (opts.count and verified >= opts.count) do
       entry.path = path
       if status == 200 and not entry.duplicate then handled:seen(nonce_of(headers)) end
       respond(c, status)
-      log(entry)
+      if entry.event and status == 200 then queue[#queue + 1] = entry.event end
+      if entry.waiting then
+        log({ waiting_for_batch = entry.batch_id })
+        waiting[#waiting + 1] = entry
+      else
+        emit(entry)
+      end
       if entry.verified then verified = verified + 1 end
     elseif method == "POST" then
       respond(c, 411)
@@ -183,6 +238,21 @@ while not (opts.count and verified >= opts.count) do
     end
     c:close()
   end
+  local now = socket.gettime()
+  if #queue >= 500 or (#queue > 0 and not c) or now - last_flush >= 0.2 then
+    flush()
+    last_flush = now
+  end
+  drain_waiting(false)
 end
+-- the last receipts go to the store; waiting lines get their batch or time out
+flush()
+while #waiting > 0 and not (deadline and socket.gettime() > deadline) do
+  drain_waiting(false)
+  if #waiting > 0 then socket.sleep(0.05) end
+end
+drain_waiting(true)
+flush() -- the batches the ledger learnt meanwhile
 server:close()
 if ledger then ledger:close() end
+if store then store:close() end

@@ -129,6 +129,18 @@ SINCH_BATCH_API int sinch_batch_client_get_token(sinch_batch_client *c, int64_t 
 SINCH_BATCH_API int sinch_batch_client_set_token(sinch_batch_client *c, const char *token,
                                                  int64_t expires_at_ms);
 
+/* The key a token cache shared between clients (e.g. by nginx workers) must
+ * file this client's tokens under: the lowercase hex SHA-256 of base_url,
+ * auth_url, project_id, key_id and key_secret (each length-prefixed), so
+ * clients whose credentials differ in any of them, the secret included,
+ * never share a token.  It reveals none of them.  Writes
+ * SINCH_BATCH_TOKEN_KEY_LEN characters and a NUL into out; returns that
+ * length, 0 for a client with a static token (nothing to share), or
+ * SINCH_BATCH_ERR when outsz is too small or the digest fails. */
+#define SINCH_BATCH_TOKEN_KEY_LEN 64
+SINCH_BATCH_API int sinch_batch_client_token_key(const sinch_batch_client *c, char *out,
+                                                 size_t outsz);
+
 /* --------------------------------------------------------------- operations */
 
 typedef enum sinch_batch_op {
@@ -242,6 +254,10 @@ SINCH_BATCH_API sinch_batch_op sinch_batch_call_op(const sinch_batch_call *call)
  * here; the binding exposes them to Lua (core.MAX_RECIPIENTS,
  * core.param_names, core.phone_ok, core.CHANNELS) and the sandbox uses the
  * parameter grammar too. */
+
+/* Every transport (the libcurl driver, the nginx one) refuses an answer
+ * larger than this: no API answer comes near it. */
+#define SINCH_BATCH_MAX_RESPONSE ((size_t)64 * 1024 * 1024)
 
 /* A phone identity: an optional "+", then 7 to 15 digits, the first not 0
  * ("+46700000001" and "46700000001" both pass: the API docs say only "a
@@ -435,6 +451,10 @@ SINCH_BATCH_API int sinch_batch_curl_multi_poll(sinch_batch_curl_multi *m, long 
 SINCH_BATCH_API sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_multi *m,
                                                               sinch_batch_action *done,
                                                               void **userdata);
+/* The longest wait (ms from now) a call in m is in, 0 when none waits: a
+ * 429/503 Retry-After or a backoff.  Lets a caller pause starting new calls
+ * while the server asked for a pause (a campaign slows down as a whole). */
+SINCH_BATCH_API long sinch_batch_curl_multi_waiting_ms(const sinch_batch_curl_multi *m);
 
 /* ------------------------------------------------------------ CSV reader */
 

@@ -2,46 +2,80 @@
 --
 -- One client per worker, made on first use: inside nginx the library picks
 -- the cosocket transport by itself, so no handler ever blocks its worker.
--- Every accepted batch is recorded in a ledger (SINCH_LEDGER), so that the
--- callback handler can tie each delivery receipt back to its recipient and
--- to the CSV row (SINCH_CSV) it was sent from.  All workers append to the
+-- Every accepted batch is recorded in a ledger (SINCH_BATCH_LEDGER), so that
+-- the callback handler can tie each delivery receipt back to its recipient
+-- and to the CSV row (SINCH_BATCH_CSV) it was sent from.  All workers append to the
 -- same ledger file; a worker that meets a batch it does not know reads what
 -- the others appended.
+--
+-- Receipts go into the receipts store (sinch.batch.outcomes, SQLite in WAL
+-- mode, SINCH_BATCH_RECEIPTS): the callback handler only queues the event;
+-- a timer of each worker writes the queue in one transaction every 0.2 s,
+-- so no request waits on the disk, and GET /report?campaign=TAG counts
+-- delivered, failed (by reason) and pending recipients of the batches sent
+-- with that tag.
 local batch = require "sinch.batch"
 local chunk = require "sinch.batch.chunk"
 local ledger_mod = require "sinch.batch.ledger"
+local outcomes = require "sinch.batch.outcomes"
 local cjson = require "cjson.safe"
 
 local _M = {}
 
-local CSV_TAG = "source=openresty-csv" -- the ledger tag of batches sent from SINCH_CSV
+local CSV_TAG = "source=openresty-csv" -- the ledger tag of batches sent from SINCH_BATCH_CSV
 
--- SINCH_CSV, or contacts.csv beside nginx.conf (nginx -p examples/openresty/)
+-- SINCH_BATCH_CSV (run.sh: contacts.csv beside this file), or contacts.csv in
+-- nginx's prefix
 local function csv_path()
-  return os.getenv("SINCH_CSV") or (ngx.config.prefix() .. "contacts.csv")
+  return os.getenv("SINCH_BATCH_CSV") or (ngx.config.prefix() .. "contacts.csv")
 end
 
-local client, ledger -- per worker
+local client, ledger, store -- per worker
+-- per worker: receipts and batches waiting for the flush timer, and the
+-- receipts whose log line waits for their batch's ledger line
+local queue, batches_queue, to_log = {}, {}, {}
+local FLUSH_EVERY = 0.2 -- seconds
+local LOG_TRIES = 10   -- flushes a receipt's log line waits for its batch
+
+local function get_store()
+  if store then return store end
+  local path = os.getenv("SINCH_BATCH_RECEIPTS") or (ngx.config.prefix() .. "ledger/receipts.db")
+  local s, err = outcomes.open(path)
+  if not s then return nil, err end
+  store = s
+  return store
+end
 
 local function get_ledger()
   if ledger then return ledger end
-  local l, err = ledger_mod.open(os.getenv("SINCH_LEDGER") or "/tmp/sinch-batch-example.ledger")
+  local path = os.getenv("SINCH_BATCH_LEDGER") or (ngx.config.prefix() .. "ledger/example.ledger")
+  local l, err = ledger_mod.open(path)
   if not l then return nil, err end
   ledger = l
   return ledger
+end
+
+-- After an accepted send: the receipts store learns which rows the batch
+-- carries (at the next flush, off the request path).
+local function note_batch(batch_id)
+  local e = ledger and ledger:entry(batch_id)
+  if e then
+    batches_queue[#batches_queue + 1] = { batch_id = batch_id, campaign = e.tag, rows = e.rows }
+  end
 end
 
 local function get_client()
   if client then return client end
   local l, err = get_ledger()
   if not l then return nil, err end
-  local base_url = os.getenv("SINCH_BASE_URL")
+  local base_url = os.getenv("SINCH_BATCH_BASE_URL")
   local c
   c, err = batch.client{
     project_id = os.getenv("SINCH_PROJECT_ID"),
     app_id = os.getenv("SINCH_APP_ID") or "01EXAMPLEAPPXXXXXXXXXXXXXX",
     region = os.getenv("SINCH_REGION") or "eu",
-    base_url = base_url, auth_url = base_url, -- nil: Sinch's own hosts
+    base_url = base_url, -- nil: Sinch's own hosts
+    auth_url = os.getenv("SINCH_BATCH_AUTH_URL") or base_url,
     key_id = os.getenv("SINCH_KEY_ID"),
     key_secret = os.getenv("SINCH_KEY_SECRET"),
     shared_dict = "sinch_tokens",
@@ -89,10 +123,11 @@ function _M.send()
   res, err = c:send{ message = batch.message.text(req.text), recipients = recipients,
                      batch_metadata = { source = "openresty-example" }, defaults = { name = "" } }
   if not res then return fail(err) end
+  note_batch(res.batch_id)
   return reply(200, res)
 end
 
---- POST /send_csv?text=Hi%20${name}: sends every row of SINCH_CSV (a header
+--- POST /send_csv?text=Hi%20${name}: sends every row of SINCH_BATCH_CSV (a header
 -- row, then one recipient per line: phone, and parameters such as name), in
 -- batches of up to 1000; the ledger keeps the CSV line of each recipient.
 function _M.send_csv()
@@ -115,6 +150,7 @@ function _M.send_csv()
       return fail(err)
     end
     ids[#ids + 1] = res.batch_id
+    note_batch(res.batch_id)
     count = count + #ch.recipients
   end
   local bad = {}
@@ -134,7 +170,7 @@ function _M.status()
   return reply(200, res)
 end
 
--- The lines of SINCH_CSV, read once per worker (line 1 is the header).
+-- The lines of SINCH_BATCH_CSV, read once per worker (line 1 is the header).
 local csv_lines
 local function csv_line(n)
   if csv_lines == nil then
@@ -178,28 +214,81 @@ function _M.callback()
   local event
   event, err = batch.webhook.parse(raw)
   if not event then return reply(400, { error = err.message }) end
+  -- queued: the worker's flush timer stores it and logs it with its row
+  queue[#queue + 1] = event
+  return reply(200, { ok = true })
+end
+
+-- One log line per callback, with the recipient and the CSV row of a
+-- delivery receipt when the ledger knows its batch.
+local function log_event(event, hit)
   local entry = { type = event.type, batch_id = event.batch_id, status = event.status,
                   message_index = event.message_index }
-  if event.type == "message_delivery" and event.batch_id and event.message_index then
+  if event.type == "message_delivery" then
     entry.reason_code = event.reason and event.reason.code
-    local l = get_ledger()
-    local hit = l and l:lookup(event.batch_id, event.message_index)
-    -- a receipt can overtake the ledger line of its batch: send() records
-    -- the batch once the API's answer is in, and the API may post callbacks
-    -- before that answer arrives.  Wait a little for an unknown batch (the
-    -- worker keeps serving meanwhile).
-    for _ = 1, 40 do
-      if hit or not l or l:entry(event.batch_id) then break end
-      ngx.sleep(0.05)
-      hit = l:lookup(event.batch_id, event.message_index)
-    end
     if hit then
       entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
       if hit.tag == CSV_TAG then entry.csv = csv_line(tonumber(hit.row)) end
     end
   end
   ngx.log(ngx.NOTICE, "callback ", cjson.encode(entry))
-  return reply(200, { ok = true })
+end
+
+-- The flush timer: the queued receipts and batches go to the store in one
+-- transaction; log lines go out once the ledger knows their batch (a
+-- receipt can overtake the ledger line: send() records the batch once the
+-- API has answered, and the API may post callbacks before that), or after
+-- LOG_TRIES flushes without it.  The store joins rows whenever they come.
+local function flush(premature)
+  local events, batches = queue, batches_queue
+  queue, batches_queue = {}, {}
+  if #events > 0 or #batches > 0 then
+    local s, err = get_store()
+    if s then
+      for _, b in ipairs(batches) do
+        local ok, berr = s:add_batch(b)
+        if not ok then ngx.log(ngx.ERR, "receipts store: ", tostring(berr)) end
+      end
+      local ok, aerr = s:add_many(events)
+      if not ok then ngx.log(ngx.ERR, "receipts store: ", tostring(aerr)) end
+    else
+      ngx.log(ngx.ERR, "receipts store: ", tostring(err))
+    end
+    for _, e in ipairs(events) do to_log[#to_log + 1] = { event = e, tries = 0 } end
+  end
+  if #to_log == 0 then return end
+  local l = get_ledger()
+  local waiting = {}
+  for _, p in ipairs(to_log) do
+    local e = p.event
+    local known = e.type ~= "message_delivery" or not e.batch_id or not l
+    local hit = not known and l:lookup(e.batch_id, e.message_index)
+    if known or hit or premature or p.tries >= LOG_TRIES then
+      log_event(e, hit or nil)
+    else
+      p.tries = p.tries + 1
+      waiting[#waiting + 1] = p
+    end
+  end
+  to_log = waiting
+end
+
+--- init_worker_by_lua: starts the worker's flush timer.
+function _M.init_worker()
+  local ok, err = ngx.timer.every(FLUSH_EVERY, flush)
+  if not ok then ngx.log(ngx.ERR, "cannot start the receipts flush timer: ", err) end
+end
+
+--- GET /report?campaign=TAG: the receipts store's report of the batches sent
+-- with that ledger tag (all batches without one).
+function _M.report()
+  local s, err = get_store()
+  if not s then return reply(500, { error = "store", message = tostring(err) }) end
+  local campaign = ngx.var.arg_campaign and ngx.unescape_uri(ngx.var.arg_campaign) or nil
+  local r
+  r, err = s:report(campaign)
+  if not r then return reply(500, { error = "store", message = tostring(err) }) end
+  return reply(200, r)
 end
 
 return _M

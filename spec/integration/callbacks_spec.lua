@@ -173,10 +173,9 @@ describe("callbacks end to end", function()
 end)
 
 describe("the receiver example", function()
-  local receiver, receiver_pid, base, conn
+  local receiver, receiver_pid, base
 
   teardown(function()
-    if conn then conn:close() end
     if receiver then
       if receiver_pid then mock.run("kill " .. receiver_pid .. " 2>/dev/null") end
       receiver:close()
@@ -184,32 +183,59 @@ describe("the receiver example", function()
     if base then os.remove(base) os.remove(base .. ".ledger") end
   end)
 
-  it("holds a receipt that overtook its batch's ledger line until the line is there", function()
+  it("answers and stores a receipt that overtook its batch's ledger line, and logs its row later",
+     function()
     base = os.tmpname()
-    local ledger_path = base .. ".ledger"
+    local ledger_path, store_path = base .. ".ledger", base .. ".receipts"
     local port
     receiver, receiver_pid, port = start_receiver{ "--secret", SECRET, "--ledger", ledger_path,
-                                                   "--count", "1", "--wait", "60" }
-    local body = cjson.encode{
-      app_id = APP, message_delivery_report = { status = "DELIVERED", metadata = "" },
-      message_metadata = '{"batchId":"01EARLYBATCHXXXXXXXXXXXXXX","messageIndex":1}' }
-    local headers = batch.webhook.sign(SECRET, body, "01NONCEEARLY", os.time())
-    local req = { "POST /sinch/callbacks HTTP/1.1", "Host: 127.0.0.1",
-                  "Content-Length: " .. #body }
-    for k, v in pairs(headers) do req[#req + 1] = k .. ": " .. v end
-    conn = assert(socket.connect("127.0.0.1", port))
-    conn:settimeout(30) -- a hung receiver fails the spec instead of hanging it
-    assert(conn:send(table.concat(req, "\r\n") .. "\r\n\r\n" .. body))
-    -- the batch is not in the ledger yet: the receiver says it waits ...
+                                                   "--store", store_path, "--count", "2",
+                                                   "--wait", "60" }
+    local function post(index, nonce)
+      local body = cjson.encode{
+        app_id = APP, message_delivery_report = { message_id = "M" .. index, status = "DELIVERED",
+                                                  metadata = "" },
+        message_metadata = '{"batchId":"01EARLYBATCHXXXXXXXXXXXXXX","messageIndex":' .. index .. '}' }
+      local headers = batch.webhook.sign(SECRET, body, nonce, os.time())
+      local req = { "POST /sinch/callbacks HTTP/1.1", "Host: 127.0.0.1",
+                    "Content-Length: " .. #body }
+      for k, v in pairs(headers) do req[#req + 1] = k .. ": " .. v end
+      local c = assert(socket.connect("127.0.0.1", port))
+      c:settimeout(30) -- a hung receiver fails the spec instead of hanging it
+      assert(c:send(table.concat(req, "\r\n") .. "\r\n\r\n" .. body))
+      local status = c:receive("*l")
+      c:close()
+      return status
+    end
+    -- the batch is not in the ledger yet: the receiver answers at once and
+    -- says the line waits, and a second receipt is not held up either
+    assert.equal("HTTP/1.1 200 OK", post(1, "01NONCEEARLY1"))
     assert.same({ waiting_for_batch = "01EARLYBATCHXXXXXXXXXXXXXX" }, cjson.decode(receiver:read("*l")))
-    -- ... and the sender's line, once written, gives the receipt its row
+    assert.equal("HTTP/1.1 200 OK", post(0, "01NONCEEARLY0"))
+    assert.same({ waiting_for_batch = "01EARLYBATCHXXXXXXXXXXXXXX" }, cjson.decode(receiver:read("*l")))
+    -- ... and the sender's line, once written, gives the receipts their rows
     local ledger = assert(batch.ledger.open(ledger_path))
     ledger:record{ batch_id = "01EARLYBATCHXXXXXXXXXXXXXX", rows = { 7, 8 }, recipients = { "+1", "+2" } }
     ledger:close()
-    local e = assert(cjson.decode(receiver:read("*l")))
-    assert.equal(8, e.row)
-    assert.equal("+2", e.recipient)
-    assert.equal("HTTP/1.1 200 OK", conn:receive("*l"))
+    local got = {}
+    for _ = 1, 2 do
+      local e = assert(cjson.decode(receiver:read("*l")))
+      got[e.message_index] = e
+    end
+    assert.equal(8, got[1].row)
+    assert.equal("+2", got[1].recipient)
+    assert.equal(7, got[0].row)
+    assert.is_nil(receiver:read("*l")) -- it exits after --count 2
+    receiver:close()
+    receiver = nil
+    -- the store has both, joined to the ledger's rows
+    local store = assert(batch.outcomes.open(store_path))
+    local tag = assert(batch.ledger.open(ledger_path)):entry("01EARLYBATCHXXXXXXXXXXXXXX").tag
+    local r = assert(store:report(tag))
+    assert.equal(2, r.delivered)
+    assert.equal(2, r.recipients)
+    store:close()
+    for _, sfx in ipairs({ "", "-wal", "-shm" }) do os.remove(store_path .. sfx) end
   end)
 end)
 

@@ -76,7 +76,9 @@ describe("bin/sinch-batch against the sandbox", function()
     local rc, out, err = cli{ "send", "--text", "Hi ${name}, code ${code}",
                               "--csv", "spec/fixtures/csv/basic.csv" }
     assert.equal(0, rc, err)
-    assert.equal(26, #assert(cjson.decode(out)).batch_id)
+    local first = assert(cjson.decode(out:match("^[^\n]*")))
+    assert.equal(26, #first.batch_id)
+    assert.same({ 2, 4 }, { first.first_row, first.last_row }) -- CSV lines
     local reqs = api_requests(m)
     assert.equal(1, #reqs)
     local body = cjson.decode(reqs[1].body)
@@ -89,9 +91,9 @@ describe("bin/sinch-batch against the sandbox", function()
     }, body.recipient_and_params)
   end)
 
-  it("send --csv: reports the rows it skipped, sends the rest", function()
+  it("send --csv: reports the rows it skipped, sends the rest, exits 3", function()
     local rc, _, err = cli{ "send", "--text", "Hi ${name}", "--csv", "spec/fixtures/csv/nasty.csv" }
-    assert.equal(0, rc, err)
+    assert.equal(3, rc, err)
     assert.matches("nasty%.csv line 7 skipped: the row has 3 fields, the header has 4", err)
     assert.matches("nasty%.csv line 9 skipped: identity: not an E%.164 number", err)
     local body = cjson.decode(api_requests(m)[1].body)
@@ -102,7 +104,7 @@ describe("bin/sinch-batch against the sandbox", function()
   it("send --csv: a file with no good row is an error and sends nothing", function()
     local rc, out, err = cli{ "send", "--text", "x", "--csv", "spec/fixtures/csv/open_quote.csv" }
     assert.equal(1, rc)
-    assert.equal("", out)
+    assert.equal(0, cjson.decode(out).summary.recipients)
     assert.matches("line 2 skipped: a quoted field is not closed", err)
     assert.matches("no recipient to send", err)
     rc, out, err = cli{ "send", "--text", "x", "--csv", "spec/fixtures/csv/no-such-file.csv" }
@@ -112,15 +114,27 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal(0, #m:requests())
   end)
 
-  it("send --dry-run prints the request body and contacts nobody", function()
+  it("send --dry-run prints a summary, bodies with --bodies, and contacts nobody", function()
     local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--to", "+46700000001",
-                              "--param", "name=Ann", "--dry-run" }
+                              "--param", "name=Ann", "--dry-run", "--bodies" }
     assert.equal(0, rc, err)
+    local body, summary = out:match("^([^\n]*)\n([^\n]*)\n$")
     assert.same({ app_id = APP, message = { text_message = { text = "Hi ${name}" } },
-                  recipient_and_params = { sms("+46700000001", { name = "Ann" }) } }, cjson.decode(out))
-    rc, out = cli{ "send", "--text", "Hi ${name}", "--csv", "spec/fixtures/csv/basic.csv", "--dry-run" }
-    assert.equal(0, rc)
-    assert.equal(3, #cjson.decode(out).recipient_and_params)
+                  recipient_and_params = { sms("+46700000001", { name = "Ann" }) } }, cjson.decode(body))
+    assert.same({ dry_run = true, rows = 1, batches = 1, bad_rows = 0 }, cjson.decode(summary).summary)
+    -- no credentials, no app id, no project: nothing is sent, nothing is needed
+    local none = { SINCH_PROJECT_ID = false, SINCH_APP_ID = false, SINCH_KEY_ID = false,
+                   SINCH_KEY_SECRET = false, SINCH_BATCH_BASE_URL = false }
+    rc, out, err = cli({ "send", "--text", "Hi ${name} ${zip}", "--csv", "spec/fixtures/csv/basic.csv",
+                         "--dry-run" }, none)
+    assert.equal(1, rc, err) -- a real send would fail: ${zip} has no column
+    assert.same({ dry_run = true, rows = 3, batches = 1, bad_rows = 0, missing_parameters = { "zip" },
+                  unused_parameters = { "code" } }, cjson.decode(out).summary)
+    rc, out, err = cli({ "send", "--text", "Hi ${name}", "--csv", "spec/fixtures/csv/nasty.csv",
+                         "--dry-run" }, none)
+    assert.equal(3, rc, err)
+    assert.equal(3, cjson.decode(out).summary.bad_rows)
+    assert.matches("nasty%.csv line 7 skipped", err)
     assert.equal(0, #m:requests())
   end)
 
@@ -236,5 +250,161 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal("", out)
     assert.matches("auth error %(HTTP 401%)", err)
     assert.is_nil(err:find(SECRET, 1, true))
+  end)
+  it("strict options: typos, values given to flags and missing values are usage errors", function()
+    local cases = {
+      { { "send", "--text", "x", "--to", "+46700000001", "--dryrun", "yes" },
+        "send: unknown option %-%-dryrun" },
+      { { "send", "--text", "x", "--to", "+46700000001", "--dry-run", "yes" },
+        'unexpected argument "yes" %(flags like %-%-dry%-run' },
+      { { "send", "--text", "x", "--csv", "f.csv", "--dedupe", "true" }, 'unexpected argument "true"' },
+      { { "send", "--text", "x", "--csv", "f.csv", "--dedupe=true" }, "%-%-dedupe takes no value" },
+      { { "send", "--text", "x", "--csv", "f.csv", "--concurrency", "0" }, "%-%-concurrency: expected" },
+      { { "send", "--text", "x", "--csv", "f.csv", "--rate" }, "%-%-rate needs a value" },
+      { { "send", "--text", "x", "--to", "--csv", "f.csv" }, "%-%-to needs a value" },
+      { { "send", "--text", "x", "--to", "+46700000001", "--bodies" }, "%-%-bodies goes with %-%-dry%-run" },
+      { { "send", "--text", "x", "--to", "12ab" }, '%-%-to%[1%]: "12ab" is not a phone number' },
+      { { "status", "a", "b" }, 'unexpected argument "b"' },
+      { { "send", "--text", "x", "--csv", "f.csv", "--resume", "/nonexistent/j" }, "no such journal" },
+    }
+    for _, case in ipairs(cases) do
+      local rc, out, err = cli(case[1])
+      assert.equal(2, rc, table.concat(case[1], " ") .. "\n" .. err)
+      assert.equal("", out)
+      assert.matches("sinch%-batch: [^\n]-" .. case[2], err)
+      assert.is_nil(err:find("traceback", 1, true))
+      assert.is_nil(err:find("%.lua:%d+:"))
+    end
+    assert.equal(0, #m:requests())
+  end)
+
+  it("--help for every command, --version, --json-errors", function()
+    for _, cmd in ipairs{ "send", "status", "find", "cancel", "create-contacts", "delete-contacts",
+                          "consents" } do
+      local rc, out, err = cli{ cmd, "--help" }
+      assert.equal(0, rc, cmd)
+      assert.equal("", err)
+      assert.matches("sinch%-batch " .. cmd:gsub("%-", "%%-"), out)
+    end
+    local rc, out = cli{ "--version" }
+    assert.equal(0, rc)
+    assert.matches("^sinch%-batch 0%.1%.0 %(libcurl/", out)
+    local err
+    rc, out, err = cli{ "--json-errors", "send", "--text", "x", "--frob" }
+    assert.equal("", out)
+    assert.equal(2, rc)
+    assert.same({ error = { kind = "usage", exit = 2, message = "send: unknown option --frob" } },
+                cjson.decode(err))
+    rc, out, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX", "--json-errors" }
+    assert.equal("", out)
+    assert.equal(1, rc)
+    local e = cjson.decode(err).error
+    assert.equal("http", e.kind)
+    assert.equal(404, e.status)
+  end)
+
+  it("a phone-only CSV goes out as SMS; --dedupe skips a repeated number and exits 3", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("phone,name\n+46700000001,Ann\n+46700000002,Bo\n+46700000001,Ann again\n")
+    f:close()
+    local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", path, "--dedupe" }
+    os.remove(path)
+    assert.equal(3, rc, err)
+    assert.matches("line 4 skipped: identity: duplicate of line 2", err)
+    local body = cjson.decode(api_requests(m)[1].body)
+    assert.same({ sms("+46700000001", { name = "Ann" }), sms("+46700000002", { name = "Bo" }) },
+                body.recipient_and_params)
+    local summary = cjson.decode(out:match("([^\n]*)\n$")).summary
+    assert.equal(2, summary.recipients)
+    assert.equal(1, summary.skipped)
+    assert.is_true(summary.complete)
+  end)
+
+  it("create-contacts --csv: one request per 1000 rows", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("phone,name\n+46700000001,Ann\n+46700000002,Bo\n")
+    f:close()
+    local rc, _, err = cli{ "create-contacts", "--csv", path, "--language", "SV" }
+    os.remove(path)
+    assert.equal(0, rc, err)
+    local req = api_requests(m)[1]
+    assert.equal(m:path("/contacts"), req.path)
+    assert.same({ { channel_identities = { { channel = "SMS", identity = "+46700000001" } },
+                    language = "SV", display_name = "Ann" },
+                  { channel_identities = { { channel = "SMS", identity = "+46700000002" } },
+                    language = "SV", display_name = "Bo" } }, cjson.decode(req.body).contacts)
+  end)
+
+  it("SIGINT mid-run: in-flight batches finish, exit 4 with the resume command; --resume "
+     .. "sends every row exactly once", function()
+    local dir = os.tmpname()
+    local csv, journal = dir .. ".csv", dir .. ".journal"
+    local f = assert(io.open(csv, "w"))
+    f:write("phone,name\n")
+    for i = 1, 12000 do f:write(("+4671%07d,n%d\n"):format(i, i)) end
+    f:close()
+    -- every send answers after 150 ms: the run takes long enough to interrupt
+    m:fault{ kind = "delay", delay_ms = 150, path = m:path("/messages"), method = "POST", times = 1000 }
+    local vars = { SINCH_PROJECT_ID = m.project_id, SINCH_APP_ID = APP, SINCH_KEY_ID = m.key_id,
+                   SINCH_KEY_SECRET = m.key_secret, SINCH_BATCH_BASE_URL = m.url }
+    local sets = {}
+    for k, v in pairs(vars) do sets[#sets + 1] = k .. "=" .. q(v) end
+    local cmd = ("env -u SINCH_TOKEN %s %s bin/sinch-batch send --text 'Hi ${name}' --csv %s "
+      .. "--journal %s --concurrency 2 --progress"):format(table.concat(sets, " "), LUA, q(csv), q(journal))
+    local inner = ("%s >%s.out 2>%s.err & echo $! >%s.pid; wait $!; echo $? >%s.rc")
+      :format(cmd, dir, dir, dir, dir)
+    assert(mock.run("sh -c " .. q(inner) .. " >/dev/null 2>&1 &"))
+    local socket = require "socket"
+    local pid
+    for _ = 1, 1000 do -- until two batches are in
+      pid = pid or tonumber((mock.read_file(dir .. ".pid") or ""):match("%d+"))
+      local _, n = (mock.read_file(dir .. ".out") or ""):gsub("batch_id", "")
+      if pid and n >= 2 then break end
+      socket.sleep(0.02)
+    end
+    assert(mock.run("kill -INT " .. pid))
+    local rc
+    for _ = 1, 1000 do
+      rc = tonumber((mock.read_file(dir .. ".rc") or ""):match("%d+"))
+      if rc then break end
+      socket.sleep(0.02)
+    end
+    local out, err = mock.read_file(dir .. ".out"), mock.read_file(dir .. ".err")
+    assert.equal(4, rc, err)
+    assert.matches("interrupted; %d+ batches accepted%. Resume %(exactly once%) with: sinch%-batch "
+      .. "send .* %-%-resume", err)
+    assert.matches("rows, %d+ batches, %d+ recipients", err) -- the progress line
+    local first = cjson.decode(out:match("([^\n]*)\n$")).summary
+    assert.is_true(first.interrupted)
+    assert.is_true(first.batches >= 2 and first.batches < 12)
+    local lines = select(2, out:gsub("batch_id", ""))
+    assert.equal(first.batches, lines) -- every accepted batch was printed
+    assert.equal(first.batches, m:stats().batches_accepted)
+
+    local out2
+    rc, out2, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv, "--resume", journal }
+    assert.equal(0, rc, err)
+    local second = cjson.decode(out2:match("([^\n]*)\n$")).summary
+    assert.equal(first.batches, second.already_sent)
+    assert.equal(12, second.batches)
+    assert.is_true(second.complete)
+    local st = m:stats()
+    assert.equal(12, st.batches_accepted)
+    assert.equal(12000, st.recipients_accepted)
+    for key, e in pairs(st.by_metadata) do
+      assert.equal(1, e.batches, key) -- each chunk accepted exactly once
+    end
+    -- the journal is the ledger: line 12001 is the last recipient of chunk 12
+    local ledger = require("sinch.batch.ledger").open(journal)
+    local last
+    for line in out2:gmatch("[^\n]+") do
+      local b = cjson.decode(line)
+      if b.chunk == 12 then last = b end
+    end
+    assert.equal(12001, ledger:lookup(last.batch_id, 999).row)
+    ledger:close()
+    for _, ext in ipairs{ "", ".csv", ".journal", ".out", ".err", ".pid", ".rc" } do os.remove(dir .. ext) end
   end)
 end)

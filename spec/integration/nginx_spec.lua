@@ -6,6 +6,7 @@ local cjson = require "cjson.safe"
 local socket = require "socket"
 local mock = require "support.mock"
 local nginx = require "support.nginx"
+local faults = require "support.faults"
 
 local CONFIG_HTTP = [[
   lua_shared_dict sinch_tokens 1m;
@@ -241,6 +242,15 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.matches("reading the body from 127%.0%.0%.1:%d+: timeout", r.err.message)
     end)
 
+    it("refuses ca_file at client creation, naming lua_ssl_trusted_certificate", function()
+      local r = call{ op = "find", client = { ca_file = "/etc/ssl/certs/ca-certificates.crt" },
+                      args = { "campaign", "x" } }
+      assert.is_nil(r.result)
+      assert.matches("opts%.ca_file is not used under nginx", r.raised)
+      assert.matches("lua_ssl_trusted_certificate", r.raised)
+      assert.same({}, m:requests())
+    end)
+
     it("reports a refused connection as a network error", function()
       local closed = nginx.free_port()
       local url = "http://127.0.0.1:" .. closed
@@ -249,6 +259,31 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.equal("network", r.err.kind)
       assert.matches("connect to 127%.0%.0%.1:" .. closed, r.err.message)
     end)
+  end)
+
+  describe("the fault matrix (spec/support/faults.lua)", function()
+    local rows = {}
+    teardown(function()
+      faults.print("fault matrix, nginx transport: scenario x POSTs seen x outcome", rows)
+    end)
+
+    for _, sc in ipairs(faults.SCENARIOS) do
+      it(("%s: the server %s; the batch is sent once"):format(sc.name, sc.what), function()
+        local srv = faults.start(sc.name)
+        local ok_run, r = pcall(call, { op = "send", flush = "all", url = srv.url,
+          client = { timeout = sc.timeout or 5, max_attempts = 3 },
+          args = { { text = "fault", recipients = { { "+46700000001" } } } } })
+        local posts, bodies, reused = srv:posts()
+        srv:stop()
+        assert(ok_run, r)
+        rows[#rows + 1] = faults.row("nginx", sc, posts, bodies, reused,
+          faults.outcome(r.result, r.err))
+        -- the nginx transport sends every request once, whatever failed
+        assert.equal(1, posts)
+        faults.check(sc, { posts = posts, bodies = bodies, reused = reused, result = r.result,
+                           err = r.err })
+      end)
+    end
   end)
 
   describe("tokens", function()
@@ -266,7 +301,8 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.equal(200, status)
       local keys = cjson.decode(body).keys
       assert.equal(1, #keys)
-      assert.equal("sinch.batch.token|" .. m.url .. "|demo-project|demo-key", keys[1].key)
+      -- the core's digest of the credentials: no key id, no secret
+      assert.matches("^sinch%.batch%.token|" .. ("%x"):rep(64) .. "$", keys[1].key)
       assert.is_false(keys[1].has_secret)
       assert.equal("expiry token", keys[1].looks_like)
       -- this worker forgets its copy: the next client finds the token in the dict
@@ -275,6 +311,25 @@ describe("sinch.batch.transport.ngx in nginx", function()
       -- without the dict, the same request has to fetch one
       ok{ op = "find", flush = "worker", args = { "campaign", "a" } }
       assert.equal(2, m:stats().tokens_issued)
+    end)
+
+    it("never serves a token to a client with the same key id and a wrong secret", function()
+      local dict_client = { shared_dict = "sinch_tokens" }
+      ok{ op = "find", flush = "all", client = dict_client, args = { "campaign", "a" } }
+      assert.equal(1, m:stats().tokens_issued)
+      -- same worker, same base_url, project and key id: only the secret differs
+      local r = call{ op = "find", client = { shared_dict = "sinch_tokens", key_secret = "wrong-secret",
+                                               max_attempts = 1 }, args = { "campaign", "a" } }
+      assert.is_nil(r.result)
+      assert.equal("auth", r.err.kind)
+      assert.is_nil(r.err.text:find("wrong-secret", 1, true))
+      local api, tok = api_requests()
+      assert.equal(1, #api) -- only the right client's find reached the API
+      assert.equal(2, #tok) -- the wrong secret went to the token endpoint, and was refused
+      assert.equal(1, m:stats().tokens_issued)
+      -- the right client still gets its token from the cache
+      ok{ op = "find", client = dict_client, args = { "campaign", "a" } }
+      assert.equal(1, m:stats().tokens_issued)
     end)
 
     it("refreshes an expired token and retries once", function()
@@ -565,24 +620,15 @@ end)
 describe("examples/openresty", function()
   local m, n
 
-  -- the example's nginx.conf, pointed at this checkout, build, port and sandbox
-  local function example_conf(prefix, port)
-    local text = assert(mock.read_file("examples/openresty/nginx.conf"))
-    local function sub(from, to)
-      local i, j = text:find(from, 1, true)
-      assert(i, "examples/openresty/nginx.conf no longer has " .. from)
-      text = text:sub(1, i - 1) .. to .. text:sub(j + 1)
-    end
-    sub("$prefix/../../lua/", nginx.repo .. "/lua/")
-    sub("$prefix/../../lua/", nginx.repo .. "/lua/")
-    sub("$prefix/?.lua", nginx.repo .. "/examples/openresty/?.lua")
-    sub("$prefix/../../build/luajit/", nginx.build .. "/luajit/")
-    sub("listen 127.0.0.1:8080;", "listen 127.0.0.1:" .. port .. ";")
-    sub("pid /tmp/sinch-batch-example.pid;", "pid " .. prefix .. "/nginx.pid;")
-    sub("error_log stderr notice;", "error_log " .. prefix .. "/error.log notice;"
-      .. (nginx.is_root() and "\nuser root;" or ""))
-    sub("/tmp/sinch-batch-example-body", prefix .. "/tmp/body")
-    return text
+  -- examples/openresty/run.sh against the sandbox m, with env over the
+  -- sandbox's credentials (in SINCH_* as for the CLI)
+  local function run_example(env)
+    local vars = { SINCH_BATCH_BASE_URL = m.url, SINCH_PROJECT_ID = m.project_id,
+                   SINCH_KEY_ID = m.key_id, SINCH_KEY_SECRET = m.key_secret,
+                   SINCH_WEBHOOK_SECRET = "demo-webhook", SINCH_BATCH_BUILD = nginx.build,
+                   SINCH_BATCH_NGINX = nginx.binary }
+    for k, v in pairs(env or {}) do vars[k] = v end
+    return nginx.run_script("examples/openresty/run.sh", vars)
   end
 
   local dir, csv_file
@@ -591,24 +637,40 @@ describe("examples/openresty", function()
     local p = io.popen("mktemp -d /tmp/sinch-batch-example.XXXXXX")
     dir = p:read("*l")
     p:close()
+    assert(mock.run("chmod 755 " .. dir)) -- nginx's workers (nobody, under root) read the CSV
     -- a quoted field with a comma: the logged row is the line as written
     csv_file = dir .. "/contacts.csv"
     local f = assert(io.open(csv_file, "wb"))
     f:write('phone,name\r\n+46700000101,"Ann, Jr"\r\n+46700000102,Bo\r\n+46700000103,Cy\r\n')
     f:close()
+    -- the sandbox must know where the callbacks go: a port chosen here
     local port = nginx.free_port()
     m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/callbacks",
                              "--webhook-secret", "demo-webhook" } }
-    n = nginx.start{ port = port, conf = example_conf, env = {
-      SINCH_BASE_URL = m.url, SINCH_PROJECT_ID = m.project_id, SINCH_KEY_ID = m.key_id,
-      SINCH_KEY_SECRET = m.key_secret, SINCH_WEBHOOK_SECRET = "demo-webhook",
-      SINCH_CSV = csv_file, SINCH_LEDGER = dir .. "/example.ledger" } }
+    n = run_example{ SINCH_BATCH_PORT = tostring(port), SINCH_BATCH_CSV = csv_file }
   end)
 
   teardown(function()
     if n then n:stop() end
     if m then m:stop() end
     if dir then mock.run("rm -rf " .. dir) end
+  end)
+
+  it("runs from run.sh on a free port with a prefix of its own and sends a batch", function()
+    local other = run_example()
+    local ok_run, status, body = pcall(other.post, other, "/send",
+      cjson.encode{ to = { "+46700000010" }, text = "Hi ${name}", name = "Di" })
+    local prefix = other.prefix
+    local conf = mock.read_file(prefix .. "/nginx.conf")
+    other:stop()
+    assert(ok_run, status)
+    assert.equal(200, status, body)
+    assert.equal(26, #cjson.decode(body).batch_id)
+    assert.matches("^http://127%.0%.0%.1:%d+$", other.url)
+    assert.matches("listen 127%.0%.0%.1:" .. other.port .. ";", conf)
+    assert.is_nil(conf:match("@%u+@"), "a placeholder was left in nginx.conf")
+    assert.not_equal(n.port, other.port)
+    assert.is_nil(mock.read_file(prefix .. "/nginx.conf"), "run.sh left its prefix behind")
   end)
 
   -- waits (bounded) until the sandbox has posted `count` more callbacks than
@@ -645,6 +707,18 @@ describe("examples/openresty", function()
     return out
   end
 
+  -- the workers log each receipt from their flush timer (every 0.2 s):
+  -- waits (bounded) for `count` logged deliveries of batch id
+  local function await_deliveries(id, count)
+    local d
+    for _ = 1, 300 do
+      d = deliveries(id)
+      if #d >= count then break end
+      socket.sleep(0.02)
+    end
+    return d
+  end
+
   it("sends a batch, looks up its status and takes the signed callbacks", function()
     local status, body = n:post("/send", cjson.encode{ to = { "+46700000008", "+46700000009" },
                                                       text = "Hi ${name}", name = "Ann" })
@@ -657,7 +731,7 @@ describe("examples/openresty", function()
     -- the sandbox delivers its callbacks in the background: a batch status
     -- and two deliveries, each verified, parsed and logged with its recipient
     await_callbacks({ webhooks_delivered = 0, webhooks_failed = 0 }, 3)
-    local d = deliveries(id)
+    local d = await_deliveries(id, 2)
     assert.equal(2, #d)
     for i, e in ipairs(d) do
       assert.equal(i - 1, e.message_index)
@@ -683,14 +757,14 @@ describe("examples/openresty", function()
     end
     assert.same({ name = "Ann, Jr" }, sent.recipient_and_params[1].parameters)
     -- the ledger the sender wrote holds the CSV lines
-    local ledger = assert(require("sinch.batch.ledger").open(dir .. "/example.ledger"))
+    local ledger = assert(require("sinch.batch.ledger").open(n.prefix .. "/ledger/example.ledger"))
     local hit = ledger:lookup(id, 2)
     ledger:close()
     assert.same({ row = 4, recipient = "+46700000103", tag = "source=openresty-csv",
                   batch_id = id, index = 2 }, hit)
 
     await_callbacks(before, 4) -- a batch status and three deliveries
-    local d = deliveries(id)
+    local d = await_deliveries(id, 3)
     assert.equal(3, #d)
     local lines = { '+46700000101,"Ann, Jr"', "+46700000102,Bo", "+46700000103,Cy" }
     for i, e in ipairs(d) do
@@ -701,6 +775,34 @@ describe("examples/openresty", function()
       assert.equal("source=openresty-csv", e.tag)
       assert.is_string(e.status)
     end
+  end)
+
+  it("stores the receipts off the request path and reports them per ledger tag", function()
+    local before = m:stats()
+    local status, body = n:post("/send_csv?text=Hi%20%24%7Bname%7D")
+    assert.equal(200, status, body)
+    local id = cjson.decode(body).batch_ids[1]
+    await_callbacks(before, 4) -- a batch status and three deliveries
+    -- the workers' timers write the store every 0.2 s: wait (bounded) for it
+    local r
+    for _ = 1, 300 do
+      status, body = n:get("/report?campaign=" .. "source%3Dopenresty-csv")
+      assert.equal(200, status, body)
+      r = cjson.decode(body)
+      if r.delivered + r.failed >= 6 then break end -- two CSV sends so far
+      socket.sleep(0.02)
+    end
+    assert.equal("source=openresty-csv", r.campaign)
+    assert.equal(2, r.batches)
+    assert.equal(6, r.recipients)
+    assert.equal(6, r.delivered)
+    assert.equal(0, r.pending)
+    -- the store holds this batch's three receipts, each once
+    local store = assert(require("sinch.batch.outcomes").open(n.prefix .. "/ledger/receipts.db"))
+    local rows = assert(store.db:prepare("SELECT count(*) FROM receipts WHERE batch_id = ?"))
+    assert.equal(3, assert(rows:rows(id))[1][1])
+    rows:close()
+    store:close()
   end)
 
   it("takes a signed callback once and refuses its replay, across workers", function()

@@ -129,6 +129,8 @@ describe("sinch-batch-mock auth", function()
     assert.equal(404, status)
     local e = cjson.decode(body).error
     assert.equal("NOT_FOUND", e.status)
-    assert.equal("project_id: project 'other-project' is not known here", e.message)
+    assert.equal("project_id: project 'other-project' is not known here (GET "
+                 .. "/v1/projects/other-project/messages/X; is the region or base_url right?)",
+                 e.message)
   end)
 end)

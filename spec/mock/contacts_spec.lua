@@ -77,10 +77,15 @@ describe("sinch-batch-mock contacts and consents", function()
             "contacts[0].channel_identities: is required")
   end)
 
-  it("requires app_id on app-scoped channel identities", function()
+  it("takes app-scoped identities with or without app_id (the docs state no refusal)", function()
+    for _, ch in ipairs({ "MESSENGER", "INSTAGRAM", "LINE", "WECHAT" }) do
+      local status, raw = m:api("POST", "/contacts", { contacts = { contact(1, {
+        channel_identities = { { channel = ch, identity = "psid-1" } } }) } })
+      assert.equal(200, status, ch .. ": " .. raw)
+    end
     refused("POST", "/contacts", { contacts = { contact(1, { channel_identities = {
-      { channel = "MESSENGER", identity = "psid-1" } } }) } },
-            "contacts[0].channel_identities[0].app_id: is required for MESSENGER identities")
+      { channel = "MESSENGER", identity = "psid-1", app_id = 5 } } }) } },
+            "contacts[0].channel_identities[0].app_id: must be a string")
     assert.equal(200, (m:api("POST", "/contacts", { contacts = { contact(1, { channel_identities = {
       { channel = "MESSENGER", identity = "psid-1", app_id = "01APP" } } }) } })))
   end)
@@ -92,6 +97,19 @@ describe("sinch-batch-mock contacts and consents", function()
     assert.equal(200, status, raw)
     assert.equal(26, #res.batch_id)
     assert.equal(2, m:stats().consent_records)
+  end)
+
+  it("takes more than 1000 consent records (no documented limit) up to its own cap", function()
+    local function records(n)
+      local list = {}
+      for i = 1, n do list[i] = { identification = "+4670" .. (1000000 + i) } end
+      return { app_id = "01APP", consent_records = list }
+    end
+    local status, raw = m:api("POST", "/consents", records(1001))
+    assert.equal(200, status, raw)
+    refused("POST", "/consents", records(100001),
+            "consent_records[100000]: this sandbox takes at most 100000 consent records in a "
+            .. "request (its own limit: the API documents none)")
   end)
 
   it("validates consent records", function()

@@ -63,8 +63,9 @@ describe("sinch-batch-mock messages", function()
     local status, _, _, e = m:api("GET", "/messages/01NOSUCHBATCHXXXXXXXXXXXXX")
     assert.equal(404, status)
     assert.equal("NOT_FOUND", e.error.status)
-    assert.equal("batch_id: no batch '01NOSUCHBATCHXXXXXXXXXXXXX' in project 'demo-project'",
-                 e.error.message)
+    assert.equal("batch_id: no batch '01NOSUCHBATCHXXXXXXXXXXXXX' in project 'demo-project' "
+                 .. "(GET /v1/projects/demo-project/messages/01NOSUCHBATCHXXXXXXXXXXXXX; is the "
+                 .. "region or base_url right?)", e.error.message)
   end)
 
   it("finds batches by metadata as a bare array", function()

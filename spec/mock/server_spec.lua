@@ -61,9 +61,42 @@ describe("sinch-batch-mock process", function()
     local m = mock.start{}
     local status, raw = m:get("/v2/nothing")
     assert.equal(404, status)
-    assert.same({ code = 404, message = "no route for GET /v2/nothing", status = "NOT_FOUND",
-                  details = {} }, cjson.decode(raw).error)
+    assert.same({ code = 404, message = "no route for GET /v2/nothing (is the region or "
+                  .. "base_url right?)", status = "NOT_FOUND", details = {} },
+                cjson.decode(raw).error)
     m:stop()
+  end)
+
+  it("names the path and the project in every 404, so a wrong region or base_url shows", function()
+    local m = mock.start{}
+    local auth = { Authorization = "Bearer " .. m:token() }
+    local cases = {
+      { "/v2/nothing", "^no route for GET /v2/nothing %(is the region or base_url right%?%)$" },
+      { "/v1/projects/demo-project/messages/a/b", "^no route for GET "
+        .. "/v1/projects/demo%-project/messages/a/b in project 'demo%-project' %(is the region" },
+      { "/v1/projects/demo-project/nothing", "^no route for GET /v1/projects/demo%-project/"
+        .. "nothing in project 'demo%-project'" },
+      { "/v1/projects/eu-project/messages", "^project_id: project 'eu%-project' is not known "
+        .. "here %(GET /v1/projects/eu%-project/messages; is the region or base_url right%?%)$" },
+      { "/v1/projects/demo-project/messages/01NOSUCH", "^batch_id: no batch '01NOSUCH' in "
+        .. "project 'demo%-project' %(GET /v1/projects/demo%-project/messages/01NOSUCH; is the" },
+      { "/_mock/nothing", "^no route for GET /_mock/nothing" },
+    }
+    for _, c in ipairs(cases) do
+      local status, raw = m:get(c[1], auth)
+      assert.equal(404, status, c[1])
+      assert.matches(c[2], cjson.decode(raw).error.message)
+    end
+    m:stop()
+  end)
+
+  it("answers a 404 in JSON for a path that is not UTF-8 once decoded", function()
+    local m = mock.start{}
+    local status, raw = m:get("/v2/%FFnothing")
+    m:stop()
+    assert.equal(404, status)
+    local e = assert(cjson.decode(raw)).error
+    assert.matches("^no route for GET /v2/%?nothing", e.message)
   end)
 
   it("records method, path, query, lower-case headers and the raw body", function()

@@ -64,8 +64,46 @@ describe("sinch-batch-mock validation", function()
             "recipient_and_params")
   end)
 
-  it("refuses unknown top-level fields", function()
-    refused(body({ colour = "red" }), "colour: unknown field", "colour")
+  it("accepts and records unknown fields (top level, message, recipient entry)", function()
+    local b = body({ colour = "red" })
+    b.message.sticker = { id = "s1" }
+    b.recipient_and_params[1].extra = true
+    local status, raw, _, res = m:api("POST", "/messages", b)
+    assert.equal(200, status, raw)
+    local want = { "colour", "message.sticker", "recipient_and_params[0].extra" }
+    table.sort(want)
+    local reqs = m:requests()
+    local got = reqs[#reqs].unknown_fields
+    table.sort(got)
+    assert.same(want, got)
+    local _, _, _, batch = m:api("GET", "/messages/" .. res.batch_id)
+    table.sort(batch.unknown_fields)
+    assert.same(want, batch.unknown_fields)
+    local counts = m:stats().unknown_fields
+    assert.equal(1, counts.colour)
+    assert.equal(1, counts["message.sticker"])
+  end)
+
+  it("refuses unknown fields with --strict, naming the field", function()
+    local strict = mock.start{ args = { "--strict" } }
+    local ok, err = pcall(function()
+      local function refused_strict(b, message, field)
+        local status, raw, _, res = strict:api("POST", "/messages", b)
+        assert.equal(400, status, raw)
+        assert.equal(message, res.error.message)
+        assert.equal(field, res.error.details[1].fieldViolations[1].field)
+      end
+      refused_strict(body({ colour = "red" }), "colour: unknown field", "colour")
+      refused_strict(body({ message = { text_message = { text = "a" }, sticker = {} } }),
+                     "message.sticker: unknown field", "message.sticker")
+      local b = body()
+      b.recipient_and_params[1].extra = true
+      refused_strict(b, "recipient_and_params[0].extra: unknown field",
+                     "recipient_and_params[0].extra")
+      assert.equal(0, strict:stats().batches_accepted)
+    end)
+    strict:stop()
+    assert(ok, err)
   end)
 
   it("holds 1 to 1000 recipients", function()
@@ -86,8 +124,6 @@ describe("sinch-batch-mock validation", function()
     assert.equal(400, status)
     assert.matches("^message: holds both [a-z_]+ and [a-z_]+; give exactly one message kind$",
                    res.error.message)
-    refused(body({ message = { text_message = { text = "a" }, sticker = {} } }),
-            "message.sticker: unknown field", "message.sticker")
   end)
 
   it("checks the required fields of the message kind", function()
@@ -160,7 +196,15 @@ describe("sinch-batch-mock validation", function()
   it("checks the ttl format", function()
     refused(body({ ttl = "1 day" }), "ttl: '1 day' is not a duration like \"86400s\"", "ttl")
     refused(body({ ttl = 86400 }), "ttl: must be a string like \"86400s\"", "ttl")
-    refused(body({ ttl = "2s" }), "ttl: must be between 3s and 315576000000s", "ttl")
+    local range = "ttl: must be a whole number of seconds from 3 to 315576000000"
+    refused(body({ ttl = "2s" }), range, "ttl")
+    refused(body({ ttl = "0s" }), range, "ttl")
+    refused(body({ ttl = "315576000001s" }), range, "ttl")
+    refused(body({ ttl = "99999999999999999999999s" }), range, "ttl") -- no overflow
+    for _, ok in ipairs({ "3s", "86400s", "315576000000s", "000000000000003s" }) do
+      local status, raw = m:api("POST", "/messages", body({ ttl = ok }))
+      assert.equal(200, status, ok .. ": " .. raw)
+    end
   end)
 
   it("checks send_after is an RFC 3339 date-time", function()

@@ -170,9 +170,37 @@ function _M.start(opts)
   return self
 end
 
+--- Runs a script that starts nginx and prints "url <url>" and "prefix
+-- <dir>" once nginx listens, then waits (examples/openresty/run.sh), in the
+-- background with env (a table).  The handle talks to that nginx like one
+-- from start; stop sends SIGTERM to the script (which stops nginx).
+function _M.run_script(script, env)
+  local out = os.tmpname()
+  local vars = {}
+  for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. shell_quote(v) end
+  local cmd = format("env %s timeout -k 5 600 sh %s >%s 2>&1 & echo $! >%s.pid",
+    concat(vars, " "), shell_quote(script), shell_quote(out), shell_quote(out))
+  assert(run("sh -c " .. shell_quote(cmd)))
+  local text = ""
+  for _ = 1, 1000 do
+    text = read_file(out) or ""
+    if text:find("\nprefix [^\n]+\n") or not text:find("^url ") and text ~= "" then break end
+    socket.sleep(0.01)
+  end
+  local url, prefix = text:match("^url (%S+)\nprefix (%S+)\n")
+  local self = setmetatable({ script_out = out, url = url, prefix = prefix,
+                              port = url and tonumber(url:match(":(%d+)$")),
+                              log_path = prefix and (prefix .. "/logs/error.log") }, Nginx)
+  if not url then
+    self:stop()
+    error(script .. " did not start nginx:\n" .. text, 2)
+  end
+  return self
+end
+
 --- The error log so far.
 function Nginx:error_log()
-  return read_file(self.prefix .. "/error.log") or ""
+  return read_file(self.log_path or (self.prefix .. "/error.log")) or ""
 end
 
 --- The error log lines written after mark (a previous #n:error_log()).
@@ -184,6 +212,17 @@ end
 function Nginx:stop()
   if self.stopped then return self.exit_status end
   self.stopped = true
+  if self.script_out then -- started by a script: TERM to `timeout`, passed on to the script
+    local pid = tonumber((read_file(self.script_out .. ".pid") or ""):match("%d+"))
+    if pid then run("kill -TERM " .. pid .. " 2>/dev/null") end
+    for _ = 1, 1000 do -- the script stops nginx and removes its prefix, then exits
+      if not pid or not run("kill -0 " .. pid .. " 2>/dev/null") then break end
+      socket.sleep(0.01)
+    end
+    os.remove(self.script_out)
+    os.remove(self.script_out .. ".pid")
+    return 0
+  end
   local pid = tonumber((read_file(self.prefix .. "/nginx.pid") or ""):match("%d+"))
   local tpid = tonumber((read_file(self.prefix .. "/timeout.pid") or ""):match("%d+"))
   if pid then

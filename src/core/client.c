@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #define DEFAULT_USER_AGENT "sinch-batch/" SINCH_BATCH_VERSION " (C)"
 #define SEED_DEFAULT 0x9E3779B97F4A7C15ULL
 
@@ -383,4 +386,41 @@ uint64_t sb_client_random(sinch_batch_client *c) {
     x ^= x >> 27;
     c->rng = x;
     return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* One length-prefixed field of the token key's digest ("<len>:<bytes>"). */
+static int digest_field(EVP_MD_CTX *md, const char *s) {
+    char len[32];
+    size_t n = s ? strlen(s) : 0;
+    int k = snprintf(len, sizeof len, "%zu:", n);
+    return EVP_DigestUpdate(md, len, (size_t)k) == 1 && (n == 0 || EVP_DigestUpdate(md, s, n) == 1);
+}
+
+int sinch_batch_client_token_key(const sinch_batch_client *c, char *out, size_t outsz) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0, i;
+    EVP_MD_CTX *md;
+    int ok;
+
+    if (out == NULL || outsz < SINCH_BATCH_TOKEN_KEY_LEN + 1) return SINCH_BATCH_ERR;
+    out[0] = '\0';
+    if (c->static_token) return 0;
+    md = EVP_MD_CTX_new();
+    if (md == NULL) return SINCH_BATCH_ERR;
+    /* token_url is auth_url + "/oauth2/token": the same information */
+    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+         digest_field(md, "sinch-batch token key 1") && digest_field(md, c->base_url) &&
+         digest_field(md, c->token_url) && digest_field(md, c->project_id) &&
+         digest_field(md, c->key_id) && digest_field(md, c->key_secret) &&
+         EVP_DigestFinal_ex(md, d, &dlen) == 1 && dlen * 2 == SINCH_BATCH_TOKEN_KEY_LEN;
+    EVP_MD_CTX_free(md);
+    if (!ok) return SINCH_BATCH_ERR;
+    for (i = 0; i < dlen; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * dlen] = '\0';
+    OPENSSL_cleanse(d, sizeof d);
+    return SINCH_BATCH_TOKEN_KEY_LEN;
 }

@@ -20,8 +20,8 @@
 #include "sinch_batch.h"
 
 /* Responses larger than this are refused (the transfer fails, nothing is
- * kept): no API answer comes near it. */
-#define SB_CURL_MAX_BODY ((size_t)64 * 1024 * 1024)
+ * kept); the cap is the public SINCH_BATCH_MAX_RESPONSE. */
+#define SB_CURL_MAX_BODY SINCH_BATCH_MAX_RESPONSE
 #define SB_CURL_CONNECT_TIMEOUT_MS 10000L
 
 /* A copy of sinch_batch_curl_opts with the defaults applied. */

@@ -289,3 +289,13 @@ sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_multi *m,
     free(e);
     return call;
 }
+
+long sinch_batch_curl_multi_waiting_ms(const sinch_batch_curl_multi *m) {
+    const entry *e;
+    int64_t now, latest = 0;
+    if (m == NULL) return 0;
+    now = sb_curl_now_ms();
+    for (e = m->active; e; e = e->next)
+        if (e->state == E_WAITING && e->wake_at - now > latest) latest = e->wake_at - now;
+    return latest > LONG_MAX ? LONG_MAX : (long)latest;
+}

@@ -56,11 +56,18 @@ int sb_lua_fail_msg(lua_State *L, sinch_batch_error_kind kind, const char *msg);
 /* Builder userdata accessor (src/lua/builder.c). */
 sinch_batch_builder *sb_lua_check_builder(lua_State *L, int idx);
 
+/* Call / Client userdata accessors (src/lua/client.c), for multi.c. */
+sinch_batch_call *sb_lua_check_call(lua_State *L, int idx);
+const sinch_batch_curl_opts *sb_lua_client_curl_opts(lua_State *L, int idx);
+
 /* Module parts. Each is called with the module table on top of the stack. */
 void sb_lua_open_client(lua_State *L);  /* client.c: core.client, Client, Call */
 void sb_lua_open_builder(lua_State *L); /* builder.c: core.builder, Builder */
 void sb_lua_open_webhook(lua_State *L); /* webhook.c: core.webhook_sign/_check */
 void sb_lua_open_csv(lua_State *L);     /* csv.c: core.csv_open, Csv */
 void sb_lua_open_rules(lua_State *L);   /* rules.c: MAX_RECIPIENTS, phone_ok, param_names, CHANNELS */
+void sb_lua_open_multi(lua_State *L);   /* multi.c: core.multi (libcurl multi driver) */
+void sb_lua_open_journal(lua_State *L); /* journal.c: core.journal_open, digest, file_digest */
+void sb_lua_open_signal(lua_State *L);  /* signal.c: watch_signals, signal_flag, now_ms, sleep_ms */
 
 #endif

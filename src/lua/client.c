@@ -197,6 +197,18 @@ static int l_client_token(lua_State *L) {
     return 2;
 }
 
+/* client:token_key() -> 64 hex digits naming base_url, auth_url, project_id,
+ * key_id and key_secret (never revealing them) | nil for a static token */
+static int l_client_token_key(lua_State *L) {
+    sb_client *c = check_client(L, 1);
+    char key[SINCH_BATCH_TOKEN_KEY_LEN + 1];
+    int n = sinch_batch_client_token_key(c->core, key, sizeof key);
+    if (n < 0) return luaL_error(L, "token_key: the SHA-256 digest failed");
+    if (n == 0) return 0;
+    lua_pushlstring(L, key, (size_t)n);
+    return 1;
+}
+
 /* client:set_token(token, expires_at_ms) */
 static int l_client_set_token(lua_State *L) {
     sb_client *c = check_client(L, 1);
@@ -395,9 +407,17 @@ static int l_call_close(lua_State *L) {
     return 0;
 }
 
+/* For the multi binding (multi.c): the call of a Call userdata and the
+ * libcurl options of a Client userdata. */
+sinch_batch_call *sb_lua_check_call(lua_State *L, int idx) { return check_call(L, idx)->call; }
+const sinch_batch_curl_opts *sb_lua_client_curl_opts(lua_State *L, int idx) {
+    return &check_client(L, idx)->copts;
+}
+
 static const luaL_Reg client_methods[] = {
     {"call", l_client_call},   {"start", l_client_start},         {"info", l_client_info},
-    {"token", l_client_token}, {"set_token", l_client_set_token}, {"close", l_client_close},
+    {"token", l_client_token}, {"set_token", l_client_set_token},
+    {"token_key", l_client_token_key}, {"close", l_client_close},
     {NULL, NULL},
 };
 static const luaL_Reg client_meta[] = {

@@ -83,5 +83,8 @@ __attribute__((visibility("default"))) int luaopen_sinch_batch_core(lua_State *L
     sb_lua_open_webhook(L);
     sb_lua_open_csv(L);
     sb_lua_open_rules(L);
+    sb_lua_open_multi(L);
+    sb_lua_open_journal(L);
+    sb_lua_open_signal(L);
     return 1;
 }

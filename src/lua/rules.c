@@ -2,6 +2,7 @@
  *   core.MAX_RECIPIENTS            1000
  *   core.phone_ok(s)               true when s is a phone identity
  *   core.param_names(s [, t])      t (or a new table) with t[name] = true per ${name}
+ *   core.MAX_RESPONSE              64 MiB: the largest answer a transport reads
  *   core.CHANNELS                  { SMS = { phone = true }, MESSENGER = { app_scoped = true }, ... }
  */
 #include "binding.h"
@@ -42,6 +43,8 @@ void sb_lua_open_rules(lua_State *L) {
     luaL_setfuncs(L, funcs, 0);
     lua_pushinteger(L, SINCH_BATCH_MAX_RECIPIENTS);
     lua_setfield(L, -2, "MAX_RECIPIENTS");
+    lua_pushinteger(L, (lua_Integer)SINCH_BATCH_MAX_RESPONSE);
+    lua_setfield(L, -2, "MAX_RESPONSE");
     lua_newtable(L);
     for (c = sinch_batch_channels(); c->name; c++) {
         lua_createtable(L, 0, 2);

@@ -28,6 +28,10 @@ static const char usage[] =
     "  --lifetime SECONDS     exit by itself after this long (default 0 = never)\n"
     "  --process-delay-ms N   time a READY batch takes to become PROCESSED (default 0)\n"
     "  --max-batches N        batches kept; the oldest are dropped (default 10000)\n"
+    "  --strict               refuse fields this sandbox does not know (400) instead\n"
+    "                         of accepting and recording them\n"
+    "  --outcomes JSON        delivery outcomes, as POST /_mock/outcomes takes them,\n"
+    "                         e.g. '{\"fail_rate\":0.05,\"duplicate_rate\":0.1,\"seed\":42}'\n"
     "  --quiet                no log lines on stderr\n"
     "  --help                 this text\n";
 
@@ -59,6 +63,10 @@ static int parse_args(int argc, char **argv) {
         }
         if (strcmp(a, "--quiet") == 0) {
             mock_cfg.quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--strict") == 0) {
+            mock_cfg.strict = 1;
             continue;
         }
         if (!val || strncmp(a, "--", 2) != 0) {
@@ -93,6 +101,21 @@ static int parse_args(int argc, char **argv) {
         } else if (strcmp(a, "--max-batches") == 0) {
             if (number(a, val, 1, INT_MAX, &v)) return -1;
             mock_cfg.max_batches = (int)v;
+        } else if (strcmp(a, "--outcomes") == 0) {
+            json_error_t jerr;
+            json_t *cfg = json_loads(val, 0, &jerr);
+            char msg[300];
+            if (!cfg) {
+                fprintf(stderr, "sinch-batch-mock: --outcomes: not valid JSON (%s)\n", jerr.text);
+                return -1;
+            }
+            if (mock_outcomes_set(cfg, msg, sizeof msg) != 0) {
+                fprintf(stderr, "sinch-batch-mock: --outcomes: %s\n", msg);
+                json_decref(cfg);
+                return -1;
+            }
+            json_decref(cfg);
+            mock_cfg.outcomes = val;
         } else {
             fprintf(stderr, "sinch-batch-mock: %s: unknown option\n%s", a, usage);
             return -1;

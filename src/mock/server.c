@@ -2,21 +2,15 @@
  * thread per connection so that a delayed answer never holds up another).
  *
  * A request is read whole (at most 10 MiB, else 413), recorded for
- * GET /_mock/requests, matched against the queued faults, then routed:
- *   POST /oauth2/token                       OAuth2 client credentials
- *   /v1/projects/{project_id}/messages[/id]  send, cancel, find, status
- *   /v1/projects/{project_id}/contacts       create, delete
- *   /v1/projects/{project_id}/consents       insert
- *   /_mock/...                               faults, requests, stats,
- *                                            reset, advance (not recorded)
+ * GET /_mock/requests (not /_mock/ itself), matched against the queued
+ * faults, then handed to mock_route (routes.c) as a mock_request.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,544 +32,6 @@ typedef struct conn_req {
     int started;
     int too_large;
 } conn_req;
-
-#define MAX_HEADERS 8
-
-typedef struct reply {
-    int status;
-    char *body; /* malloc'd */
-    int nhdr;
-    char hname[MAX_HEADERS][64];
-    char hvalue[MAX_HEADERS][256];
-} reply;
-
-/* ------------------------------------------------------------- replies */
-
-static void reply_header(reply *r, const char *name, const char *value) {
-    if (r->nhdr == MAX_HEADERS) return;
-    snprintf(r->hname[r->nhdr], sizeof r->hname[0], "%s", name);
-    snprintf(r->hvalue[r->nhdr], sizeof r->hvalue[0], "%s", value);
-    r->nhdr++;
-}
-
-static void reply_json(reply *r, int status, json_t *v) {
-    free(r->body);
-    r->status = status;
-    r->body = mock_dumps(v);
-    json_decref(v);
-}
-
-static const char *status_name(int status) {
-    switch (status) {
-    case 400: return "INVALID_ARGUMENT";
-    case 401: return "UNAUTHENTICATED";
-    case 403: return "PERMISSION_DENIED";
-    case 404: return "NOT_FOUND";
-    case 405: return "UNIMPLEMENTED";
-    case 409: return "ABORTED";
-    case 413: return "INVALID_ARGUMENT";
-    case 429: return "RESOURCE_EXHAUSTED";
-    case 500: return "INTERNAL";
-    case 501: return "UNIMPLEMENTED";
-    case 503: return "UNAVAILABLE";
-    case 504: return "DEADLINE_EXCEEDED";
-    default: return "UNKNOWN";
-    }
-}
-
-/* The API's error shape; field (may be NULL) also goes into details. */
-static json_t *api_error_json(int status, const char *message, const char *field) {
-    json_t *details = json_array();
-    if (field)
-        json_array_append_new(details, json_pack("{s:s, s:[{s:s, s:s}]}", "@type",
-                                                 "type.googleapis.com/google.rpc.BadRequest",
-                                                 "fieldViolations", "field", field,
-                                                 "description", message));
-    return json_pack("{s:{s:i, s:s, s:s, s:o}}", "error", "code", status, "message", message,
-                     "status", status_name(status), "details", details);
-}
-
-static void api_error(reply *r, int status, const char *message, const char *field) {
-    reply_json(r, status, api_error_json(status, message, field));
-}
-
-static void invalid(reply *r, const mock_verr *e) {
-    size_t n = strlen(e->field);
-    /* details[].fieldViolations[].description holds the rule alone */
-    const char *rule = strncmp(e->message, e->field, n) == 0 && e->message[n] == ':'
-                           ? e->message + n + 2 : e->message;
-    json_t *err = api_error_json(400, e->message, NULL);
-    json_array_append_new(json_object_get(json_object_get(err, "error"), "details"),
-                          json_pack("{s:s, s:[{s:s, s:s}]}", "@type",
-                                    "type.googleapis.com/google.rpc.BadRequest",
-                                    "fieldViolations", "field", e->field, "description",
-                                    rule));
-    reply_json(r, 400, err);
-}
-
-/* Parse a JSON body; on failure the reply is filled and NULL returned.
- * With scratch, the tree lives in this thread's scratch arena (see util.c):
- * never decref it, call mock_scratch_release when done. */
-static json_t *parse_body_in(reply *r, const conn_req *req, int scratch) {
-    json_error_t jerr;
-    json_t *v;
-    char msg[400];
-    if (req->len == 0) {
-        api_error(r, 400, "body: is required (a JSON object)", "body");
-        return NULL;
-    }
-    v = scratch ? mock_loadb_scratch(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr)
-                : json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!v) {
-        snprintf(msg, sizeof msg, "body: not valid JSON (%s at line %d column %d)", jerr.text,
-                 jerr.line, jerr.column);
-        api_error(r, 400, msg, "body");
-    }
-    return v;
-}
-
-static json_t *parse_body(reply *r, const conn_req *req) {
-    return parse_body_in(r, req, 0);
-}
-
-/* -------------------------------------------------------------- oauth2 */
-
-static void oauth_error(reply *r, int status, const char *error, const char *description) {
-    reply_json(r, status, json_pack("{s:s, s:s}", "error", error, "error_description",
-                                    description));
-}
-
-static int form_value(const conn_req *req, const char *key, char *out, size_t n) {
-    size_t klen = strlen(key), i = 0;
-    while (i < req->len) {
-        size_t j = i;
-        while (j < req->len && req->body[j] != '&') j++;
-        if (j - i > klen && strncmp(req->body + i, key, klen) == 0 && req->body[i + klen] == '=') {
-            size_t vlen = j - i - klen - 1;
-            if (vlen >= n) vlen = n - 1;
-            memcpy(out, req->body + i + klen + 1, vlen);
-            out[vlen] = '\0';
-            return 1;
-        }
-        i = j + 1;
-    }
-    return 0;
-}
-
-static int basic_ok(const char *auth) {
-    unsigned char decoded[1024];
-    char want[1024];
-    size_t inlen, wlen;
-    int n;
-    if (!auth || strncasecmp(auth, "Basic ", 6) != 0) return 0;
-    auth += 6;
-    while (*auth == ' ') auth++;
-    inlen = strlen(auth);
-    if (inlen == 0 || inlen % 4 || inlen > 1300) return 0;
-    n = EVP_DecodeBlock(decoded, (const unsigned char *)auth, (int)inlen);
-    if (n < 0) return 0;
-    if (inlen >= 1 && auth[inlen - 1] == '=') n--;
-    if (inlen >= 2 && auth[inlen - 2] == '=') n--;
-    snprintf(want, sizeof want, "%s:%s", mock_cfg.key_id, mock_cfg.key_secret);
-    wlen = strlen(want);
-    return (size_t)n == wlen && CRYPTO_memcmp(decoded, want, wlen) == 0;
-}
-
-static void token_endpoint(reply *r, struct MHD_Connection *c, const char *method,
-                           const conn_req *req) {
-    char grant[64];
-    const char *token;
-    int64_t expires_in;
-    if (strcmp(method, "POST") != 0) {
-        oauth_error(r, 405, "invalid_request", "use POST");
-        return;
-    }
-    if (!basic_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
-        oauth_error(r, 401, "invalid_client",
-                    "client authentication failed: send Basic key_id:key_secret");
-        return;
-    }
-    if (!form_value(req, "grant_type", grant, sizeof grant) ||
-        strcmp(grant, "client_credentials") != 0) {
-        oauth_error(r, 400, "unsupported_grant_type",
-                    "grant_type: must be client_credentials");
-        return;
-    }
-    mock_lock();
-    token = mock_token_issue(&expires_in);
-    if (token)
-        reply_json(r, 200, json_pack("{s:s, s:I, s:s, s:s}", "access_token", token,
-                                     "expires_in", (json_int_t)expires_in, "token_type",
-                                     "bearer", "scope", ""));
-    mock_unlock();
-    if (!token) api_error(r, 500, "out of memory", NULL);
-}
-
-/* ------------------------------------------------------------ the API */
-
-static const char *bearer(struct MHD_Connection *c) {
-    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return NULL;
-    a += 7;
-    while (*a == ' ') a++;
-    return a;
-}
-
-/* 1 when the request may go on; else the 401 is in r. */
-static int authorized(reply *r, struct MHD_Connection *c) {
-    const char *tok = bearer(c);
-    int index, ok;
-    if (!tok) {
-        api_error(r, 401, "Request is missing a Bearer token in the Authorization header",
-                  NULL);
-        return 0;
-    }
-    mock_lock();
-    ok = mock_token_check(tok, &index);
-    mock_unlock();
-    if (ok == 0) {
-        api_error(r, 401, "The bearer token is not valid", NULL);
-        return 0;
-    }
-    if (ok < 0) {
-        api_error(r, 401, "The bearer token has expired", NULL);
-        reply_header(r, "www-authenticate", "Bearer error=\"invalid_token\", "
-                                            "error_description=\"expired\"");
-        return 0;
-    }
-    return 1;
-}
-
-static void method_not_allowed(reply *r, const char *method, const char *path,
-                               const char *allowed) {
-    char msg[700];
-    snprintf(msg, sizeof msg, "%s is not allowed on %.500s (allowed: %s)", method, path,
-             allowed);
-    api_error(r, 405, msg, NULL);
-    reply_header(r, "Allow", allowed);
-}
-
-static void send_batch(reply *r, const char *project, const conn_req *req) {
-    json_t *body = parse_body_in(r, req, 1), *out;
-    mock_verr e;
-    int64_t send_after = 0;
-    const char *id;
-    if (!body) {
-        mock_scratch_release();
-        return;
-    }
-    if (mock_validate_send(body, mock_now_ms(), &send_after, &e) != 0) {
-        invalid(r, &e);
-        mock_scratch_release();
-        return;
-    }
-    mock_lock();
-    id = mock_batch_accept(project, body, send_after);
-    out = id ? json_pack("{s:s}", "batch_id", id) : NULL;
-    mock_unlock();
-    mock_scratch_release(); /* body is gone from here on */
-    if (!out) {
-        api_error(r, 500, "out of memory", NULL);
-        return;
-    }
-    if (send_after) {
-        char t[40];
-        mock_format_time(t, sizeof t, send_after, 0);
-        json_object_set_new(out, "send_after", json_string(t));
-    }
-    reply_json(r, 200, out);
-}
-
-static void messages(reply *r, struct MHD_Connection *c, const char *method,
-                     const char *project, const char *rest, const conn_req *req) {
-    json_t *body, *out;
-    mock_verr e;
-    if (rest[0] == '\0') {
-        if (strcmp(method, "POST") == 0) {
-            send_batch(r, project, req);
-        } else if (strcmp(method, "DELETE") == 0) {
-            if (!(body = parse_body(r, req))) return;
-            if (mock_validate_cancel(body, &e) != 0) {
-                invalid(r, &e);
-            } else {
-                mock_lock();
-                mock_batch_cancel(project, body);
-                mock_unlock();
-                reply_json(r, 200, json_object());
-            }
-            json_decref(body);
-        } else if (strcmp(method, "GET") == 0) {
-            const char *k = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "metadataKey");
-            const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-                                                        "metadataValue");
-            if (!k || !*k) {
-                api_error(r, 400, "metadataKey: is required", "metadataKey");
-                return;
-            }
-            if (!v) {
-                api_error(r, 400, "metadataValue: is required", "metadataValue");
-                return;
-            }
-            mock_lock();
-            out = mock_batch_find(project, k, v);
-            mock_unlock();
-            reply_json(r, 200, out);
-        } else {
-            method_not_allowed(r, method, "/messages", "GET, POST, DELETE");
-        }
-        return;
-    }
-    if (rest[0] == '/' && rest[1] && !strchr(rest + 1, '/')) {
-        char msg[400];
-        if (strcmp(method, "GET") != 0) {
-            method_not_allowed(r, method, "/messages/{batch_id}", "GET");
-            return;
-        }
-        mock_lock();
-        out = mock_batch_json(project, rest + 1);
-        mock_unlock();
-        if (out) {
-            reply_json(r, 200, out);
-        } else {
-            snprintf(msg, sizeof msg, "batch_id: no batch '%.64s' in project '%.64s'",
-                     rest + 1, project);
-            api_error(r, 404, msg, "batch_id");
-        }
-        return;
-    }
-    api_error(r, 404, "no such resource", NULL);
-}
-
-static void contacts(reply *r, const char *method, const char *project, const conn_req *req) {
-    json_t *body;
-    mock_verr e;
-    int create = strcmp(method, "POST") == 0;
-    if (!create && strcmp(method, "DELETE") != 0) {
-        method_not_allowed(r, method, "/contacts", "POST, DELETE");
-        return;
-    }
-    if (!(body = parse_body(r, req))) return;
-    if ((create ? mock_validate_create_contacts : mock_validate_delete_contacts)(body, &e)) {
-        invalid(r, &e);
-    } else {
-        mock_lock();
-        if (create) mock_contacts_create(project, json_object_get(body, "contacts"));
-        else mock_contacts_delete(project, json_object_get(body, "contact_ids"));
-        mock_unlock();
-        reply_json(r, 200, json_object());
-    }
-    json_decref(body);
-}
-
-static void consents(reply *r, const char *method, const char *project, const conn_req *req) {
-    json_t *body, *out;
-    mock_verr e;
-    if (strcmp(method, "POST") != 0) {
-        method_not_allowed(r, method, "/consents", "POST");
-        return;
-    }
-    if (!(body = parse_body(r, req))) return;
-    if (mock_validate_consents(body, &e)) {
-        invalid(r, &e);
-    } else {
-        mock_lock();
-        out = json_pack("{s:s}", "batch_id", mock_consents_insert(project, body));
-        mock_unlock();
-        reply_json(r, 200, out);
-    }
-    json_decref(body);
-}
-
-static void api(reply *r, struct MHD_Connection *c, const char *method, const char *path,
-                const conn_req *req) {
-    char project[256], msg[700];
-    const char *p, *slash;
-    size_t n;
-    if (strcmp(path, "/oauth2/token") == 0) {
-        token_endpoint(r, c, method, req);
-        return;
-    }
-    if (strncmp(path, "/v1/projects/", 13) != 0) {
-        snprintf(msg, sizeof msg, "no route for %s %.500s", method, path);
-        api_error(r, 404, msg, NULL);
-        return;
-    }
-    if (!authorized(r, c)) return;
-    p = path + 13;
-    slash = strchr(p, '/');
-    n = slash ? (size_t)(slash - p) : strlen(p);
-    if (n == 0 || n >= sizeof project) {
-        api_error(r, 404, "project_id: is missing from the path", "project_id");
-        return;
-    }
-    memcpy(project, p, n);
-    project[n] = '\0';
-    if (!mock_project_known(project)) {
-        snprintf(msg, sizeof msg, "project_id: project '%.200s' is not known here", project);
-        api_error(r, 404, msg, "project_id");
-        return;
-    }
-    p += n;
-    if (strncmp(p, "/messages", 9) == 0 && (p[9] == '\0' || p[9] == '/'))
-        messages(r, c, method, project, p + 9, req);
-    else if (strcmp(p, "/contacts") == 0)
-        contacts(r, method, project, req);
-    else if (strcmp(p, "/consents") == 0)
-        consents(r, method, project, req);
-    else {
-        snprintf(msg, sizeof msg, "no route for %s %.500s", method, path);
-        api_error(r, 404, msg, NULL);
-    }
-}
-
-/* --------------------------------------------------- faults and /_mock */
-
-static int parse_fault(json_t *o, mock_fault **out, char *msg, size_t n) {
-    static const char *const kinds[] = {"status", "delay", "drop", "accept_then_error"};
-    mock_fault *f;
-    json_t *v;
-    const char *kind = json_string_value(json_object_get(o, "kind"));
-    int k = 0, i;
-    if (!json_is_object(o)) return snprintf(msg, n, "fault: must be an object"), -1;
-    for (i = 0; kind && i < 4; i++)
-        if (strcmp(kind, kinds[i]) == 0) k = i + 1;
-    if (!k)
-        return snprintf(msg, n, "kind: must be one of status, delay, drop, accept_then_error"),
-               -1;
-    if (!(f = calloc(1, sizeof *f))) return snprintf(msg, n, "out of memory"), -1;
-    *out = f;
-    f->kind = (mock_fault_kind)k;
-    f->times = 1;
-    f->status = f->kind == MOCK_FAULT_ACCEPT_THEN_ERROR ? 500 : 0;
-    if ((v = json_object_get(o, "method"))) {
-        if (!json_is_string(v) || json_string_length(v) >= sizeof f->method)
-            return snprintf(msg, n, "method: must be an HTTP method"), -1;
-        snprintf(f->method, sizeof f->method, "%s", json_string_value(v));
-    }
-    if ((v = json_object_get(o, "path"))) {
-        if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
-            json_string_length(v) >= sizeof f->path)
-            return snprintf(msg, n, "path: must be a path starting with /"), -1;
-        snprintf(f->path, sizeof f->path, "%s", json_string_value(v));
-    }
-    if ((v = json_object_get(o, "times"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1)
-            return snprintf(msg, n, "times: must be an integer >= 1"), -1;
-        f->times = (int)json_integer_value(v);
-    }
-    if ((v = json_object_get(o, "status"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 599)
-            return snprintf(msg, n, "status: must be an HTTP status 100..599"), -1;
-        f->status = (int)json_integer_value(v);
-    }
-    if (f->kind == MOCK_FAULT_STATUS && !f->status)
-        return snprintf(msg, n, "status: is required for kind status"), -1;
-    if ((v = json_object_get(o, "retry_after"))) {
-        if (json_is_integer(v))
-            snprintf(f->retry_after, sizeof f->retry_after, "%lld",
-                     (long long)json_integer_value(v));
-        else if (json_is_string(v) && json_string_length(v) < sizeof f->retry_after)
-            snprintf(f->retry_after, sizeof f->retry_after, "%s", json_string_value(v));
-        else
-            return snprintf(msg, n, "retry_after: must be a string or an integer"), -1;
-    }
-    if ((v = json_object_get(o, "body")))
-        f->body = json_is_string(v) ? strdup(json_string_value(v)) : mock_dumps(v);
-    if ((v = json_object_get(o, "headers"))) {
-        const char *hk;
-        json_t *hv;
-        if (!json_is_object(v)) return snprintf(msg, n, "headers: must be an object"), -1;
-        json_object_foreach(v, hk, hv) {
-            if (!json_is_string(hv))
-                return snprintf(msg, n, "headers.%.64s: must be a string", hk), -1;
-        }
-        f->headers = json_incref(v);
-    }
-    if ((v = json_object_get(o, "delay_ms"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return snprintf(msg, n, "delay_ms: must be an integer >= 0"), -1;
-        f->delay_ms = (long)json_integer_value(v);
-    }
-    return 0;
-}
-
-static void add_faults(reply *r, const conn_req *req) {
-    json_t *body = parse_body(r, req), *list, *o;
-    mock_fault *parsed[256];
-    size_t i, n = 0;
-    char msg[300];
-    if (!body) return;
-    list = json_object_get(body, "faults");
-    if (!list) list = json_pack("[O]", body);
-    else json_incref(list);
-    if (!json_is_array(list) || json_array_size(list) > 256) {
-        api_error(r, 400, "faults: must be an array of at most 256 faults", "faults");
-        goto out;
-    }
-    json_array_foreach(list, i, o) {
-        mock_fault *f = NULL;
-        if (parse_fault(o, &f, msg, sizeof msg) != 0) {
-            char full[400];
-            snprintf(full, sizeof full, "faults[%zu].%s", i, msg);
-            mock_fault_free(f);
-            while (n) mock_fault_free(parsed[--n]);
-            api_error(r, 400, full, NULL);
-            goto out;
-        }
-        parsed[n++] = f;
-    }
-    mock_lock();
-    for (i = 0; i < n; i++) mock_fault_add(parsed[i]);
-    mock_unlock();
-    reply_json(r, 200, json_pack("{s:I}", "queued", (json_int_t)n));
-out:
-    json_decref(list);
-    json_decref(body);
-}
-
-static void admin(reply *r, const char *method, const char *path, const conn_req *req) {
-    int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
-    json_t *out = NULL, *body;
-    if (post && strcmp(path, "/_mock/faults") == 0) {
-        add_faults(r, req);
-        return;
-    }
-    if (post && strcmp(path, "/_mock/advance") == 0) {
-        json_t *s;
-        char now[40];
-        if (!(body = parse_body(r, req))) return;
-        s = json_object_get(body, "seconds");
-        if (!json_is_number(s) || json_number_value(s) < 0) {
-            api_error(r, 400, "seconds: must be a number >= 0", "seconds");
-        } else {
-            mock_lock();
-            mock_advance((int64_t)(json_number_value(s) * 1000));
-            mock_format_time(now, sizeof now, mock_now_ms(), 1);
-            mock_unlock();
-            reply_json(r, 200, json_pack("{s:s}", "now", now));
-        }
-        json_decref(body);
-        return;
-    }
-    mock_lock();
-    if (post && strcmp(path, "/_mock/reset") == 0) {
-        mock_reset();
-        out = json_object();
-    } else if (get && strcmp(path, "/_mock/requests") == 0) {
-        out = mock_requests_json();
-    } else if (get && strcmp(path, "/_mock/stats") == 0) {
-        out = mock_stats_json();
-    } else if (get && strcmp(path, "/_mock/contacts") == 0) {
-        out = json_pack("{s:o}", "contacts", mock_contacts_json());
-    }
-    if (out) reply_json(r, 200, out);
-    mock_unlock();
-    if (!out) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "no route for %s %.500s", method, path);
-        api_error(r, 404, msg, NULL);
-    }
-}
 
 /* -------------------------------------------------------- the recorder */
 
@@ -608,7 +64,7 @@ static int all_ascii(const char *p, size_t n) {
     return bits < 0x80;
 }
 
-static json_t *body_string(const conn_req *req) {
+static json_t *body_string(const mock_request *req) {
     json_t *s;
     if (req->len == 0) return json_string("");
     /* ASCII is valid UTF-8: skip jansson's slower check of a large body */
@@ -626,20 +82,22 @@ static json_t *body_string(const conn_req *req) {
     return s;
 }
 
-static void record(struct MHD_Connection *c, const char *method, const char *path,
-                   const conn_req *req) {
+/* Record one request; returns the record (a reference the caller drops,
+ * NULL when out of memory) so that what routing learns can be added. */
+static json_t *record(struct MHD_Connection *c, const char *uri, const mock_request *req) {
     json_t *headers = json_object(), *rec;
-    const char *q = req->uri ? strchr(req->uri, '?') : NULL;
-    const char *tok = bearer(c);
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    const char *tok = mock_bearer(req->authorization);
     int index = 0;
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, headers);
     mock_lock();
     if (tok) mock_token_check(tok, &index);
-    rec = json_pack("{s:s, s:s, s:s, s:o, s:o, s:i}", "method", method, "path", path, "query",
-                    q ? q + 1 : "", "headers", headers, "body", body_string(req),
+    rec = json_pack("{s:s, s:s, s:s, s:o, s:o, s:i}", "method", req->method, "path", req->path,
+                    "query", q ? q + 1 : "", "headers", headers, "body", body_string(req),
                     "token_index", index);
-    if (rec) mock_requests_record(rec);
+    if (rec) mock_requests_record(json_incref(rec));
     mock_unlock();
+    return rec;
 }
 
 /* ------------------------------------------------------- MHD plumbing */
@@ -653,7 +111,7 @@ static void sleep_ms(long ms) {
     }
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, reply *r) {
+static enum MHD_Result send_reply(struct MHD_Connection *c, mock_reply *r) {
     struct MHD_Response *resp;
     enum MHD_Result ret;
     int i;
@@ -662,7 +120,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *r) {
                                            r->body ? MHD_RESPMEM_MUST_FREE
                                                    : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
-        free(r->body);
+        mock_reply_clear(r);
         return MHD_NO;
     }
     r->body = NULL;
@@ -670,10 +128,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *r) {
     for (i = 0; i < r->nhdr; i++) MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
     ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
+    mock_reply_clear(r);
     return ret;
 }
 
-static void fault_reply(reply *r, const mock_fault *f) {
+static void fault_reply(mock_reply *r, const mock_fault *f) {
     free(r->body);
     r->body = NULL;
     r->nhdr = 0;
@@ -683,13 +142,13 @@ static void fault_reply(reply *r, const mock_fault *f) {
     } else {
         char msg[80];
         snprintf(msg, sizeof msg, "injected fault: HTTP %d", f->status);
-        reply_json(r, f->status, api_error_json(f->status, msg, NULL));
+        mock_reply_json(r, f->status, mock_api_error_json(f->status, msg, NULL));
     }
-    if (f->retry_after[0]) reply_header(r, "Retry-After", f->retry_after);
+    if (f->retry_after[0]) mock_reply_header(r, "Retry-After", f->retry_after);
     if (f->headers) {
         const char *k;
         json_t *v;
-        json_object_foreach(f->headers, k, v) reply_header(r, k, json_string_value(v));
+        json_object_foreach(f->headers, k, v) mock_reply_header(r, k, json_string_value(v));
     }
 }
 
@@ -715,8 +174,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 static enum MHD_Result too_large(struct MHD_Connection *c) {
-    reply r = {0};
-    api_error(&r, 413, "body: larger than the 10 MiB this server accepts", "body");
+    mock_reply r = {0};
+    mock_api_error(&r, 413, "body: larger than the 10 MiB this server accepts", "body");
     return send_reply(c, &r);
 }
 
@@ -725,9 +184,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               const char *upload_data, size_t *upload_data_size,
                               void **con_cls) {
     conn_req *req = *con_cls;
-    reply r = {0};
+    mock_reply r = {0};
+    mock_request rq;
     mock_fault *f = NULL;
-    enum MHD_Result ret;
     (void)cls;
     (void)version;
     if (!req) return MHD_NO;
@@ -760,28 +219,41 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (req->too_large) return too_large(c);
 
+    rq.method = method;
+    rq.path = url;
+    rq.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    rq.metadata_key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "metadataKey");
+    rq.metadata_value = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "metadataValue");
+    rq.body = req->body ? req->body : "";
+    rq.len = req->len;
     if (strncmp(url, "/_mock/", 7) == 0) {
-        admin(&r, method, url, req);
+        mock_route(&r, &rq);
     } else {
-        record(c, method, url, req);
+        json_t *rec = record(c, req->uri, &rq);
         mock_lock();
         f = mock_fault_take(method, url);
         mock_unlock();
         if (f && f->kind == MOCK_FAULT_DROP) {
             mock_log("%s %s -> (dropped)", method, url);
             mock_fault_free(f);
+            json_decref(rec);
             return MHD_NO;
         }
         if (f && f->kind == MOCK_FAULT_DELAY) sleep_ms(f->delay_ms);
-        if (!f || f->kind != MOCK_FAULT_STATUS) api(&r, c, method, url, req);
+        if (!f || f->kind != MOCK_FAULT_STATUS) mock_route(&r, &rq);
         if (f && (f->kind == MOCK_FAULT_STATUS || f->kind == MOCK_FAULT_ACCEPT_THEN_ERROR))
             fault_reply(&r, f);
         mock_fault_free(f);
+        if (rec && r.unknown) { /* accepted unknown fields show in the inspection */
+            mock_lock();
+            json_object_set(rec, "unknown_fields", r.unknown);
+            mock_unlock();
+        }
+        json_decref(rec);
     }
-    if (!r.status) api_error(&r, 500, "internal error", NULL);
+    if (!r.status) mock_api_error(&r, 500, "internal error", NULL);
     mock_log("%s %s -> %d", method, url, r.status);
-    ret = send_reply(c, &r);
-    return ret;
+    return send_reply(c, &r);
 }
 
 /* ------------------------------------------------------------- startup */

@@ -18,19 +18,14 @@
 #define MAX_REQUESTS 2000
 #define MAX_REQUEST_BYTES (64L * 1024 * 1024)
 
-typedef enum { B_READY, B_SCHEDULED, B_PROCESSED, B_CANCELLED } batch_status;
-static const char *const status_names[] = {"READY", "SCHEDULED", "PROCESSED", "CANCELLED"};
+#define MAX_OFFSET_MS (1000LL * 365 * 24 * 3600 * 1000) /* the clock runs <= 1000 years ahead */
 
-typedef struct batch {
-    char id[27];
-    char *project;
-    batch_status status;
-    int64_t send_after_ms; /* 0: not scheduled */
-    int64_t due_ms;        /* READY -> PROCESSED at this time */
-    json_t *meta;          /* batch_metadata (an object, maybe empty) */
-    json_t *body;          /* the request, kept until processed (only when
-                              callbacks are on; else NULL once accepted) */
-} batch;
+typedef mock_batch batch;
+#define B_READY MOCK_B_READY
+#define B_SCHEDULED MOCK_B_SCHEDULED
+#define B_PROCESSED MOCK_B_PROCESSED
+#define B_CANCELLED MOCK_B_CANCELLED
+static const char *const status_names[] = {"READY", "SCHEDULED", "PROCESSED", "CANCELLED"};
 
 typedef struct token {
     char value[64];
@@ -53,6 +48,7 @@ static struct {
     size_t request_bytes;
     long batches_accepted, recipients_accepted, tokens_issued;
     json_t *by_metadata;
+    json_t *unknown_fields;  /* path -> count */
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void mock_lock(void) { pthread_mutex_lock(&S.lock); }
@@ -67,6 +63,8 @@ void mock_state_init(void) {
     S.consents = json_array();
     S.requests = json_array();
     S.by_metadata = json_object();
+    S.unknown_fields = json_object();
+    mock_outcomes_reset();
 }
 
 static void batch_free(batch *b) {
@@ -74,6 +72,7 @@ static void batch_free(batch *b) {
     free(b->project);
     json_decref(b->meta);
     json_decref(b->body);
+    json_decref(b->unknown);
     free(b);
 }
 
@@ -101,6 +100,8 @@ void mock_state_free(void) {
     json_decref(S.consents);
     json_decref(S.requests);
     json_decref(S.by_metadata);
+    json_decref(S.unknown_fields);
+    mock_outcomes_free();
 }
 
 void mock_reset(void) {
@@ -111,13 +112,18 @@ void mock_reset(void) {
     json_array_clear(S.requests);
     S.request_bytes = 0;
     json_object_clear(S.by_metadata);
+    json_object_clear(S.unknown_fields);
+    mock_outcomes_reset();
     S.batches_accepted = S.recipients_accepted = S.tokens_issued = 0;
     mock_webhook_clear();
 }
 
-void mock_advance(int64_t ms) {
+int mock_advance(int64_t ms) {
+    int64_t off = __atomic_load_n(&S.clock_offset_ms, __ATOMIC_SEQ_CST);
+    if (ms < 0 || ms > MAX_OFFSET_MS - off) return -1; /* never overflows */
     __atomic_add_fetch(&S.clock_offset_ms, ms, __ATOMIC_SEQ_CST);
     mock_process_due();
+    return 0;
 }
 
 int mock_project_known(const char *project_id) {
@@ -162,131 +168,13 @@ int mock_token_check(const char *value, int *index) {
     return 0;
 }
 
-/* ------------------------------------------------------------- webhooks */
-
-static json_t *envelope(const char *app_id, const char *project_id) {
-    char now[40];
-    mock_format_time(now, sizeof now, mock_now_ms(), 1);
-    return json_pack("{s:s, s:s, s:s, s:s}", "app_id", app_id ? app_id : "",
-                     "accepted_time", now, "event_time", now, "project_id", project_id);
-}
-
-static void emit(json_t *ev) {
-    char *s = mock_dumps(ev);
-    json_decref(ev);
-    if (s) mock_webhook_enqueue(s);
-}
-
-static void emit_status(batch *b, const char *status) {
-    const char *app = json_string_value(json_object_get(b->body, "app_id"));
-    json_t *ev = envelope(app, b->project), *data;
-    data = json_pack("{s:O}", "batch_metadata", b->meta);
-    if (b->send_after_ms) {
-        char t[40];
-        mock_format_time(t, sizeof t, b->send_after_ms, 1);
-        json_object_set_new(data, "send_after", json_string(t));
-    }
-    json_object_set_new(ev, "batch_status_update_notification",
-                        json_pack("{s:s, s:s, s:s, s:{s:o}}", "batch_id", b->id,
-                                  "batch_status", status, "batch_type",
-                                  "BATCH_TYPE_MESSAGES", "additional_data",
-                                  "message_batch_data", data));
-    json_object_set_new(ev, "message_metadata", json_string(""));
-    emit(ev);
-}
-
-/* The identity a delivery report names for a recipient. */
-static json_t *recipient_identity(batch *b, json_t *r, size_t i) {
-    json_t *cid = json_object_get(r, "contact_id"), *ci;
-    if (cid) {
-        json_t *c = json_object_get(S.contacts, json_string_value(cid));
-        ci = json_array_get(json_object_get(json_object_get(c, "contact"),
-                                            "channel_identities"), 0);
-        if (ci && strcmp(json_string_value(json_object_get(c, "project")), b->project) == 0)
-            return json_pack("{s:O, s:O, s:s}", "channel", json_object_get(ci, "channel"),
-                             "identity", json_object_get(ci, "identity"), "app_id", "");
-        char made_up[32];
-        snprintf(made_up, sizeof made_up, "+4670%07zu", i);
-        return json_pack("{s:s, s:s, s:s}", "channel", "SMS", "identity", made_up,
-                         "app_id", "");
-    }
-    ci = json_array_get(json_object_get(json_object_get(r, "identified_by"),
-                                        "channel_identities"), 0);
-    return json_pack("{s:O, s:O, s:s}", "channel", json_object_get(ci, "channel"),
-                     "identity", json_object_get(ci, "identity"), "app_id",
-                     json_string_value(json_object_get(ci, "app_id"))
-                         ? json_string_value(json_object_get(ci, "app_id")) : "");
-}
-
-static void emit_deliveries(batch *b) {
-    json_t *body = b->body, *list = json_object_get(body, "recipient_and_params"), *rp;
-    json_t *params = mock_message_params(json_object_get(body, "message"));
-    const char *app = json_string_value(json_object_get(body, "app_id"));
-    const char *corr = json_string_value(json_object_get(body, "correlation_id"));
-    const char *strategy = json_string_value(json_object_get(body, "processing_strategy"));
-    int dispatch = strategy && strcmp(strategy, "DISPATCH_ONLY") == 0;
-    size_t i;
-    json_array_foreach(list, i, rp) {
-        json_t *r = json_object_get(rp, "recipient"), *ev, *report, *meta, *mm, *p;
-        const char *name;
-        char mid[27], conv[27], missing[300] = "";
-        char *meta_s, *mm_s;
-        json_t *rparams = json_object_get(rp, "parameters");
-        json_object_foreach(params, name, p) {
-            if (!json_is_string(json_object_get(rparams, name))) {
-                snprintf(missing, sizeof missing, "parameter '%.200s' has no value", name);
-                break;
-            }
-        }
-        meta = json_object();
-        if (json_is_object(json_object_get(body, "message_metadata")))
-            json_object_update(meta, json_object_get(body, "message_metadata"));
-        if (json_is_object(json_object_get(rp, "message_metadata")))
-            json_object_update(meta, json_object_get(rp, "message_metadata"));
-        json_object_set_new(meta, "_batch_id", json_string(b->id));
-        meta_s = mock_dumps(meta);
-        json_decref(meta);
-        mm = json_pack("{s:s, s:I}", "batchId", b->id, "messageIndex", (json_int_t)i);
-        mm_s = mock_dumps(mm);
-        json_decref(mm);
-        mock_ulid(mid, mock_now_ms());
-        mock_ulid(conv, mock_now_ms());
-        report = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s}", "message_id", mid,
-                           "conversation_id", dispatch ? "" : conv, "status",
-                           missing[0] ? "FAILED" : "DELIVERED", "channel_identity",
-                           recipient_identity(b, r, i), "contact_id",
-                           json_string_value(json_object_get(r, "contact_id"))
-                               ? json_string_value(json_object_get(r, "contact_id")) : "",
-                           "metadata", meta_s ? meta_s : "", "processing_mode",
-                           dispatch ? "DISPATCH" : "CONVERSATION");
-        if (missing[0]) {
-            char desc[600];
-            snprintf(desc, sizeof desc,
-                     "Validation failed after parameters substitution for batch [%s] and "
-                     "message at index [%zu]. Details: [%s]", b->id, i, missing);
-            json_object_set_new(report, "reason",
-                                json_pack("{s:s, s:s, s:s}", "code", "BAD_REQUEST",
-                                          "description", desc, "sub_code",
-                                          "UNSPECIFIED_SUB_CODE"));
-        }
-        ev = envelope(app, b->project);
-        json_object_set_new(ev, "message_delivery_report", report);
-        json_object_set_new(ev, "message_metadata", json_string(mm_s ? mm_s : ""));
-        json_object_set_new(ev, "correlation_id", json_string(corr ? corr : ""));
-        free(meta_s);
-        free(mm_s);
-        emit(ev);
-    }
-    json_decref(params);
-}
-
 /* -------------------------------------------------------------- batches */
 
 static void batch_process(batch *b) {
     b->status = B_PROCESSED;
     if (mock_cfg.webhook_url) {
-        emit_status(b, "BATCH_STATUS_PROCESSED");
-        emit_deliveries(b);
+        mock_emit_status(b, "BATCH_STATUS_PROCESSED");
+        mock_emit_deliveries(b);
     }
     json_decref(b->body);
     b->body = NULL;
@@ -305,7 +193,8 @@ void mock_process_due(void) {
     }
 }
 
-const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send_after_ms) {
+const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send_after_ms,
+                              json_t *unknown) {
     batch *b = calloc(1, sizeof *b);
     json_t *meta = json_object_get(body, "batch_metadata"), *v;
     const char *k;
@@ -329,6 +218,7 @@ const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send
     /* body may live in the request's scratch arena: keep copies only */
     b->meta = meta ? json_deep_copy(meta) : json_object();
     b->body = json_incref(body); /* borrowed until the end of this call */
+    b->unknown = unknown ? json_incref(unknown) : json_array();
     b->send_after_ms = send_after_ms;
     b->status = send_after_ms > now ? B_SCHEDULED : B_READY;
     b->due_ms = now + mock_cfg.process_delay_ms;
@@ -340,6 +230,7 @@ const char *mock_batch_accept(const char *project_id, json_t *body, int64_t send
     }
     S.batches_accepted++;
     S.recipients_accepted += (long)n;
+    mock_unknown_fields_count(b->unknown);
     json_object_foreach(b->meta, k, v) {
         char key[600];
         json_t *entry;
@@ -374,6 +265,9 @@ static batch *batch_get(const char *project_id, const char *id) {
 static json_t *batch_json(batch *b) {
     json_t *o = json_pack("{s:s, s:O, s:s}", "batch_id", b->id, "meta_data", b->meta,
                           "status", status_names[b->status]);
+    /* not an API field: what this sandbox accepted without knowing it */
+    if (json_array_size(b->unknown))
+        json_object_set(o, "unknown_fields", b->unknown);
     if (b->send_after_ms) {
         char t[40];
         mock_format_time(t, sizeof t, b->send_after_ms, 0);
@@ -409,7 +303,7 @@ json_t *mock_batch_find(const char *project_id, const char *key, const char *val
 static void cancel_one(batch *b) {
     if (!b || b->status != B_SCHEDULED) return; /* only before send_after */
     b->status = B_CANCELLED;
-    if (mock_cfg.webhook_url) emit_status(b, "BATCH_STATUS_CANCELLED");
+    if (mock_cfg.webhook_url) mock_emit_status(b, "BATCH_STATUS_CANCELLED");
     json_decref(b->body);
     b->body = NULL;
 }
@@ -444,13 +338,6 @@ void mock_batch_cancel(const char *project_id, json_t *body) {
 
 /* ------------------------------------------------------------- contacts */
 
-static void emit_contact(const char *project_id, const char *key, json_t *contact) {
-    json_t *ev = envelope("", project_id);
-    json_object_set_new(ev, key, json_pack("{s:O}", "contact", contact));
-    json_object_set_new(ev, "message_metadata", json_string(""));
-    emit(ev);
-}
-
 void mock_contacts_create(const char *project_id, json_t *contacts) {
     size_t i;
     json_t *c;
@@ -472,7 +359,7 @@ void mock_contacts_create(const char *project_id, json_t *contacts) {
         }
         json_object_set_new(S.contacts, id,
                             json_pack("{s:s, s:O}", "project", project_id, "contact", stored));
-        if (mock_cfg.webhook_url) emit_contact(project_id, "contact_create_notification", stored);
+        if (mock_cfg.webhook_url) mock_emit_contact(project_id, "contact_create_notification", stored);
         json_decref(stored);
     }
 }
@@ -487,9 +374,23 @@ void mock_contacts_delete(const char *project_id, json_t *ids) {
         json_incref(entry);
         json_object_del(S.contacts, json_string_value(id));
         if (mock_cfg.webhook_url)
-            emit_contact(project_id, "contact_delete_notification",
+            mock_emit_contact(project_id, "contact_delete_notification",
                          json_object_get(entry, "contact"));
         json_decref(entry);
+    }
+}
+
+json_t *mock_contact_get(const char *contact_id) {
+    return contact_id ? json_object_get(S.contacts, contact_id) : NULL;
+}
+
+void mock_unknown_fields_count(json_t *paths) {
+    size_t i;
+    json_t *p;
+    json_array_foreach(paths, i, p) {
+        const char *k = json_string_value(p);
+        json_t *c = json_object_get(S.unknown_fields, k);
+        json_object_set_new(S.unknown_fields, k, json_integer(json_integer_value(c) + 1));
     }
 }
 
@@ -584,7 +485,7 @@ json_t *mock_requests_json(void) {
 json_t *mock_stats_json(void) {
     long delivered, failed;
     mock_webhook_counts(&delivered, &failed);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I, s:I}",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I, s:I, s:O, s:o}",
                      "batches_accepted", (json_int_t)S.batches_accepted,
                      "recipients_accepted", (json_int_t)S.recipients_accepted,
                      "tokens_issued", (json_int_t)S.tokens_issued,
@@ -593,5 +494,7 @@ json_t *mock_stats_json(void) {
                      "by_metadata", S.by_metadata,
                      "batches_stored", (json_int_t)S.nbatches,
                      "contacts", (json_int_t)json_object_size(S.contacts),
-                     "consent_records", (json_int_t)json_array_size(S.consents));
+                     "consent_records", (json_int_t)json_array_size(S.consents),
+                     "unknown_fields", S.unknown_fields,
+                     "outcomes", mock_outcomes_stats());
 }

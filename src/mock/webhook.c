@@ -31,12 +31,14 @@ typedef struct job {
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    pthread_cond_t idle; /* signalled when nothing is queued or on the wire */
     pthread_t thread;
-    int running, stopping;
+    int running, stopping, inflight;
     job *head, *tail;
     long queued, delivered, failed;
     unsigned long generation; /* bumped by a reset */
-} W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+       .idle = PTHREAD_COND_INITIALIZER};
 
 void mock_webhook_sign(const char *secret, const char *body, size_t len, const char *nonce,
                        const char *timestamp, char out[64]) {
@@ -153,13 +155,16 @@ static void *worker(void *ud) {
         int ok;
         if (!j) {
             struct timespec ts;
+            if (!W.head) pthread_cond_broadcast(&W.idle);
             deadline_in(&ts, wait_ms);
             pthread_cond_timedwait(&W.cond, &W.lock, &ts);
             continue;
         }
+        W.inflight = 1;
         pthread_mutex_unlock(&W.lock);
         ok = curl ? deliver(curl, j->body) : 0;
         pthread_mutex_lock(&W.lock);
+        W.inflight = 0;
         j->attempts++;
         if (generation != W.generation) {
             /* a reset came while it was on the wire: it counts for nothing */
@@ -175,6 +180,7 @@ static void *worker(void *ud) {
         free(j->body);
         free(j);
     }
+    pthread_cond_broadcast(&W.idle);
     pthread_mutex_unlock(&W.lock);
     if (curl) curl_easy_cleanup(curl);
     return NULL;
@@ -234,5 +240,15 @@ void mock_webhook_counts(long *delivered, long *failed) {
     pthread_mutex_lock(&W.lock);
     *delivered = W.delivered;
     *failed = W.failed;
+    pthread_mutex_unlock(&W.lock);
+}
+
+void mock_webhook_flush(long timeout_ms) {
+    struct timespec ts;
+    if (!W.running) return;
+    deadline_in(&ts, timeout_ms);
+    pthread_mutex_lock(&W.lock);
+    while ((W.head || W.inflight) && !W.stopping)
+        if (pthread_cond_timedwait(&W.idle, &W.lock, &ts) != 0) break;
     pthread_mutex_unlock(&W.lock);
 }

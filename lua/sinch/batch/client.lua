@@ -81,6 +81,7 @@ function _M.new(opts)
       keepalive_timeout = ms(opts.keepalive_timeout),
       ssl_verify = not opts.insecure,
       connect_timeout = ms(opts.connect_timeout),
+      ca_file = opts.ca_file, -- refused there: nginx.conf names the CA file
     }
   elseif transport == "curl" then
     transport = nil
@@ -198,6 +199,17 @@ function Client:send(b, opts)
 end
 
 local function id_ok(s) return type(s) == "string" and s ~= "" end
+
+--- Sends a contact list as one campaign (sinch.batch.campaign): batches in
+-- flight, a pace, a journal for exactly-once resume.  Returns its report.
+function Client:campaign(opts)
+  check_client(self, "campaign")
+  if type(opts) ~= "table" then argerror(1, "campaign", "expected a table of options") end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.client = self
+  return require("sinch.batch.campaign").run(o)
+end
 
 --- Status of one batch: `{ batch_id, status, meta_data, send_after }`.
 function Client:status(batch_id)

@@ -45,7 +45,7 @@ _M.client = client.new
 -- Helpers load on first use: batch.message, batch.recipient, batch.chunk, ...
 local submodules = { message = true, recipient = true, chunk = true, webhook = true,
                      ledger = true, campaign = true, params = true, options = true,
-                     fields = true, rules = true }
+                     fields = true, rules = true, outcomes = true }
 setmetatable(_M, { __index = function(t, k)
   if submodules[k] then
     local m = require("sinch.batch." .. k)

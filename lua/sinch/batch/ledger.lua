@@ -14,7 +14,9 @@
 -- Reopening reloads it; a torn last line (a crash mid-write) is ignored and
 -- the next record starts on a fresh line.  lookup() of a batch it does not
 -- know reads what other processes appended since (a receiver running beside
--- the sender).
+-- the sender).  A campaign journal (sinch.batch.journal) is read as a ledger
+-- too: each accepted chunk is a batch, its intent's rows are its rows, the
+-- campaign id is its tag.
 
 local errors = require "sinch.batch.errors"
 local cjson = require "cjson.safe"
@@ -46,6 +48,23 @@ local function add(self, e)
   self.index[e.batch_id] = e
 end
 
+-- A line of a campaign journal (sinch.batch.journal): the intent of a chunk
+-- gives its rows, its acceptance the batch id; the campaign id is the tag.
+local function journal_line(self, e)
+  local k = e.chunk
+  if e.event == "header" then
+    self.campaign = e.campaign
+  elseif e.event == "intent" and type(k) == "number" and type(e.rows) == "table" then
+    self.pending[k] = e.rows
+  elseif e.event == "accepted" and type(k) == "number" and type(e.batch_id) == "string" then
+    local rows = self.pending[k] or {}
+    for i, r in ipairs(rows) do
+      if type(r) == "number" and r % 1 == 0 then rows[i] = floor(r) end
+    end
+    add(self, { batch_id = e.batch_id, tag = self.campaign, rows = rows, chunk = floor(k) })
+  end
+end
+
 -- Reads complete lines from self.offset on; stops before a last line that
 -- has no newline yet (torn, or still being written by another process).
 function Ledger:refresh()
@@ -60,7 +79,9 @@ function Ledger:refresh()
     if not nl then break end
     if nl > pos then
       local e = decode(sub(data, pos, nl - 1))
-      if valid_entry(e) then
+      if type(e) == "table" and type(e.event) == "string" then
+        journal_line(self, e)
+      elseif valid_entry(e) then
         if e.tag == null then e.tag = nil end
         for i, r in ipairs(e.rows) do -- cjson gives Lua 5.4 floats: 3.0 -> 3
           if type(r) == "number" and r % 1 == 0 then e.rows[i] = floor(r) end
@@ -83,7 +104,7 @@ function _M.open(path)
     error("ledger.open: path: expected a file name, got " .. tostring(path), 2)
   end
   local self = setmetatable({ path = path, index = {}, offset = 0, count = 0, skipped = 0,
-                              torn = false }, Ledger)
+                              torn = false, pending = {} }, Ledger)
   local f, err = io_open(path, "ab")
   if not f then return nil, io_error(path, "cannot open for appending", err) end
   f:setvbuf("no") -- each write() goes straight to the file
@@ -188,6 +209,13 @@ function Ledger:entry(batch_id)
     e = self.index[batch_id]
   end
   return e
+end
+
+-- Every batch known (after reading what others appended): an iterator of
+-- batch_id, entry.
+function Ledger:batches()
+  self:refresh()
+  return pairs(self.index)
 end
 
 -- The recipient at message_index (0-based, as in delivery receipts).

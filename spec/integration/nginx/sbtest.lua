@@ -67,7 +67,9 @@ function _M.call()
     local err
     local opts = _M.client_opts(req.url or ngx.var.mock_url, req.client)
     if req.transport then opts.transport = transport.new(req.transport) end
-    client, err = batch.client(opts)
+    local made
+    made, client, err = pcall(batch.client, opts)
+    if not made then return reply{ raised = tostring(client) } end
     if not client then return reply{ err = _M.err_fields(err) } end
     if req.keep then kept[req.keep] = client end
   end

@@ -1,0 +1,365 @@
+--- sinch.batch.outcomes: a receipts store on SQLite and the campaign report.
+--
+-- Every delivery receipt is one row, keyed so that a callback Sinch retries
+-- is counted once; each recipient's outcome (DELIVERED, FAILED with its
+-- reason, or still pending) is kept beside it, and the campaign journal
+-- tells which campaign row each (batch id, message index) came from.  A
+-- receipt that arrives before its batch is known is stored all the same and
+-- joined when the batch is: nothing ever waits for a ledger line.
+--
+--   local outcomes = require "sinch.batch.outcomes"
+--   local store = assert(outcomes.open("spring.receipts"))
+--   store:add(webhook.parse(raw_body))          -- or store:add_many(events)
+--   store:add_batch{ batch_id = id, campaign = "c1", chunk = 3, rows = { 2001, 2002, … } }
+--   local r = store:report("c1")
+--   --> { campaign = "c1", batches = 2, recipients = 2000, delivered = 1900,
+--   --     failed = 100, failed_by_reason = { RECIPIENT_NOT_REACHABLE = 100 },
+--   --     pending = 0, receipts = 4000, last_receipt = "2026-…" }
+--
+-- The database runs in WAL mode with a busy timeout, so any number of
+-- writers (nginx workers, the plain receiver, the CLI) can share one file.
+-- @module sinch.batch.outcomes
+
+local errors = require "sinch.batch.errors"
+local options = require "sinch.batch.options"
+
+local type, tostring, tonumber, error, setmetatable, pcall = type, tostring, tonumber, error,
+  setmetatable, pcall
+local ipairs, pairs, concat = ipairs, pairs, table.concat
+local format, floor = string.format, math.floor
+local os_time, os_date = os.time, os.date
+
+local _M = { _VERSION = "0.1.0" }
+
+--- Outcome ranks: a recipient's outcome only moves up (a late QUEUED after
+-- DELIVERED changes nothing; DELIVERED after FAILED is DELIVERED).
+local PENDING, FAILED, DELIVERED = 0, 1, 2
+_M.PENDING, _M.FAILED, _M.DELIVERED = PENDING, FAILED, DELIVERED
+
+--- Which receipt status means what.  Open: any other status is pending.
+_M.STATUS_RANK = { DELIVERED = DELIVERED, READ = DELIVERED, FAILED = FAILED }
+
+local SCHEMA = [[
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS receipts (
+  key TEXT PRIMARY KEY,
+  batch_id TEXT NOT NULL,
+  msg_index INTEGER,
+  message_id TEXT,
+  status TEXT,
+  reason TEXT,
+  description TEXT,
+  event_time TEXT,
+  received REAL
+);
+CREATE INDEX IF NOT EXISTS receipts_batch ON receipts (batch_id, msg_index);
+CREATE TABLE IF NOT EXISTS outcomes (
+  batch_id TEXT NOT NULL,
+  msg_index INTEGER NOT NULL,
+  rank INTEGER NOT NULL,
+  status TEXT,
+  reason TEXT,
+  description TEXT,
+  at TEXT,
+  PRIMARY KEY (batch_id, msg_index)
+);
+CREATE TABLE IF NOT EXISTS batches (
+  batch_id TEXT PRIMARY KEY,
+  campaign TEXT,
+  chunk INTEGER,
+  recipients INTEGER NOT NULL,
+  rows TEXT
+);
+CREATE INDEX IF NOT EXISTS batches_campaign ON batches (campaign);
+CREATE TABLE IF NOT EXISTS campaigns (
+  campaign TEXT PRIMARY KEY,
+  source TEXT,
+  rows INTEGER,
+  info TEXT
+);
+]]
+
+local Store = {}
+Store.__index = Store
+
+local function store_error(what, msg)
+  return errors.new("internal", format("outcomes: %s: %s", what, tostring(msg)))
+end
+
+local function sqlite()
+  local ok, m = pcall(require, "sinch.batch.sqlite")
+  if not ok then
+    error("sinch.batch.outcomes: the SQLite module (sinch.batch.sqlite) is not installed: " ..
+      tostring(m), 3)
+  end
+  return m
+end
+
+local STATEMENTS = {
+  receipt = "INSERT OR IGNORE INTO receipts (key, batch_id, msg_index, message_id, status, " ..
+    "reason, description, event_time, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  outcome = "INSERT INTO outcomes (batch_id, msg_index, rank, status, reason, description, at) " ..
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, msg_index) DO UPDATE SET " ..
+    "rank = excluded.rank, status = excluded.status, reason = excluded.reason, " ..
+    "description = excluded.description, at = excluded.at WHERE excluded.rank > outcomes.rank",
+  batch = "INSERT INTO batches (batch_id, campaign, chunk, recipients, rows) VALUES (?, ?, ?, ?, ?) " ..
+    "ON CONFLICT (batch_id) DO UPDATE SET campaign = excluded.campaign, chunk = excluded.chunk, " ..
+    "recipients = excluded.recipients, rows = excluded.rows",
+  campaign = "INSERT INTO campaigns (campaign, source, rows, info) VALUES (?, ?, ?, ?) " ..
+    "ON CONFLICT (campaign) DO UPDATE SET source = coalesce(excluded.source, campaigns.source), " ..
+    "rows = coalesce(excluded.rows, campaigns.rows), info = coalesce(excluded.info, campaigns.info)",
+  begin = "BEGIN IMMEDIATE",
+  commit = "COMMIT",
+  rollback = "ROLLBACK",
+}
+
+local OPEN_OPTIONS = { busy_timeout = "number" }
+
+--- Opens (creating) a store.
+-- @tparam string path the database file
+-- @tparam[opt] table opts `busy_timeout` (ms, default 10000)
+-- @return the store, or nil and an error
+function _M.open(path, opts)
+  if type(path) ~= "string" or path == "" then
+    error("outcomes.open: path: expected a file name, got " .. tostring(path), 2)
+  end
+  opts = opts or {}
+  options.assert(opts, OPEN_OPTIONS, "outcomes.open", nil, 1)
+  local db, err = sqlite().open(path, opts.busy_timeout)
+  if not db then return nil, store_error("open " .. path, err) end
+  local ok, serr = db:exec(SCHEMA)
+  if not ok then
+    db:close()
+    return nil, store_error("schema of " .. path, serr)
+  end
+  local self = setmetatable({ db = db, path = path, st = {} }, Store)
+  for name, sql in pairs(STATEMENTS) do
+    local st, perr = db:prepare(sql)
+    if not st then
+      self:close()
+      return nil, store_error("prepare " .. name, perr)
+    end
+    self.st[name] = st
+  end
+  return self
+end
+
+local function now_iso()
+  return os_date("!%Y-%m-%dT%H:%M:%SZ", os_time())
+end
+
+--- The key that makes a retried callback count once: the message and its
+-- status (a message has one receipt per status), or, without a message id,
+-- the batch, the index and the status.
+local function receipt_key(ev)
+  local status = ev.status or ""
+  if ev.message_id then return ev.message_id .. "|" .. status end
+  return format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status)
+end
+_M.receipt_key = receipt_key
+
+-- One receipt, inside a transaction the caller holds.  Returns true when it
+-- was new, false for a duplicate, nil and an error on failure.
+local function add_one(self, ev)
+  if type(ev) ~= "table" then
+    error("outcomes: add: expected an event from webhook.parse, got " .. type(ev), 3)
+  end
+  if ev.type ~= "message_delivery" or not ev.batch_id then return false end
+  local reason = type(ev.reason) == "table" and ev.reason or nil
+  local code = reason and type(reason.code) == "string" and reason.code or nil
+  local desc = reason and type(reason.description) == "string" and reason.description or nil
+  local at = ev.event_time or ev.accepted_time or now_iso()
+  local n, err = self.st.receipt:run(receipt_key(ev), ev.batch_id, ev.message_index,
+    ev.message_id, ev.status, code, desc, at, os_time())
+  if not n then return nil, store_error("insert receipt", err) end
+  if n == 0 then return false end
+  local rank = _M.STATUS_RANK[ev.status or ""] or PENDING
+  if ev.message_index ~= nil then
+    local ok, oerr = self.st.outcome:run(ev.batch_id, ev.message_index, rank, ev.status,
+      rank == FAILED and code or nil, rank == FAILED and desc or nil, at)
+    if not ok then return nil, store_error("update outcome", oerr) end
+  end
+  return true
+end
+
+local function txn(self, fn)
+  local ok, err = self.st.begin:run()
+  if not ok then return nil, store_error("begin", err) end
+  local pok, a, b = pcall(fn)
+  if pok and a ~= nil then
+    ok, err = self.st.commit:run()
+    if ok then return a, b end
+    self.st.rollback:run()
+    return nil, store_error("commit", err)
+  end
+  self.st.rollback:run()
+  if not pok then error(a, 0) end
+  return nil, b
+end
+
+function Store:_check()
+  if not self.db then error("outcomes: the store is closed", 3) end
+end
+
+--- Records one receipt (an event from `webhook.parse`).  Events that are not
+-- delivery receipts of a batch are ignored.
+-- @return true when new, false when already known (a retried callback) or
+-- not a batch receipt; nil and an error on failure
+function Store:add(ev)
+  self:_check()
+  return txn(self, function() return add_one(self, ev) end)
+end
+
+--- Records many receipts in one transaction (the fast way: a receiver
+-- queues events and flushes them together).
+-- @return the number of new receipts, or nil and an error
+function Store:add_many(events)
+  self:_check()
+  if type(events) ~= "table" then
+    error("outcomes: add_many: expected an array of events, got " .. type(events), 2)
+  end
+  return txn(self, function()
+    local new = 0
+    for _, ev in ipairs(events) do
+      local ok, err = add_one(self, ev)
+      if ok == nil then return nil, err end
+      if ok then new = new + 1 end
+    end
+    return new
+  end)
+end
+
+local function encode_rows(rows)
+  local parts = {}
+  for i, r in ipairs(rows) do parts[i] = tostring(r) end
+  return concat(parts, ",")
+end
+
+local function decode_rows(s)
+  local rows = {}
+  if not s or s == "" then return rows end
+  for item in s:gmatch("[^,]+") do rows[#rows + 1] = tonumber(item) or item end
+  return rows
+end
+_M.decode_rows = decode_rows
+
+--- Records which campaign rows a batch carries (from the journal): message
+-- index i (0-based) of `batch_id` is `rows[i + 1]`.
+function Store:add_batch(t)
+  self:_check()
+  if type(t) ~= "table" or type(t.batch_id) ~= "string" or t.batch_id == "" then
+    error("outcomes: add_batch: batch_id: expected a non-empty string", 2)
+  end
+  if type(t.rows) ~= "table" then
+    error("outcomes: add_batch: rows: expected an array of row numbers", 2)
+  end
+  local n, err = self.st.batch:run(t.batch_id, t.campaign and tostring(t.campaign) or nil,
+    t.chunk, #t.rows, encode_rows(t.rows))
+  if not n then return nil, store_error("insert batch", err) end
+  return true
+end
+
+--- Records what is known of a campaign: its source file and row count.
+function Store:add_campaign(t)
+  self:_check()
+  if type(t) ~= "table" or t.campaign == nil then
+    error("outcomes: add_campaign: campaign: expected an id", 2)
+  end
+  local n, err = self.st.campaign:run(tostring(t.campaign), t.source, t.rows, t.info)
+  if not n then return nil, store_error("insert campaign", err) end
+  return true
+end
+
+local function query(self, sql, ...)
+  local st, err = self.db:prepare(sql)
+  if not st then return nil, store_error("prepare", err) end
+  local rows, qerr = st:rows(...)
+  st:close()
+  if not rows then return nil, store_error("query", qerr) end
+  return rows
+end
+
+--- The report of one campaign (or of every receipt when `campaign` is nil).
+-- @return { campaign, rows, batches, recipients, delivered, failed,
+--   failed_by_reason = { CODE = n }, pending, receipts, duplicates_ignored,
+--   last_receipt, unmatched_receipts }
+function Store:report(campaign)
+  self:_check()
+  local r = { campaign = campaign, failed_by_reason = {} }
+  local where, args = "", {}
+  if campaign ~= nil then
+    where, args = " WHERE b.campaign = ?", { tostring(campaign) }
+  end
+  local rows, err = query(self, "SELECT count(*), coalesce(sum(recipients), 0) FROM batches b" ..
+    where, args[1])
+  if not rows then return nil, err end
+  r.batches, r.recipients = rows[1][1], rows[1][2]
+  rows, err = query(self, "SELECT o.rank, o.reason, count(*), max(o.at) FROM outcomes o " ..
+    "JOIN batches b ON b.batch_id = o.batch_id" .. where .. " GROUP BY o.rank, o.reason", args[1])
+  if not rows then return nil, err end
+  r.delivered, r.failed, r.in_progress = 0, 0, 0
+  for _, row in ipairs(rows) do
+    local rank, reason, n = row[1], row[2], row[3]
+    if rank == DELIVERED then
+      r.delivered = r.delivered + n
+    elseif rank == FAILED then
+      r.failed = r.failed + n
+      local code = reason or "UNKNOWN"
+      r.failed_by_reason[code] = (r.failed_by_reason[code] or 0) + n
+    else
+      r.in_progress = r.in_progress + n
+    end
+  end
+  r.pending = r.recipients - r.delivered - r.failed
+  rows, err = query(self, "SELECT count(*), max(r.event_time) FROM receipts r " ..
+    "JOIN batches b ON b.batch_id = r.batch_id" .. where, args[1])
+  if not rows then return nil, err end
+  r.receipts, r.last_receipt = rows[1][1], rows[1][2]
+  rows, err = query(self, "SELECT count(*) FROM receipts r WHERE NOT EXISTS " ..
+    "(SELECT 1 FROM batches b WHERE b.batch_id = r.batch_id)")
+  if not rows then return nil, err end
+  r.unmatched_receipts = rows[1][1]
+  if campaign ~= nil then
+    rows, err = query(self, "SELECT source, rows FROM campaigns WHERE campaign = ?", tostring(campaign))
+    if not rows then return nil, err end
+    if rows[1] then r.source, r.rows = rows[1][1], rows[1][2] end
+  end
+  return r
+end
+
+--- The failed recipients of a campaign, each with its source row.
+-- @return an array of { row = n, batch_id, index, reason, description }
+-- ordered by row
+function Store:failed(campaign)
+  self:_check()
+  local rows, err = query(self, "SELECT o.batch_id, o.msg_index, o.reason, o.description, b.rows " ..
+    "FROM outcomes o JOIN batches b ON b.batch_id = o.batch_id " ..
+    "WHERE o.rank = ? AND (? IS NULL OR b.campaign = ?) ORDER BY b.chunk, o.batch_id, o.msg_index",
+    FAILED, campaign, campaign)
+  if not rows then return nil, err end
+  local out, cache_id, cache_rows = {}, nil, nil
+  for _, row in ipairs(rows) do
+    if row[1] ~= cache_id then cache_id, cache_rows = row[1], decode_rows(row[5]) end
+    out[#out + 1] = { batch_id = row[1], index = row[2], reason = row[3], description = row[4],
+                      row = cache_rows[floor(row[2]) + 1] }
+  end
+  return out
+end
+
+function Store:close()
+  if self.st then
+    for _, st in pairs(self.st) do st:close() end
+    self.st = nil
+  end
+  if self.db then
+    self.db:close()
+    self.db = nil
+  end
+end
+
+function Store:__tostring()
+  return format("sinch.batch.outcomes (%s, %s)", self.path, self.db and "open" or "closed")
+end
+
+return _M

@@ -1,0 +1,141 @@
+-- The receipts store (sinch.batch.outcomes on sinch.batch.sqlite): receipts
+-- counted once, outcomes that only move forward, rows joined through the
+-- batches of the journal, any number of writers on one file.
+local outcomes = require "sinch.batch.outcomes"
+local webhook = require "sinch.batch.webhook"
+local cjson = require "cjson"
+
+local function receipt(batch_id, index, status, code, message_id)
+  local body = {
+    app_id = "app", project_id = "p",
+    event_time = string.format("2026-11-29T10:00:%02dZ", index % 60),
+    message_delivery_report = {
+      message_id = message_id or (batch_id .. "-" .. index), status = status,
+      reason = code and { code = code, description = code .. " text" } or nil,
+    },
+    message_metadata = cjson.encode({ batchId = batch_id, messageIndex = index }),
+  }
+  return assert(webhook.parse(cjson.encode(body)))
+end
+
+local tmp
+local function fresh()
+  tmp = os.tmpname()
+  os.remove(tmp)
+  return assert(outcomes.open(tmp))
+end
+local function cleanup()
+  for _, sfx in ipairs({ "", "-wal", "-shm" }) do os.remove(tmp .. sfx) end
+end
+
+describe("outcomes store", function()
+  after_each(cleanup)
+
+  it("counts a retried callback once", function()
+    local s = fresh()
+    assert.is_true(s:add(receipt("B1", 0, "DELIVERED")))
+    assert.is_false(s:add(receipt("B1", 0, "DELIVERED")))
+    assert.equal(1, s:add_many({ receipt("B1", 0, "DELIVERED"), receipt("B1", 1, "DELIVERED") }))
+    assert(s:add_batch{ batch_id = "B1", campaign = "c", chunk = 1, rows = { 2, 3, 4 } })
+    local r = assert(s:report("c"))
+    assert.equal(3, r.recipients)
+    assert.equal(2, r.delivered)
+    assert.equal(2, r.receipts)
+    assert.equal(1, r.pending)
+    s:close()
+  end)
+
+  it("moves an outcome forward only, whatever the order", function()
+    local s = fresh()
+    assert(s:add_batch{ batch_id = "B", campaign = "c", rows = { 10, 11, 12 } })
+    s:add(receipt("B", 0, "DELIVERED"))
+    s:add(receipt("B", 0, "QUEUED_ON_CHANNEL"))          -- late and out of order
+    s:add(receipt("B", 1, "FAILED", "RECIPIENT_NOT_REACHABLE"))
+    s:add(receipt("B", 2, "FAILED", "CHANNEL_FAILURE"))
+    s:add(receipt("B", 2, "DELIVERED"))                  -- a fallback channel made it
+    local r = assert(s:report("c"))
+    assert.equal(2, r.delivered)
+    assert.equal(1, r.failed)
+    assert.same({ RECIPIENT_NOT_REACHABLE = 1 }, r.failed_by_reason)
+    local f = assert(s:failed("c"))
+    assert.equal(1, #f)
+    assert.equal(11, f[1].row)
+    assert.equal("RECIPIENT_NOT_REACHABLE", f[1].reason)
+    s:close()
+  end)
+
+  it("joins a receipt that overtook its batch when the batch is recorded", function()
+    local s = fresh()
+    s:add(receipt("EARLY", 1, "FAILED", "BAD_REQUEST"))
+    local r = assert(s:report())
+    assert.equal(1, r.unmatched_receipts)
+    assert(s:add_batch{ batch_id = "EARLY", campaign = "late", chunk = 7, rows = { 5, 6 } })
+    r = assert(s:report("late"))
+    assert.equal(0, r.unmatched_receipts)
+    assert.equal(1, r.failed)
+    assert.equal(6, assert(s:failed("late"))[1].row)
+    s:close()
+  end)
+
+  it("ignores events that are not batch delivery receipts", function()
+    local s = fresh()
+    local ev = assert(webhook.parse('{"message_delivery_report":{"status":"DELIVERED"}}'))
+    assert.is_false(s:add(ev))
+    local other = assert(webhook.parse('{"contact_create_notification":{"contact":{"id":"x"}}}'))
+    assert.is_false(s:add(other))
+    assert.equal(0, assert(s:report()).receipts)
+    s:close()
+  end)
+
+  it("reports misuse and a closed store", function()
+    assert.has_error(function() outcomes.open("") end)
+    assert.has_error(function() outcomes.open("x", { nope = 1 }) end)
+    local s = fresh()
+    assert.has_error(function() s:add("x") end)
+    assert.has_error(function() s:add_batch{ rows = {} } end)
+    s:close()
+    s:close()
+    assert.has_error(function() s:report() end)
+    assert.matches("closed", tostring(s))
+  end)
+
+  it("returns nil, err for a file it cannot open", function()
+    local s, err = outcomes.open("/nonexistent-dir/x/receipts.db")
+    assert.is_nil(s)
+    assert.equal("internal", err.kind)
+    assert.matches("nonexistent", err.message)
+  end)
+
+  it("takes writers from several processes on one file", function()
+    local s = fresh()
+    s:close()
+    local lua = arg and arg[-1] or "lua5.4"
+    local build = os.getenv("SINCH_BATCH_BUILD") or "build"
+    local script = [[
+      local outcomes = require "sinch.batch.outcomes"
+      local webhook, cjson = require "sinch.batch.webhook", require "cjson"
+      local s = assert(outcomes.open(arg[1]))
+      local w = arg[2]
+      for i = 0, 299 do
+        local body = cjson.encode{ message_delivery_report = { message_id = w .. i, status = "DELIVERED" },
+          message_metadata = cjson.encode{ batchId = "W" .. w, messageIndex = i } }
+        assert(s:add(assert(webhook.parse(body))))
+      end
+      s:close()
+    ]]
+    local f = assert(io.open(tmp .. ".lua", "w")); f:write(script); f:close()
+    local cmd = {}
+    for w = 1, 3 do
+      cmd[#cmd + 1] = string.format(
+        "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='%s/?.so;;' %s %s %s %d &",
+        package.cpath:match("^([^;]+)/%?%.so") or build, lua, tmp .. ".lua", tmp, w)
+    end
+    cmd[#cmd + 1] = "wait"
+    assert(os.execute(table.concat(cmd, " ")))
+    os.remove(tmp .. ".lua")
+    s = assert(outcomes.open(tmp))
+    for w = 1, 3 do assert(s:add_batch{ batch_id = "W" .. w, campaign = "multi", rows = {} }) end
+    assert.equal(900, assert(s:report("multi")).receipts)
+    s:close()
+  end)
+end)

@@ -1,0 +1,154 @@
+/* journal.c -- what the campaign journal needs from the system and Lua's io
+ * cannot give: an append-only file where each line goes out in one write(2)
+ * and is on disk (fsync) before append() returns, and content digests.
+ *
+ *   local j = core.journal_open(path)   -- O_WRONLY|O_APPEND|O_CREAT, 0644
+ *   j:append(line)                       -- line .. "\n", one write, fsync
+ *                                           (a leading "\n" ends a torn line)
+ *   j:close()
+ *   core.digest(s [, seed_hex]) -> 16 hex digits (FNV-1a 64, chainable)
+ *   core.file_digest(path) -> hex, size | nil, err
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "binding.h"
+
+#define SB_JOURNAL_MT "sinch.batch.Journal"
+
+typedef struct sb_journal {
+    int fd;
+} sb_journal;
+
+static int io_fail(lua_State *L, const char *what, const char *path) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "journal %s: %s: %s", path, what, strerror(errno));
+    return sb_lua_fail_msg(L, SINCH_BATCH_ERROR_INTERNAL, msg);
+}
+
+static int l_journal_open(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    sb_journal *j = lua_newuserdata(L, sizeof *j);
+    j->fd = -1;
+    luaL_setmetatable(L, SB_JOURNAL_MT);
+    j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (j->fd < 0) return io_fail(L, "cannot open for appending", path);
+    return 1;
+}
+
+/* j:append(line) -> true | nil, err */
+static int l_journal_append(lua_State *L) {
+    sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
+    size_t len, off = 0;
+    const char *line = luaL_checklstring(L, 2, &len);
+    char *buf;
+    if (j->fd < 0) return luaL_error(L, "attempt to use a closed journal");
+    /* one line; a leading newline is allowed (it ends a torn last line) */
+    if (len > 1 && memchr(line + 1, '\n', len - 1))
+        return luaL_argerror(L, 2, "a journal line holds no newline");
+    buf = malloc(len + 1);
+    if (buf == NULL) return luaL_error(L, "out of memory");
+    memcpy(buf, line, len);
+    buf[len++] = '\n';
+    while (off < len) { /* one write(2) for a regular file; loop for safety */
+        ssize_t w = write(j->fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            free(buf);
+            return io_fail(L, "write failed", "file");
+        }
+        off += (size_t)w;
+    }
+    free(buf);
+    while (fsync(j->fd) != 0) {
+        if (errno != EINTR) return io_fail(L, "fsync failed", "file");
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_journal_close(lua_State *L) {
+    sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
+    if (j->fd >= 0) close(j->fd);
+    j->fd = -1;
+    return 0;
+}
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+static void push_hex(lua_State *L, uint64_t h) {
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    lua_pushstring(L, hex);
+}
+
+/* core.digest(s [, seed_hex]) */
+static int l_digest(lua_State *L) {
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    uint64_t h = FNV_OFFSET;
+    if (!lua_isnoneornil(L, 2)) h = strtoull(luaL_checkstring(L, 2), NULL, 16);
+    push_hex(L, fnv(h, (const unsigned char *)s, n));
+    return 1;
+}
+
+/* core.file_digest(path) -> hex, size | nil, err */
+static int l_file_digest(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    unsigned char buf[65536];
+    uint64_t h = FNV_OFFSET;
+    double size = 0;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return io_fail(L, "cannot read", path);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        h = fnv(h, buf, n);
+        size += (double)n;
+    }
+    if (ferror(f)) {
+        fclose(f);
+        return io_fail(L, "read failed", path);
+    }
+    fclose(f);
+    push_hex(L, h);
+    lua_pushnumber(L, size);
+    return 2;
+}
+
+static const luaL_Reg journal_methods[] = {
+    {"append", l_journal_append},
+    {"close", l_journal_close},
+    {NULL, NULL},
+};
+static const luaL_Reg journal_meta[] = {
+    {"__gc", l_journal_close},
+    {"__close", l_journal_close},
+    {NULL, NULL},
+};
+static const luaL_Reg funcs[] = {
+    {"journal_open", l_journal_open},
+    {"digest", l_digest},
+    {"file_digest", l_file_digest},
+    {NULL, NULL},
+};
+
+void sb_lua_open_journal(lua_State *L) {
+    sb_lua_newclass(L, SB_JOURNAL_MT, journal_methods, journal_meta);
+    luaL_setfuncs(L, funcs, 0);
+}
