@@ -77,6 +77,8 @@ build = {
       sources = {
         "src/core/buf.c",
         "src/core/builder.c",
+        "src/core/builder_fields.c",
+        "src/core/builder_row.c",
         "src/core/call.c",
         "src/core/client.c",
         "src/core/csv.c",
@@ -85,11 +87,14 @@ build = {
         "src/core/feed.c",
         "src/core/http.c",
         "src/core/json.c",
+        "src/core/plan.c",
         "src/core/rules.c",
         "src/core/jsonread.c",
         "src/core/webhook.c",
         "src/curl/csvfile.c", -- the CSV file source: stdio, no libcurl
         "src/lua/builder.c",
+        "src/lua/builder_plan.c",
+        "src/lua/builder_rows.c",
         "src/lua/client.c",
         "src/lua/core.c",
         "src/lua/csv.c",

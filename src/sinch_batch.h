@@ -409,6 +409,37 @@ SINCH_BATCH_API int sinch_batch_builder_row(sinch_batch_builder *b, const char *
                                             const sinch_batch_param *params, size_t n);
 
 SINCH_BATCH_API size_t sinch_batch_builder_count(const sinch_batch_builder *b);
+
+/* The builder's own checks, applied to every entry (steps and row alike):
+ * it reads the ${name}s the message uses from the message JSON once.
+ * Always: an empty parameter value is never sent -- for a name the message
+ * uses it counts as missing, any other empty value is left out.  With
+ * SINCH_BATCH_PLAN_PARAMS a missing name takes its default (below) or fails
+ * the entry ("recipients[3].parameters: missing value for ${code}",
+ * "recipients[3].parameters.code: empty; the message uses ${code}").
+  * With SINCH_BATCH_PLAN_RECIPIENT each channel must be in `channels` (NULL: the
+ * built-in table) and phone channels take phone identities
+ * (sinch_batch_phone_ok).  SINCH_BATCH_PLAN_DISPATCH_ONLY: contact_id
+ * recipients are refused.  `channels` must outlive the builder. */
+#define SINCH_BATCH_PLAN_PARAMS 1u
+#define SINCH_BATCH_PLAN_RECIPIENT 2u
+#define SINCH_BATCH_PLAN_DISPATCH_ONLY 4u
+SINCH_BATCH_API int sinch_batch_builder_plan(sinch_batch_builder *b, unsigned flags,
+                                             const sinch_batch_channel *channels);
+/* The value a missing (or empty) ${name} takes; a name the message does not
+ * use is ignored.  An empty value removes the default. */
+SINCH_BATCH_API int sinch_batch_builder_default(sinch_batch_builder *b, const char *name,
+                                                size_t name_len, const char *value,
+                                                size_t value_len);
+/* The i-th ${name} the message uses (from 0): 1 and *name, *len; or 0. */
+SINCH_BATCH_API int sinch_batch_builder_param_name(const sinch_batch_builder *b, size_t i,
+                                                   const char **name, size_t *len);
+/* The i-th parameter name given since new()/reset() that the message never
+ * uses: how many entries gave it (and *name, *len), or 0 past the end. */
+SINCH_BATCH_API size_t sinch_batch_builder_unused(const sinch_batch_builder *b, size_t i,
+                                                  const char **name, size_t *len);
+/* Bytes of memory the builder holds (for a garbage collector's accounting). */
+SINCH_BATCH_API size_t sinch_batch_builder_memory(const sinch_batch_builder *b);
 /* Closes the body (idempotent) and returns it; NULL with the builder's error
  * set when the batch is empty or an entry is still open. */
 SINCH_BATCH_API const char *sinch_batch_builder_body(sinch_batch_builder *b, size_t *len);

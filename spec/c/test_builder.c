@@ -88,7 +88,8 @@ static void test_params_and_metadata(void) {
     CHECK_INT(sinch_batch_builder_contact(b, "C2", 2), SINCH_BATCH_OK);
     CHECK_INT(sinch_batch_builder_entry_raw(b, "message_metadata", "{}", 2), SINCH_BATCH_OK);
     CHECK_INT(sinch_batch_builder_end(b), SINCH_BATCH_OK);
-    /* contact + parameters only */
+    /* contact + an empty parameter: never sent (the message's ${name} is
+     * missing, which only a plan makes an error) */
     CHECK_INT(sinch_batch_builder_begin(b), SINCH_BATCH_OK);
     CHECK_INT(sinch_batch_builder_contact(b, "C3", 2), SINCH_BATCH_OK);
     CHECK_INT(sinch_batch_builder_param(b, "name", 4, "", 0), SINCH_BATCH_OK);
@@ -99,7 +100,7 @@ static void test_params_and_metadata(void) {
                    "\"parameters\":{\"name\":\"Ann\",\"code\":\"1234\"},"
                    "\"message_metadata\":{\"row\":\"1\"},\"conversation_metadata\":{\"c\":2}},"
                    "{\"recipient\":{\"contact_id\":\"C2\"},\"message_metadata\":{}},"
-                   "{\"recipient\":{\"contact_id\":\"C3\"},\"parameters\":{\"name\":\"\"}}]}");
+                   "{\"recipient\":{\"contact_id\":\"C3\"}}]}");
     check_json_equal(body_of(b),
                      "{\"app_id\":\"APP\",\"message\":{\"text_message\":{\"text\":\"Hi ${name}\"}},"
                      "\"recipient_and_params\":["
@@ -108,7 +109,7 @@ static void test_params_and_metadata(void) {
                      "  \"parameters\":{\"code\":\"1234\",\"name\":\"Ann\"},"
                      "  \"conversation_metadata\":{\"c\":2},\"message_metadata\":{\"row\":\"1\"}},"
                      " {\"recipient\":{\"contact_id\":\"C2\"},\"message_metadata\":{}},"
-                     " {\"recipient\":{\"contact_id\":\"C3\"},\"parameters\":{\"name\":\"\"}}]}");
+                     " {\"recipient\":{\"contact_id\":\"C3\"}}]}");
     sinch_batch_builder_free(b);
 }
 
@@ -486,7 +487,7 @@ static void test_row_matches_the_steps(void) {
                           "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
                           "\"WHATS\\\"APP\",\"identity\":\"+4\\\\6\"}]}},\"parameters\":{"
                           "\"k\\\"ey\":\"say \\\"hi\\\"\\\\ \\n\\t\\u0001 caf\xc3\xa9 \xf0\x9f\x98\x80\","
-                          "\"empty\":\"\",\"null\":\"\",\"a somewhat longer parameter name\":"
+                          "\"a somewhat longer parameter name\":"
                           "\"and a value longer than sixteen bytes\"}},"
                           "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
                           "\"MESSENGER\",\"identity\":\"\xf0\x9f\x98\x80\"}]}},\"parameters\":{"
@@ -558,6 +559,126 @@ static void test_row_errors(void) {
     sinch_batch_builder_free(b);
 }
 
+/* ----------------------------------------------------------- the plan */
+
+#define MSG2 "{\"text_message\":{\"text\":\"Hi ${name}, ${code}\"},\"k${nokey}\":[\"${code}\"]}"
+
+static sinch_batch_builder *plan_builder(unsigned flags) {
+    sinch_batch_error err;
+    sinch_batch_builder *b = sinch_batch_builder_new("APP", MSG2, strlen(MSG2), 0, &err);
+    CHECK(b != NULL);
+    if (b == NULL) exit(1);
+    CHECK_INT(sinch_batch_builder_plan(b, flags, NULL), SINCH_BATCH_OK);
+    return b;
+}
+
+/* The names come from the message's string values, each once. */
+static void test_plan_names(void) {
+    sinch_batch_builder *b = plan_builder(0);
+    const char *name;
+    size_t len;
+    CHECK_INT(sinch_batch_builder_param_name(b, 0, &name, &len), 1);
+    CHECK_INT(len, 4);
+    CHECK(memcmp(name, "name", 4) == 0);
+    CHECK_INT(sinch_batch_builder_param_name(b, 1, &name, &len), 1);
+    CHECK(len == 4 && memcmp(name, "code", 4) == 0);
+    CHECK_INT(sinch_batch_builder_param_name(b, 2, &name, &len), 0);
+    sinch_batch_builder_free(b);
+}
+
+/* Missing, empty, defaults: the same through row() and the steps. */
+static void test_plan_params(void) {
+    sinch_batch_builder *a = plan_builder(SINCH_BATCH_PLAN_PARAMS);
+    sinch_batch_builder *b = plan_builder(SINCH_BATCH_PLAN_PARAMS);
+    const sinch_batch_param both[] = {P("name", "Ann"), P("code", "1")};
+    const sinch_batch_param no_code[] = {P("name", "Ann")};
+    const sinch_batch_param empty_code[] = {P("name", "Ann"), P("code", "")};
+    const sinch_batch_param extra[] = {P("name", "Ann"), P("code", "2"), P("nmae", "x"),
+                                       P("blank", "")};
+    const char *uname;
+    size_t ulen;
+    CHECK_INT(row_both(a, b, "SMS", "+46700000001", 12, both, NP(both)), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "SMS", "+46700000002", 12, no_code, NP(no_code)), SINCH_BATCH_ERR);
+    CHECK_STR(errmsg(a), "recipients[2].parameters: missing value for ${code}");
+    CHECK_INT(row_both(a, b, "SMS", "+46700000002", 12, empty_code, NP(empty_code)),
+              SINCH_BATCH_ERR);
+    CHECK_STR(errmsg(a), "recipients[2].parameters.code: empty; the message uses ${code}");
+    CHECK_INT(row_both(a, b, "SMS", "+46700000002", 12, extra, NP(extra)), SINCH_BATCH_OK);
+    /* unused names are counted (empty ones are left out, not counted) */
+    CHECK_INT(sinch_batch_builder_unused(a, 0, &uname, &ulen), 1);
+    CHECK(ulen == 4 && memcmp(uname, "nmae", 4) == 0);
+    CHECK_INT(sinch_batch_builder_unused(a, 1, &uname, &ulen), 0);
+    CHECK_INT(sinch_batch_builder_unused(b, 0, &uname, &ulen), 1);
+    /* defaults fill missing and empty values */
+    CHECK_INT(sinch_batch_builder_default(a, "code", 4, "D", 1), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_default(b, "code", 4, "D", 1), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_default(a, "other", 5, "X", 1), SINCH_BATCH_OK); /* ignored */
+    CHECK_INT(row_both(a, b, "SMS", "+46700000003", 12, no_code, NP(no_code)), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "SMS", "+46700000004", 12, empty_code, NP(empty_code)),
+              SINCH_BATCH_OK);
+    CHECK_STR(body_of(a), body_of(b));
+    check_json_equal(body_of(a),
+                     "{\"app_id\":\"APP\",\"message\":" MSG2 ",\"recipient_and_params\":["
+#define R(n) "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":\"SMS\"," \
+             "\"identity\":\"+4670000000" n "\"}]}},"
+                     R("1") "\"parameters\":{\"name\":\"Ann\",\"code\":\"1\"}},"
+                     R("2") "\"parameters\":{\"name\":\"Ann\",\"code\":\"2\",\"nmae\":\"x\"}},"
+                     R("3") "\"parameters\":{\"name\":\"Ann\",\"code\":\"D\"}},"
+                     R("4") "\"parameters\":{\"name\":\"Ann\",\"code\":\"D\"}}]}");
+#undef R
+    /* reset() forgets the unused counts */
+    sinch_batch_builder_reset(a);
+    CHECK_INT(sinch_batch_builder_unused(a, 0, NULL, NULL), 0);
+    sinch_batch_builder_free(a);
+    sinch_batch_builder_free(b);
+}
+
+/* Defaults also land before metadata, and without the PARAMS flag a missing
+ * name is simply not sent. */
+static void test_plan_defaults_with_metadata(void) {
+    sinch_batch_builder *b = plan_builder(0);
+    CHECK_INT(sinch_batch_builder_default(b, "name", 4, "you", 3), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_begin(b), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_contact(b, "C1", 2), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_param(b, "name", 4, "", 0), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_entry_raw(b, "message_metadata", "{}", 2), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_end(b), SINCH_BATCH_OK);
+    check_json_equal(body_of(b),
+                     "{\"app_id\":\"APP\",\"message\":" MSG2 ",\"recipient_and_params\":["
+                     "{\"recipient\":{\"contact_id\":\"C1\"},\"parameters\":{\"name\":\"you\"},"
+                     "\"message_metadata\":{}}]}");
+    sinch_batch_builder_free(b);
+}
+
+static void test_plan_recipient(void) {
+    unsigned f = SINCH_BATCH_PLAN_RECIPIENT | SINCH_BATCH_PLAN_DISPATCH_ONLY;
+    sinch_batch_builder *a = plan_builder(f), *b = plan_builder(f);
+    static const sinch_batch_channel mine[] = {{"PIGEON", 0}, {"SMS", SINCH_BATCH_CHANNEL_PHONE},
+                                               {NULL, 0}};
+    CHECK_INT(row_both(a, b, "SMS", "46700000001", 11, NULL, 0), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "SMS", "+46700000001", 12, NULL, 0), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "SMS", "0701234", 7, NULL, 0), SINCH_BATCH_ERR);
+    CHECK_STR(errmsg(a), "recipients[3].recipient.identified_by.channel_identities[1].identity: "
+                         "\"0701234\" is not a phone number (an optional +, then 7 to 15 "
+                         "digits, the first not 0) for channel SMS");
+    CHECK_INT(row_both(a, b, "TELEGRAM", "someone", 7, NULL, 0), SINCH_BATCH_OK);
+    CHECK_INT(row_both(a, b, "PIGEON", "coop", 4, NULL, 0), SINCH_BATCH_ERR);
+    CHECK(strstr(errmsg(a), "channel_identities[1].channel: unknown channel \"PIGEON\" (known: "
+                            "SMS, MMS,") != NULL);
+    CHECK_INT(sinch_batch_builder_begin(a), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_contact(a, "C1", 2), SINCH_BATCH_ERR);
+    CHECK_STR(errmsg(a), "recipients[4].recipient.contact_id: processing_strategy DISPATCH_ONLY "
+                         "takes identified_by recipients only");
+    /* a caller's channel table */
+    CHECK_INT(sinch_batch_builder_plan(a, SINCH_BATCH_PLAN_RECIPIENT, mine), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_row(a, "PIGEON", "coop", 4, NULL, 0), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_builder_row(a, "TELEGRAM", "someone", 7, NULL, 0), SINCH_BATCH_ERR);
+    CHECK_INT(sinch_batch_builder_count(a), 4);
+    CHECK(sinch_batch_builder_memory(a) > 100);
+    sinch_batch_builder_free(a);
+    sinch_batch_builder_free(b);
+}
+
 static void test_null_builder(void) {
     CHECK_INT(sinch_batch_builder_begin(NULL), SINCH_BATCH_ERR);
     CHECK_INT(sinch_batch_builder_end(NULL), SINCH_BATCH_ERR);
@@ -584,6 +705,10 @@ int main(void) {
     RUN(test_reset);
     RUN(test_row_matches_the_steps);
     RUN(test_row_errors);
+    RUN(test_plan_names);
+    RUN(test_plan_params);
+    RUN(test_plan_defaults_with_metadata);
+    RUN(test_plan_recipient);
     RUN(test_null_builder);
     CHECK_DONE();
 }

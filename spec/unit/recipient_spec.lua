@@ -43,6 +43,20 @@ describe("sinch.batch.recipient", function()
       assert.same(one("SMS", "+123456789012345"), R.sms("+123456789012345"))
     end)
 
+    it("follow the channel table as it is now (the fast path reads it on each call)", function()
+      local saved = R.channels.SMS
+      R.channels.SMS = {} -- no longer a phone channel: any identity
+      local ok, got = pcall(R.sms, "not-a-number")
+      R.channels.SMS = nil -- unknown: refused
+      local ok2, err2 = pcall(R.sms, "+46700000001")
+      R.channels.SMS = saved
+      assert.is_true(ok, got)
+      assert.same(one("SMS", "not-a-number"), got)
+      assert.is_false(ok2)
+      assert.matches('unknown channel "SMS"', err2)
+      assert.same(one("SMS", "+46700000001"), R.sms("+46700000001"))
+    end)
+
     it("accept numbers with or without + (the C core's rule)", function()
       assert.same(one("SMS", "46700000001"), R.sms("46700000001"))
       assert.same(one("WHATSAPP", "48123456789"), R.whatsapp("48123456789"))

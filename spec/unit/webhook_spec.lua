@@ -170,6 +170,15 @@ describe("webhook.verify", function()
     assert.is_nil(text:find(expected_for_tampered["x-sinch-webhook-signature"], 1, true))
   end)
 
+  it("refuses an empty secret, which anyone can sign with", function()
+    local body = "{}"
+    local headers = webhook.sign("x", body, "n1", os.time())
+    assert.has_error(function() webhook.verify("", headers, body) end,
+      "verify: secret: must not be empty (anyone can sign with it)")
+    assert.has_error(function() webhook.verify({ "real", "" }, headers, body) end,
+      "verify: secret[2]: must not be empty (anyone can sign with it)")
+  end)
+
   describe("secret rotation", function()
     it("accepts when any secret of the list matches", function()
       local v = vectors[1]

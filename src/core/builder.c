@@ -7,58 +7,11 @@
  * top-level fields after it.  An entry is only ever complete or absent: any
  * error inside an entry drops it (the buffer goes back to the end of the
  * previous entry) and leaves the builder ready for the next begin().
- * row() writes the common entry (one identity, parameters) in one go and
- * hands anything unusual to the steps, so both always agree.
+ * The plan (plan.c) adds the per-recipient rules to the steps; row() and
+ * the plan's API are in builder_row.c, the top-level fields in
+ * builder_fields.c.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "core.h"
-#include "json.h"
-
-/* Where the builder is in the grammar  begin (contact | identity+) param*
- * entry_raw* end. */
-enum state {
-    S_OPEN,    /* between entries */
-    S_BEGUN,   /* begin(): `{"recipient":{` written */
-    S_CONTACT, /* the contact_id is written, the recipient object closed */
-    S_IDS,     /* inside "channel_identities":[ */
-    S_PARAMS,  /* inside "parameters":{ */
-    S_RAW,     /* after a per-recipient metadata member */
-    S_CLOSED   /* body() closed the array and wrote the fields */
-};
-
-#define RAW_MESSAGE_METADATA 1u
-#define RAW_CONVERSATION_METADATA 2u
-
-typedef struct field {
-    char *key;
-    char *json; /* the value, as JSON text */
-    size_t len;
-} field;
-
-struct sinch_batch_builder {
-    sb_buf body;
-    size_t head_len;    /* up to and including `"recipient_and_params":[` */
-    size_t entries_len; /* end of the last complete entry */
-    size_t count;
-    size_t max;
-    enum state state;
-    int n_ids;          /* channel identities in the open entry */
-    unsigned raw_seen;  /* RAW_* members in the open entry */
-    int dirty;          /* fields changed since the body was closed */
-    field *fields;
-    size_t n_fields;
-    sinch_batch_error err;
-};
-
-#define LIT(b, s) sb_json_put((b), (s), sizeof(s) - 1)
-#define PUTC(b, c) sb_json_put((b), (c), 1)
-
-/* The 1-based position of the entry being written (or about to be). */
-static size_t pos(const sinch_batch_builder *b) { return b->count + 1; }
+#include "builder_int.h"
 
 static int in_entry(const sinch_batch_builder *b) {
     return b->state != S_OPEN && b->state != S_CLOSED;
@@ -72,8 +25,7 @@ static void drop_entry(sinch_batch_builder *b) {
     b->state = S_OPEN;
 }
 
-static int invalid(sinch_batch_builder *b, const char *fmt, ...) SB_PRINTF(2, 3);
-static int invalid(sinch_batch_builder *b, const char *fmt, ...) {
+int sb_builder_invalid(sinch_batch_builder *b, const char *fmt, ...) {
     va_list ap;
     drop_entry(b);
     va_start(ap, fmt);
@@ -82,7 +34,7 @@ static int invalid(sinch_batch_builder *b, const char *fmt, ...) {
     return SINCH_BATCH_ERR;
 }
 
-static int nomem(sinch_batch_builder *b) {
+int sb_builder_nomem(sinch_batch_builder *b) {
     drop_entry(b);
     return sb_error_nomem(&b->err, "batch builder");
 }
@@ -93,9 +45,7 @@ static int json_failed(sinch_batch_builder *b, int rc, size_t bad, const char *w
     return nomem(b);
 }
 
-/* A parameter or field name for an error message: at most 64 bytes, no
- * control characters. */
-static const char *quote_name(char *out, size_t outsz, const char *s, size_t n) {
+const char *sb_builder_name(char *out, size_t outsz, const char *s, size_t n) {
     sb_sanitize(out, outsz < 65 ? outsz : 65, s, n);
     return out;
 }
@@ -155,6 +105,12 @@ sinch_batch_builder *sinch_batch_builder_new(const char *app_id, const char *mes
         sinch_batch_builder_free(b);
         return NULL;
     }
+    if (sb_plan_init(&b->plan, message_json, message_len) != 0 ||
+        (b->extra = calloc(b->plan.n_names + 1, sizeof *b->extra)) == NULL) {
+        sb_error_nomem(err, "batch builder");
+        sinch_batch_builder_free(b);
+        return NULL;
+    }
     b->head_len = b->entries_len = b->body.len;
     b->state = S_OPEN;
     return b;
@@ -169,6 +125,8 @@ void sinch_batch_builder_free(sinch_batch_builder *b) {
     }
     free(b->fields);
     sb_buf_free(&b->body);
+    sb_plan_free(&b->plan);
+    free(b->extra);
     free(b);
 }
 
@@ -184,98 +142,7 @@ void sinch_batch_builder_reset(sinch_batch_builder *b) {
     b->body.data[b->body.len] = '\0';
     b->count = 0;
     b->state = S_OPEN;
-}
-
-/* ------------------------------------------------------------ top fields */
-
-static int reserved_field(const char *key) {
-    return strcmp(key, "app_id") == 0 || strcmp(key, "message") == 0 ||
-           strcmp(key, "recipient_and_params") == 0;
-}
-
-/* Store json (already JSON text, copied) as the value of key. */
-static int set_field(sinch_batch_builder *b, const char *key, const char *json, size_t len) {
-    size_t i;
-    char *copy = sb_memdup(json, len);
-    field *grown;
-    if (copy == NULL) return sb_error_nomem(&b->err, "batch builder");
-    for (i = 0; i < b->n_fields; i++) {
-        if (strcmp(b->fields[i].key, key) == 0) {
-            free(b->fields[i].json);
-            b->fields[i].json = copy;
-            b->fields[i].len = len;
-            b->dirty = 1;
-            return SINCH_BATCH_OK;
-        }
-    }
-    grown = realloc(b->fields, (b->n_fields + 1) * sizeof *grown);
-    if (grown == NULL || (grown[b->n_fields].key = sb_strdup(key)) == NULL) {
-        if (grown) b->fields = grown;
-        free(copy);
-        return sb_error_nomem(&b->err, "batch builder");
-    }
-    b->fields = grown;
-    grown[b->n_fields].json = copy;
-    grown[b->n_fields].len = len;
-    b->n_fields++;
-    b->dirty = 1;
-    return SINCH_BATCH_OK;
-}
-
-static int check_field_key(sinch_batch_builder *b, const char *key) {
-    char name[65];
-    size_t n = key ? strlen(key) : 0, bad;
-    if (n == 0) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "fields: a field name must not be empty");
-        return SINCH_BATCH_ERR;
-    }
-    if ((bad = sb_json_utf8_check(key, n)) != n) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
-                     "fields: a field name is not valid UTF-8 (byte %zu)", bad + 1);
-        return SINCH_BATCH_ERR;
-    }
-    if (reserved_field(key)) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID,
-                     "%s: written by the builder itself, not settable as a field",
-                     quote_name(name, sizeof name, key, n));
-        return SINCH_BATCH_ERR;
-    }
-    return SINCH_BATCH_OK;
-}
-
-int sinch_batch_builder_field_raw(sinch_batch_builder *b, const char *key, const char *json,
-                                  size_t len) {
-    char name[65];
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if (check_field_key(b, key) != SINCH_BATCH_OK) return SINCH_BATCH_ERR;
-    if (!sb_json_is_value(json, len)) {
-        sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "%s: expected a JSON value, got nothing",
-                     quote_name(name, sizeof name, key, strlen(key)));
-        return SINCH_BATCH_ERR;
-    }
-    return set_field(b, key, json, len);
-}
-
-int sinch_batch_builder_field_string(sinch_batch_builder *b, const char *key, const char *value,
-                                     size_t len) {
-    char name[65];
-    sb_buf tmp;
-    size_t bad = 0;
-    int rc;
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if (check_field_key(b, key) != SINCH_BATCH_OK) return SINCH_BATCH_ERR;
-    if (value == NULL) value = "", len = 0;
-    sb_buf_init(&tmp);
-    rc = sb_json_str(&tmp, value, len, &bad);
-    if (rc == SB_JSON_OK) rc = set_field(b, key, tmp.data, tmp.len);
-    else if (rc == SB_JSON_EUTF8)
-        rc = (sb_error_set(&b->err, SINCH_BATCH_ERROR_INVALID, "%s: invalid UTF-8 at byte %zu",
-                           quote_name(name, sizeof name, key, strlen(key)), bad + 1),
-              SINCH_BATCH_ERR);
-    else
-        rc = sb_error_nomem(&b->err, "batch builder");
-    sb_buf_free(&tmp);
-    return rc;
+    sb_plan_clear_unused(&b->plan);
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -293,7 +160,28 @@ int sinch_batch_builder_begin(sinch_batch_builder *b) {
     b->state = S_BEGUN;
     b->n_ids = 0;
     b->raw_seen = 0;
+    if (b->plan.n_names) memset(b->plan.seen, SB_SEEN_NONE, b->plan.n_names);
     return SINCH_BATCH_OK;
+}
+
+#define ID_PATH "recipients[%zu].recipient.identified_by.channel_identities[%d]"
+
+/* The plan's recipient rule for identity k: a known channel, and a phone
+ * number where the channel takes one. */
+static int check_identity(sinch_batch_builder *b, const char *channel, const char *identity,
+                          size_t identity_len, int k) {
+    char name[65], list[512];
+    const sinch_batch_channel *c = sb_plan_channel(&b->plan, channel, strlen(channel));
+    if (c == NULL) {
+        sb_plan_channel_list(&b->plan, list, sizeof list);
+        return invalid(b, ID_PATH ".channel: unknown channel \"%s\" (known: %s)", pos(b), k,
+                       quote_name(name, sizeof name, channel, strlen(channel)), list);
+    }
+    if ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !sinch_batch_phone_ok(identity, identity_len))
+        return invalid(b, ID_PATH ".identity: \"%s\" is not a phone number (an optional +, "
+                          "then 7 to 15 digits, the first not 0) for channel %s", pos(b), k,
+                       quote_name(name, sizeof name, identity, identity_len), c->name);
+    return 0;
 }
 
 /* The recipient part may only be written right after begin() (or, for
@@ -320,6 +208,9 @@ int sinch_batch_builder_contact(sinch_batch_builder *b, const char *contact_id, 
     if (contact_id == NULL) contact_id = "", len = 0;
     if (len == 0)
         return invalid(b, "recipients[%zu].recipient.contact_id: must not be empty", pos(b));
+    if (b->plan.flags & SINCH_BATCH_PLAN_DISPATCH_ONLY)
+        return invalid(b, "recipients[%zu].recipient.contact_id: processing_strategy "
+                          "DISPATCH_ONLY takes identified_by recipients only", pos(b));
     if (LIT(&b->body, "\"contact_id\":") != 0) return nomem(b);
     rc = sb_json_str(&b->body, contact_id, len, &bad);
     if (rc != SB_JSON_OK) {
@@ -339,13 +230,15 @@ int sinch_batch_builder_identity(sinch_batch_builder *b, const char *channel,
     if (b == NULL) return SINCH_BATCH_ERR;
     if ((rc = check_recipient_order(b, 1)) != 0) return rc;
     k = b->n_ids + 1;
-#define ID_PATH "recipients[%zu].recipient.identified_by.channel_identities[%d]"
     if (channel == NULL || channel[0] == '\0')
         return invalid(b, ID_PATH ".channel: must not be empty", pos(b), k);
     if (identity == NULL) identity = "", identity_len = 0;
     if (identity_len == 0) return invalid(b, ID_PATH ".identity: must not be empty", pos(b), k);
     if (app_id != NULL && app_id[0] == '\0')
         return invalid(b, ID_PATH ".app_id: must not be empty (or left out)", pos(b), k);
+    if ((b->plan.flags & SINCH_BATCH_PLAN_RECIPIENT) &&
+        (rc = check_identity(b, channel, identity, identity_len, k)) != 0)
+        return rc;
     rc = b->state == S_BEGUN
              ? LIT(&b->body, "\"identified_by\":{\"channel_identities\":[{\"channel\":")
              : LIT(&b->body, ",{\"channel\":");
@@ -366,7 +259,6 @@ int sinch_batch_builder_identity(sinch_batch_builder *b, const char *channel,
                  n == 0 ? "channel" : n == 1 ? "identity" : "app_id");
         return json_failed(b, rc, bad, what);
     }
-#undef ID_PATH
     if (PUTC(&b->body, "}") != 0) return nomem(b);
     b->n_ids = k;
     b->state = S_IDS;
@@ -379,23 +271,12 @@ static int close_recipient(sinch_batch_builder *b) {
     return 0;
 }
 
-int sinch_batch_builder_param(sinch_batch_builder *b, const char *key, size_t key_len,
-                              const char *value, size_t value_len) {
+/* Write one parameter (the entry is past its recipient, before metadata). */
+static int put_param(sinch_batch_builder *b, const char *key, size_t key_len, const char *value,
+                     size_t value_len) {
     char what[128], name[65];
     size_t bad = 0;
     int rc;
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if ((rc = need_entry(b)) != 0) return rc;
-    if (b->state == S_BEGUN)
-        return invalid(b, "recipients[%zu].parameters: parameters come after the recipient",
-                       pos(b));
-    if (b->state == S_RAW)
-        return invalid(b, "recipients[%zu].parameters: parameters come before "
-                          "message_metadata and conversation_metadata", pos(b));
-    if (key == NULL || key_len == 0)
-        return invalid(b, "recipients[%zu].parameters: a parameter name must not be empty",
-                       pos(b));
-    if (value == NULL) value = "", value_len = 0;
     if ((rc = close_recipient(b)) != 0) return rc;
     rc = b->state == S_PARAMS ? PUTC(&b->body, ",") : LIT(&b->body, ",\"parameters\":{");
     if (rc != 0) return nomem(b);
@@ -411,6 +292,55 @@ int sinch_batch_builder_param(sinch_batch_builder *b, const char *key, size_t ke
     }
     b->state = S_PARAMS;
     return SINCH_BATCH_OK;
+}
+
+int sinch_batch_builder_param(sinch_batch_builder *b, const char *key, size_t key_len,
+                              const char *value, size_t value_len) {
+    long idx;
+    int rc;
+    if (b == NULL) return SINCH_BATCH_ERR;
+    if ((rc = need_entry(b)) != 0) return rc;
+    if (b->state == S_BEGUN)
+        return invalid(b, "recipients[%zu].parameters: parameters come after the recipient",
+                       pos(b));
+    if (b->state == S_RAW)
+        return invalid(b, "recipients[%zu].parameters: parameters come before "
+                          "message_metadata and conversation_metadata", pos(b));
+    if (key == NULL || key_len == 0)
+        return invalid(b, "recipients[%zu].parameters: a parameter name must not be empty",
+                       pos(b));
+    if (value == NULL) value = "", value_len = 0;
+    idx = sb_plan_find(&b->plan, key, key_len);
+    if (value_len == 0) { /* never sent: missing if the message uses it, else left out */
+        if (idx >= 0 && b->plan.seen[idx] != SB_SEEN_GIVEN) b->plan.seen[idx] = SB_SEEN_EMPTY;
+        return SINCH_BATCH_OK;
+    }
+    if (idx >= 0) b->plan.seen[idx] = SB_SEEN_GIVEN;
+    else if (sb_plan_count_unused(&b->plan, key, key_len) != 0) return nomem(b);
+    return put_param(b, key, key_len, value, value_len);
+}
+
+/* Where the parameters end: every ${name} the message uses and the entry
+ * did not give takes its default, or (SINCH_BATCH_PLAN_PARAMS) fails it. */
+static int finish_params(sinch_batch_builder *b) {
+    char name[65];
+    size_t i;
+    int rc;
+    for (i = 0; i < b->plan.n_names; i++) {
+        const sb_plan_name *n = &b->plan.names[i];
+        if (b->plan.seen[i] == SB_SEEN_GIVEN) continue;
+        if (n->def != NULL) {
+            if ((rc = put_param(b, n->name, n->len, n->def, n->def_len)) != 0) return rc;
+            b->plan.seen[i] = SB_SEEN_GIVEN;
+        } else if (b->plan.flags & SINCH_BATCH_PLAN_PARAMS) {
+            quote_name(name, sizeof name, n->name, n->len);
+            if (b->plan.seen[i] == SB_SEEN_EMPTY)
+                return invalid(b, "recipients[%zu].parameters.%s: empty; the message uses ${%s}",
+                               pos(b), name, name);
+            return invalid(b, "recipients[%zu].parameters: missing value for ${%s}", pos(b), name);
+        }
+    }
+    return 0;
 }
 
 int sinch_batch_builder_entry_raw(sinch_batch_builder *b, const char *key, const char *json,
@@ -432,6 +362,7 @@ int sinch_batch_builder_entry_raw(sinch_batch_builder *b, const char *key, const
     if (b->raw_seen & bit) return invalid(b, "recipients[%zu].%s: given twice", pos(b), key);
     if (!sb_json_is_object(json, len))
         return invalid(b, "recipients[%zu].%s: expected a JSON object ({...})", pos(b), key);
+    if (b->state != S_RAW && (rc = finish_params(b)) != 0) return rc;
     if ((rc = close_recipient(b)) != 0) return rc;
     if (b->state == S_PARAMS && PUTC(&b->body, "}") != 0) return nomem(b);
     if (PUTC(&b->body, ",") != 0 || sb_json_key(&b->body, key, strlen(key), NULL) != 0 ||
@@ -449,6 +380,7 @@ int sinch_batch_builder_end(sinch_batch_builder *b) {
     if (b->state == S_BEGUN)
         return invalid(b, "recipients[%zu].recipient: a contact_id or at least one channel "
                           "identity is required", pos(b));
+    if (b->state != S_RAW && (rc = finish_params(b)) != 0) return rc;
     if ((rc = close_recipient(b)) != 0) return rc;
     if (b->state == S_PARAMS ? LIT(&b->body, "}}") : PUTC(&b->body, "}")) return nomem(b);
     b->entries_len = b->body.len;
@@ -456,84 +388,6 @@ int sinch_batch_builder_end(sinch_batch_builder *b) {
     b->state = S_OPEN;
     return SINCH_BATCH_OK;
 }
-
-/* The entry by the book: the reference row() must match, and the path that
- * finds and reports whatever the fast path declined. */
-static int row_by_steps(sinch_batch_builder *b, const char *channel, const char *identity,
-                        size_t identity_len, const sinch_batch_param *params, size_t n) {
-    size_t i;
-    int rc = sinch_batch_builder_begin(b);
-    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_identity(b, channel, identity,
-                                                                identity_len, NULL);
-    for (i = 0; rc == SINCH_BATCH_OK && i < n; i++)
-        rc = sinch_batch_builder_param(b, params[i].name, params[i].name_len, params[i].value,
-                                       params[i].value_len);
-    if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_end(b);
-    return rc;
-}
-
-#define ROW_HEAD "{\"recipient\":{\"identified_by\":{\"channel_identities\":[{\"channel\":"
-#define ROW_IDENTITY ",\"identity\":"
-#define ROW_PARAMS "}]}},\"parameters\":{"
-#define ROW_PUT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
-
-int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const char *identity,
-                            size_t identity_len, const sinch_batch_param *params, size_t n) {
-    size_t i, clen, need;
-    char *o;
-    if (b == NULL) return SINCH_BATCH_ERR;
-    if (n > 0 && params == NULL)
-        return invalid(b, "recipients[%zu].parameters: %zu parameters but no array", pos(b), n);
-    /* Anything unusual -- a state, a limit, an empty string -- goes by the
-     * book, which also words the error. */
-    if (b->state != S_OPEN || b->count >= b->max || channel == NULL || channel[0] == '\0' ||
-        identity == NULL || identity_len == 0 || identity_len > SB_JSON_AT_MAX ||
-        n > SB_JSON_AT_MAX)
-        goto by_steps;
-    if ((clen = strlen(channel)) > SB_JSON_AT_MAX) goto by_steps;
-    need = 1 + sizeof ROW_HEAD + SB_JSON_STR_ROOM(clen) + sizeof ROW_IDENTITY +
-           SB_JSON_STR_ROOM(identity_len) + sizeof ROW_PARAMS + 5;
-    for (i = 0; i < n; i++) {
-        const sinch_batch_param *p = &params[i];
-        if (p->name == NULL || p->name_len == 0 || p->name_len > SB_JSON_AT_MAX ||
-            p->value_len > SB_JSON_AT_MAX || (p->value == NULL && p->value_len > 0))
-            goto by_steps;
-        need += 2 + SB_JSON_STR_ROOM(p->name_len) + SB_JSON_STR_ROOM(p->value_len);
-        if (need > SIZE_MAX / 2) goto by_steps;
-    }
-    if (sb_buf_grow(&b->body, need) != 0) return nomem(b);
-    o = b->body.data + b->body.len;
-    if (b->count) *o++ = ',';
-    o = ROW_PUT(o, ROW_HEAD);
-    if ((o = sb_json_str_at(o, channel, clen, NULL)) == NULL) goto bad_string;
-    o = ROW_PUT(o, ROW_IDENTITY);
-    if ((o = sb_json_str_at(o, identity, identity_len, NULL)) == NULL) goto bad_string;
-    if (n == 0) {
-        o = ROW_PUT(o, "}]}}}");
-    } else {
-        o = ROW_PUT(o, ROW_PARAMS);
-        for (i = 0; i < n; i++) {
-            const sinch_batch_param *p = &params[i];
-            if (i) *o++ = ',';
-            if ((o = sb_json_str_at(o, p->name, p->name_len, NULL)) == NULL) goto bad_string;
-            *o++ = ':';
-            if ((o = sb_json_str_at(o, p->value ? p->value : "", p->value_len, NULL)) == NULL)
-                goto bad_string;
-        }
-        o = ROW_PUT(o, "}}");
-    }
-    *o = '\0';
-    b->body.len = b->entries_len = (size_t)(o - b->body.data);
-    b->count++;
-    return SINCH_BATCH_OK;
-bad_string:
-    /* invalid UTF-8: the length never moved; the steps find the string again
-     * and name it */
-    b->body.data[b->body.len] = '\0';
-by_steps:
-    return row_by_steps(b, channel, identity, identity_len, params, n);
-}
-
 /* ------------------------------------------------------------------ body */
 
 const char *sinch_batch_builder_body(sinch_batch_builder *b, size_t *len) {

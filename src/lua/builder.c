@@ -7,6 +7,17 @@
  *   b:columns(names) -> n   b:add_row(channel, identity, v1, ..., vn) -> count | nil, err
  *   b:field(key, raw_json) / b:field_string(key, s) -> true | nil, err
  *   b:count()  b:body() -> string | nil, err  b:reset()  b:close()
+ *   b:plan{check=, defaults=, validate=, dispatch_only=, channels=} -> b
+ *   b:params() -> {names}   b:unused() -> { name = count }
+ *   b:add_entries(list, first, last) -> next | nil, err
+ *
+ * The plan makes the core apply the per-recipient rules while it writes
+ * (see sinch_batch_builder_plan): ${name} coverage, defaults, empty values,
+ * unused names, channels and phone identities.
+ *
+ * The builder's C memory is reported to Lua's collector (builder_plan.c),
+ * so a loop that makes a builder per batch stays as flat as one that reuses
+ * one.  columns/add_row/add_columns are in builder_rows.c.
  *
  * add() walks the recipient and parameter tables itself (raw access, no
  * cjson per row) in two steps: first it checks every type and collects the
@@ -22,36 +33,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "binding.h"
+#include "builder.h"
 
-/* The scratch of add() and add_columns(): identities first (name = channel,
- * value = identity, with their app_id in apps[]), then the parameters. */
-typedef struct sb_lbuilder {
-    sinch_batch_builder *b;
-    sinch_batch_param *items; /* owned here so a raise cannot leak it */
-    const char **apps;
-    size_t cap;
-    sinch_batch_param *cols; /* columns() names (copied into col_text), add_row() values */
-    char *col_text;
-    size_t n_cols;
-} sb_lbuilder;
-
-/* Upvalues of add(): interned keys and the metatable. */
-enum { UV_CONTACT = 1, UV_IDENTIFIED_BY, UV_CHANNEL_IDENTITIES, UV_CHANNEL, UV_IDENTITY,
-       UV_APP_ID, UV_MT, UV_COUNT = UV_MT };
-
-static sb_lbuilder *check_lbuilder(lua_State *L, int i) {
+sb_lbuilder *sb_lbuilder_check(lua_State *L, int i) {
     sb_lbuilder *u = luaL_checkudata(L, i, SB_BUILDER_MT);
     if (u->b == NULL) luaL_error(L, "attempt to use a closed builder");
     return u;
 }
 
 sinch_batch_builder *sb_lua_check_builder(lua_State *L, int idx) {
-    return check_lbuilder(L, idx)->b;
+    return sb_lbuilder_check(L, idx)->b;
 }
 
-/* The i-th scratch item, growing the scratch arrays as needed. */
-static sinch_batch_param *slot(lua_State *L, sb_lbuilder *u, size_t i) {
+sinch_batch_param *sb_lbuilder_slot(lua_State *L, sb_lbuilder *u, size_t i) {
     if (i >= u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 16;
         sinch_batch_param *p = realloc(u->items, cap * sizeof *p);
@@ -76,8 +70,7 @@ static int rawfield(lua_State *L, int t, int uv) {
 #endif
 }
 
-/* Raise "bad argument": the value on top of the stack has the wrong type. */
-static void bad_type(lua_State *L, int arg, const char *want, const char *fmt, ...) {
+void sb_lbuilder_bad_type(lua_State *L, int arg, const char *want, const char *fmt, ...) {
     const char *got = luaL_typename(L, -1);
     va_list ap;
     va_start(ap, fmt);
@@ -94,7 +87,7 @@ static const char *id_string(lua_State *L, int uv, size_t *len, int k, const cha
     int t = rawfield(L, -1, uv);
     if (t == LUA_TSTRING) s = lua_tolstring(L, -1, len);
     else if (t != LUA_TNIL || !optional)
-        bad_type(L, 2, "a string", "recipient.identified_by.channel_identities[%d].%s", k, name);
+        sb_lbuilder_bad_type(L, 2, "a string", "recipient.identified_by.channel_identities[%d].%s", k, name);
     lua_pop(L, 1);
     return s;
 }
@@ -104,18 +97,18 @@ static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **conta
     size_t n = 0, i, len, alen;
     int t = rawfield(L, 2, UV_CONTACT);
     *contact = t == LUA_TSTRING ? lua_tolstring(L, -1, clen) : NULL;
-    if (t != LUA_TSTRING && t != LUA_TNIL) bad_type(L, 2, "a string", "recipient.contact_id");
+    if (t != LUA_TSTRING && t != LUA_TNIL) sb_lbuilder_bad_type(L, 2, "a string", "recipient.contact_id");
     lua_pop(L, 1);
     if ((t = rawfield(L, 2, UV_IDENTIFIED_BY)) == LUA_TNIL) return lua_pop(L, 1), 0;
-    if (t != LUA_TTABLE) bad_type(L, 2, "a table", "recipient.identified_by");
+    if (t != LUA_TTABLE) sb_lbuilder_bad_type(L, 2, "a table", "recipient.identified_by");
     if (rawfield(L, -1, UV_CHANNEL_IDENTITIES) != LUA_TTABLE)
-        bad_type(L, 2, "a table", "recipient.identified_by.channel_identities");
+        sb_lbuilder_bad_type(L, 2, "a table", "recipient.identified_by.channel_identities");
     len = lua_rawlen(L, -1);
     for (i = 1; i <= len; i++, n++) {
-        sinch_batch_param *it = slot(L, u, n);
+        sinch_batch_param *it = sb_lbuilder_slot(L, u, n);
         lua_rawgeti(L, -1, (int)i);
         if (!lua_istable(L, -1))
-            bad_type(L, 2, "a table", "recipient.identified_by.channel_identities[%d]", (int)i);
+            sb_lbuilder_bad_type(L, 2, "a table", "recipient.identified_by.channel_identities[%d]", (int)i);
         it->name = id_string(L, UV_CHANNEL, &it->name_len, (int)i, "channel", 0);
         it->value = id_string(L, UV_IDENTITY, &it->value_len, (int)i, "identity", 0);
         u->apps[n] = id_string(L, UV_APP_ID, &alen, (int)i, "app_id", 1);
@@ -134,7 +127,7 @@ static size_t collect_params(lua_State *L, sb_lbuilder *u, size_t first) {
     if (lua_isnoneornil(L, 3)) return 0;
     lua_pushnil(L);
     while (lua_next(L, 3) != 0) {
-        sinch_batch_param *it = slot(L, u, first + n);
+        sinch_batch_param *it = sb_lbuilder_slot(L, u, first + n);
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_argerror(L, 3, lua_pushfstring(L, "parameters: a parameter name must be a "
                                                    "string, got %s", luaL_typename(L, -2)));
@@ -159,12 +152,16 @@ static size_t collect_params(lua_State *L, sb_lbuilder *u, size_t first) {
 /* Step two: one entry into the core.  SINCH_BATCH_OK or the core's code.
  * The common shape (one identity, no app_id, no metadata) is one call. */
 static int write_entry(sb_lbuilder *u, size_t n_ids, size_t n_params, const char *contact,
-                       size_t clen, lua_State *L) {
+                       size_t clen, lua_State *L, int meta) {
     sinch_batch_builder *b = u->b;
     const sinch_batch_param *it = u->items;
-    size_t i, mlen, clen2;
-    const char *mm = lua_tolstring(L, 4, &mlen), *cm = lua_tolstring(L, 5, &clen2);
+    size_t i, mlen = 0, clen2 = 0;
+    const char *mm = NULL, *cm = NULL;
     int rc;
+    if (meta) {
+        mm = lua_tolstring(L, 4, &mlen);
+        cm = lua_tolstring(L, 5, &clen2);
+    }
     if (!contact && n_ids == 1 && u->apps[0] == NULL && !mm && !cm)
         return sinch_batch_builder_row(b, it[0].name, it[0].value, it[0].value_len, it + 1,
                                        n_params);
@@ -185,12 +182,12 @@ static int write_entry(sb_lbuilder *u, size_t n_ids, size_t n_params, const char
     return rc;
 }
 
-/* check_lbuilder(L, 1) for the per-row methods, whose upvalue UV_MT is the
+/* sb_lbuilder_check(L, 1) for the per-row methods, whose upvalue UV_MT is the
  * metatable: saves the registry lookup. */
-static sb_lbuilder *check_self(lua_State *L) {
+sb_lbuilder *sb_lbuilder_self(lua_State *L) {
     sb_lbuilder *u = lua_touserdata(L, 1);
     if (u == NULL || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(UV_MT)))
-        return check_lbuilder(L, 1); /* raises with the usual message */
+        return sb_lbuilder_check(L, 1); /* raises with the usual message */
     lua_pop(L, 1);
     if (u->b == NULL) luaL_error(L, "attempt to use a closed builder");
     return u;
@@ -198,169 +195,71 @@ static sb_lbuilder *check_self(lua_State *L) {
 
 /* b:add(recipient, params [, message_metadata_json [, conversation_metadata_json]]) */
 static int l_builder_add(lua_State *L) {
-    sb_lbuilder *u = check_self(L);
+    sb_lbuilder *u = sb_lbuilder_self(L);
     const char *contact;
-    size_t clen = 0, n_ids, n_params;
+    size_t clen = 0, n_ids, n_params, count;
+    int meta = lua_gettop(L) > 3;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-    luaL_optstring(L, 4, NULL);
-    luaL_optstring(L, 5, NULL);
-    lua_settop(L, 5);
+    if (meta) {
+        luaL_optstring(L, 4, NULL);
+        luaL_optstring(L, 5, NULL);
+    }
+    lua_settop(L, meta ? 5 : 3);
     n_ids = collect_recipient(L, u, &contact, &clen);
     n_params = collect_params(L, u, n_ids);
-    if (write_entry(u, n_ids, n_params, contact, clen, L) != SINCH_BATCH_OK)
+    if (write_entry(u, n_ids, n_params, contact, clen, L, meta) != SINCH_BATCH_OK)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
+    count = sinch_batch_builder_count(u->b);
+    if ((count & 31) == 0) sb_lbuilder_account(L, u);
+    lua_pushinteger(L, (lua_Integer)count);
     return 1;
 }
 
-/* Step one for add_columns: the columns table (arg 4) as names in
- * u->items[0..n) and column tables pushed at 7..7+n; returns n. */
-static size_t collect_columns(lua_State *L, sb_lbuilder *u) {
-    size_t n = 0;
-    if (lua_isnil(L, 4)) return 0;
-    lua_pushnil(L);
-    while (lua_next(L, 4) != 0) {
-        sinch_batch_param *it = slot(L, u, n);
-        if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
-            luaL_argerror(L, 4, lua_pushfstring(L, "columns: expected parameter name -> array, "
-                                                   "got %s -> %s", luaL_typename(L, -2),
-                                                   luaL_typename(L, -1)));
-        it->name = lua_tolstring(L, -2, &it->name_len);
-        luaL_checkstack(L, 3, "too many columns");
-        lua_insert(L, -2); /* column, key */
-        n++;
-    }
-    return n;
-}
-
-/* Row i of the columns: checks and collects every value (numbers turned
- * into strings on the stack), then writes the entry in one core call. */
-static int add_row(lua_State *L, sb_lbuilder *u, const char *channel, lua_Integer i, size_t n) {
-    sinch_batch_param *it = u->items;
-    size_t k, len;
-    const char *identity;
-    int rc;
-    lua_rawgeti(L, 3, (int)i);
-    if (lua_type(L, -1) != LUA_TSTRING)
-        bad_type(L, 3, "a string", "identities[%d]", (int)i);
-    identity = lua_tolstring(L, -1, &len);
-    for (k = 0; k < n; k++) {
-        lua_rawgeti(L, 7 + (int)k, (int)i);
-        /* NULL for anything but a string or a number (which it converts) */
-        if ((it[k].value = lua_tolstring(L, -1, &it[k].value_len)) == NULL)
-            bad_type(L, 4, "a string or number", "columns.%s[%d]", it[k].name, (int)i);
-    }
-    rc = sinch_batch_builder_row(u->b, channel, identity, len, it, n);
-    lua_settop(L, 6 + (int)n);
-    return rc;
-}
-
-/* b:add_columns(channel, identities, columns [, first [, last]]) -> count | nil, err
- * Row i is the recipient {channel, identities[i]} with the parameters
- * {name = columns.name[i], ...}: the fast path for column data (no table
- * per row).  Rows before a failing one stay added. */
-static int l_builder_add_columns(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
-    const char *channel = luaL_checkstring(L, 2);
+/* b:add_entries(list, first, last) -> next | nil, err
+ * list[first..last] are RecipientAndParam tables ({recipient =,
+ * parameters =}): each is added as add() would, with no Lua in between --
+ * the table path of client:send.  Stops at an entry with message_metadata
+ * or conversation_metadata (the caller encodes those) and returns its
+ * index; last + 1 when all went in.  Errors name the position in the
+ * batch, as add()'s do. */
+static int l_builder_add_entries(lua_State *L) {
+    sb_lbuilder *u = sb_lbuilder_self(L);
     lua_Integer i, first, last;
-    size_t n;
-    luaL_checktype(L, 3, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
-    first = luaL_optinteger(L, 5, 1);
-    last = luaL_optinteger(L, 6, (lua_Integer)lua_rawlen(L, 3));
-    lua_settop(L, 6);
-    n = collect_columns(L, u);
-    for (i = first; i <= last; i++)
-        if (add_row(L, u, channel, i, n) != SINCH_BATCH_OK)
-            return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
-    return 1;
-}
-
-/* Forget the columns() names. */
-static void drop_columns(sb_lbuilder *u) {
-    free(u->cols);
-    u->cols = NULL;
-    free(u->col_text);
-    u->col_text = NULL;
-    u->n_cols = 0;
-}
-
-/* b:columns(names) -> n: the parameter names of add_row()'s values, in
- * order (copied; kept across reset()).  A name that is not a string, or one
- * given twice, raises. */
-static int l_builder_columns(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
-    size_t n, i, j, len, total = 0;
-    char *text;
+    size_t count;
     luaL_checktype(L, 2, LUA_TTABLE);
-    n = lua_rawlen(L, 2);
-    for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, 2, (int)i);
-        if (lua_type(L, -1) != LUA_TSTRING) bad_type(L, 2, "a string", "columns[%d]", (int)i);
-        lua_tolstring(L, -1, &len);
-        total += len + 1;
-        for (j = 1; j < i; j++) {
-            lua_rawgeti(L, 2, (int)j);
-            if (lua_rawequal(L, -1, -2))
-                luaL_argerror(L, 2, lua_pushfstring(L, "columns[%d]: \"%s\" given twice",
-                                                    (int)i, lua_tostring(L, -1)));
-            lua_pop(L, 1);
+    first = luaL_checkinteger(L, 3);
+    last = luaL_checkinteger(L, 4);
+    lua_settop(L, 4);
+    lua_pushvalue(L, 2); /* 5: the list; 2 and 3 take each entry's tables */
+    for (i = first; i <= last; i++) {
+        const char *contact;
+        size_t clen = 0, n_ids, n_params;
+        lua_settop(L, 5);
+        lua_rawgeti(L, 5, (int)i); /* 6 */
+        if (!lua_istable(L, 6) || rawfield(L, 6, UV_RECIPIENT) != LUA_TTABLE) /* 7 */
+            return sb_lua_fail_msg(L, SINCH_BATCH_ERROR_INVALID,
+                                   lua_pushfstring(L, "recipients[%d].recipient: required, a "
+                                                      "recipient table",
+                                                   (int)sinch_batch_builder_count(u->b) + 1));
+        if (rawfield(L, 6, UV_MESSAGE_METADATA) != LUA_TNIL ||
+            rawfield(L, 6, UV_CONVERSATION_METADATA) != LUA_TNIL) {
+            lua_pushinteger(L, i);
+            return 1;
         }
-        lua_pop(L, 1);
+        lua_pop(L, 2);
+        if (rawfield(L, 6, UV_PARAMETERS) != LUA_TNIL && !lua_istable(L, -1)) /* 8 */
+            sb_lbuilder_bad_type(L, 2, "a table", "parameters");
+        lua_replace(L, 3);
+        lua_replace(L, 2);
+        n_ids = collect_recipient(L, u, &contact, &clen);
+        n_params = collect_params(L, u, n_ids);
+        if (write_entry(u, n_ids, n_params, contact, clen, L, 0) != SINCH_BATCH_OK)
+            return sb_lua_fail(L, sinch_batch_builder_error(u->b));
+        count = sinch_batch_builder_count(u->b);
+        if ((count & 31) == 0) sb_lbuilder_account(L, u);
     }
-    drop_columns(u);
-    u->cols = calloc(n ? n : 1, sizeof *u->cols);
-    u->col_text = text = malloc(total ? total : 1);
-    if (u->cols == NULL || text == NULL) {
-        drop_columns(u);
-        return luaL_error(L, "not enough memory");
-    }
-    for (i = 0; i < n; i++) {
-        const char *s;
-        lua_rawgeti(L, 2, (int)i + 1);
-        s = lua_tolstring(L, -1, &len);
-        memcpy(text, s, len + 1);
-        u->cols[i].name = text;
-        u->cols[i].name_len = len;
-        text += len + 1;
-        lua_pop(L, 1);
-    }
-    u->n_cols = n;
-    lua_pushinteger(L, (lua_Integer)n);
-    return 1;
-}
-
-/* b:add_row(channel, identity, v1, ..., vn) -> count | nil, err
- * One recipient {channel, identity} with the parameters named by
- * columns(): no table at all.  Values are strings or numbers. */
-static int l_builder_add_row(lua_State *L) {
-    sb_lbuilder *u = check_self(L);
-    const char *channel = luaL_checkstring(L, 2), *identity;
-    int top = lua_gettop(L), k, n = (int)u->n_cols;
-    size_t len;
-    if (lua_type(L, 3) != LUA_TSTRING) {
-        lua_pushvalue(L, 3);
-        bad_type(L, 3, "a string", "identity");
-    }
-    identity = lua_tolstring(L, 3, &len);
-    if (top > 3 + n)
-        luaL_argerror(L, 4 + n, lua_pushfstring(L, "%d value%s for %d column%s", top - 3,
-                                                top - 3 == 1 ? "" : "s", n,
-                                                n == 1 ? "" : "s"));
-    for (k = 0; k < n; k++) {
-        sinch_batch_param *c = &u->cols[k];
-        /* NULL for anything but a string or a number (which it converts) */
-        if ((c->value = lua_tolstring(L, 4 + k, &c->value_len)) == NULL) {
-            lua_pushvalue(L, 4 + k);
-            bad_type(L, 4 + k, "a string or number", "%s", c->name);
-        }
-    }
-    if (sinch_batch_builder_row(u->b, channel, identity, len, u->cols, (size_t)n) !=
-        SINCH_BATCH_OK)
-        return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(u->b));
+    lua_pushinteger(L, last + 1);
     return 1;
 }
 
@@ -381,15 +280,19 @@ static int l_builder_new(lua_State *L) {
     u->cols = NULL;
     u->col_text = NULL;
     u->n_cols = 0;
+    u->chans = NULL;
+    u->chan_text = NULL;
+    u->reported = 0;
     luaL_setmetatable(L, SB_BUILDER_MT);
     if (mlen == 0) msg = " "; /* the core reads 0 as "use strlen" */
     u->b = sinch_batch_builder_new(app_id, msg, mlen ? mlen : 1, (size_t)max, &err);
     if (u->b == NULL) return sb_lua_fail(L, &err);
+    sb_lbuilder_account(L, u);
     return 1;
 }
 
 static int l_builder_field(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
+    sb_lbuilder *u = sb_lbuilder_check(L, 1);
     size_t len;
     const char *key = luaL_checkstring(L, 2), *json = luaL_checklstring(L, 3, &len);
     if (sinch_batch_builder_field_raw(u->b, key, json, len) != SINCH_BATCH_OK)
@@ -399,7 +302,7 @@ static int l_builder_field(lua_State *L) {
 }
 
 static int l_builder_field_string(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
+    sb_lbuilder *u = sb_lbuilder_check(L, 1);
     size_t len;
     const char *key = luaL_checkstring(L, 2), *s = luaL_checklstring(L, 3, &len);
     if (sinch_batch_builder_field_string(u->b, key, s, len) != SINCH_BATCH_OK)
@@ -409,12 +312,12 @@ static int l_builder_field_string(lua_State *L) {
 }
 
 static int l_builder_count(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(check_lbuilder(L, 1)->b));
+    lua_pushinteger(L, (lua_Integer)sinch_batch_builder_count(sb_lbuilder_check(L, 1)->b));
     return 1;
 }
 
 static int l_builder_body(lua_State *L) {
-    sb_lbuilder *u = check_lbuilder(L, 1);
+    sb_lbuilder *u = sb_lbuilder_check(L, 1);
     size_t len;
     const char *body = sinch_batch_builder_body(u->b, &len);
     if (body == NULL) return sb_lua_fail(L, sinch_batch_builder_error(u->b));
@@ -423,7 +326,7 @@ static int l_builder_body(lua_State *L) {
 }
 
 static int l_builder_reset(lua_State *L) {
-    sinch_batch_builder_reset(check_lbuilder(L, 1)->b);
+    sinch_batch_builder_reset(sb_lbuilder_check(L, 1)->b);
     return 0;
 }
 
@@ -437,7 +340,8 @@ static int l_builder_close(lua_State *L) {
     free(u->apps);
     u->apps = NULL;
     u->cap = 0;
-    drop_columns(u);
+    sb_lbuilder_drop_columns(u);
+    sb_lbuilder_drop_channels(u);
     return 0;
 }
 
@@ -455,9 +359,12 @@ static int l_builder_tostring(lua_State *L) {
 
 static const luaL_Reg methods[] = {
     {"add", l_builder_add}, /* replaced below by a closure with its upvalues */
-    {"add_row", l_builder_add_row}, /* a closure too */
-    {"add_columns", l_builder_add_columns},
-    {"columns", l_builder_columns},
+    {"add_row", sb_lbuilder_add_row}, /* a closure too */
+    {"add_columns", sb_lbuilder_add_columns},
+    {"columns", sb_lbuilder_columns},
+    {"plan", sb_lbuilder_plan},
+    {"params", sb_lbuilder_params},
+    {"unused", sb_lbuilder_unused},
     {"field", l_builder_field},
     {"field_string", l_builder_field_string},
     {"count", l_builder_count},
@@ -481,7 +388,9 @@ static const luaL_Reg funcs[] = {
 
 void sb_lua_open_builder(lua_State *L) {
     static const char *const keys[] = {"contact_id", "identified_by", "channel_identities",
-                                       "channel", "identity", "app_id"};
+                                       "channel", "identity", "app_id", "recipient",
+                                       "parameters", "message_metadata",
+                                       "conversation_metadata"};
     int i;
     sb_lua_newclass(L, SB_BUILDER_MT, methods, metamethods);
     luaL_getmetatable(L, SB_BUILDER_MT);
@@ -490,9 +399,13 @@ void sb_lua_open_builder(lua_State *L) {
     lua_pushvalue(L, -2 - (UV_COUNT - 1)); /* the metatable */
     lua_pushcclosure(L, l_builder_add, UV_COUNT);
     lua_setfield(L, -2, "add");
+    for (i = 0; i < UV_COUNT - 1; i++) lua_pushstring(L, keys[i]);
+    lua_pushvalue(L, -2 - (UV_COUNT - 1));
+    lua_pushcclosure(L, l_builder_add_entries, UV_COUNT);
+    lua_setfield(L, -2, "add_entries");
     for (i = 0; i < UV_MT - 1; i++) lua_pushnil(L); /* add_row uses only UV_MT */
     lua_pushvalue(L, -2 - (UV_MT - 1));
-    lua_pushcclosure(L, l_builder_add_row, UV_MT);
+    lua_pushcclosure(L, sb_lbuilder_add_row, UV_MT);
     lua_setfield(L, -2, "add_row");
     lua_pop(L, 2);
     luaL_setfuncs(L, funcs, 0);

@@ -5,9 +5,11 @@ local cjson = require "cjson.safe"
 local fields = require "sinch.batch.fields"
 local options = require "sinch.batch.options"
 
-local type, ipairs, tostring, error, setmetatable = type, ipairs, tostring, error, setmetatable
-local require = require
+local type, pairs, ipairs, tostring, error, setmetatable = type, pairs, ipairs, tostring, error,
+  setmetatable
+local pcall, require = pcall, require
 local fmt = string.format
+local sort = table.sort
 local encode = cjson.encode
 local invalid, check_metadata = fields.invalid, fields.check_metadata
 
@@ -17,11 +19,10 @@ local Batch = {}
 Batch.__index = Batch
 _M.Batch = Batch
 
-local message, params_mod, recipient -- loaded on first use
+local message, recipient -- loaded on first use
 local function load()
   if not message then
     message = require "sinch.batch.message"
-    params_mod = require "sinch.batch.params"
     recipient = require "sinch.batch.recipient"
   end
 end
@@ -55,39 +56,41 @@ function _M.new(client, opts, fname)
     ok, err = b:field(f[1], f[2])
     if not ok then return nil, err end
   end
+  local defaults = opts.defaults
+  if defaults ~= nil then
+    if type(defaults) ~= "table" then return invalid("defaults: expected a table of strings") end
+    for k, v in pairs(defaults) do
+      if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
+        return invalid(fmt("defaults.%s: expected a string", tostring(k)))
+      end
+    end
+  end
+  -- every per-recipient rule runs in C, as the builder writes each entry:
+  -- channel and phone number, ${name} coverage, defaults, empty values,
+  -- unused names, DISPATCH_ONLY
   local check = opts.check ~= false
-  local names = check and message.params(msg) or {}
-  local known = {}
-  for i = 1, #names do known[names[i]] = true end
-  return setmetatable({ b = b, params = names, known = known, unused_counts = {}, check = check,
-                        defaults = opts.defaults, client = client,
-                        batch_metadata = opts.batch_metadata,
-                        dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }, Batch)
+  b:plan{ check = check, defaults = defaults, validate = true, channels = recipient.channels,
+          dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }
+  local names = check and b:params() or {}
+  sort(names)
+  return setmetatable({ b = b, params = names, check = check, client = client,
+                        batch_metadata = opts.batch_metadata }, Batch)
 end
 
---- Adds one recipient.
+--- Adds one recipient: one call into the C builder, which checks the
+-- recipient (channel, phone number), covers the message's ${name}s
+-- (defaults; an empty value counts as missing, and is never sent) and
+-- counts unused names as it writes the entry.
 -- @param recipient_t a recipient table (sinch.batch.recipient.*)
 -- @param params table of ${name} values, or nil
 -- @param message_metadata table merged over the batch's, or nil
 -- @param conversation_metadata table, or nil
 -- @return the number of recipients so far | nil, err
 function Batch:add(recipient_t, params, message_metadata, conversation_metadata)
+  if message_metadata == nil and conversation_metadata == nil then
+    return self.b:add(recipient_t, params)
+  end
   local n = self.b:count() + 1
-  if self.dispatch_only and type(recipient_t) == "table" and recipient_t.contact_id ~= nil then
-    return invalid(fmt("recipients[%d].recipient.contact_id: processing_strategy DISPATCH_ONLY "
-      .. "takes identified_by recipients only", n))
-  end
-  if self.check then
-    if params ~= nil and type(params) ~= "table" then
-      error(fmt("bad argument #2 to 'add' (parameters: expected a table, got %s)", type(params)), 2)
-    end
-    local filled, missing = params_mod.cover(self.params, self.known, params, self.defaults,
-      self.unused_counts)
-    if not filled and missing then
-      return invalid(fmt("recipients[%d].parameters: missing value for ${%s}", n, missing))
-    end
-    params = filled
-  end
   local mm, cm
   if message_metadata ~= nil then
     local ok, err = check_metadata(message_metadata, fmt("recipients[%d].message_metadata", n))
@@ -101,24 +104,52 @@ function Batch:add(recipient_t, params, message_metadata, conversation_metadata)
   return self.b:add(recipient_t, params, mm, cm)
 end
 
+--- Column data without a table per recipient, with the same checks as add():
+-- `b:columns{"name", "code"}` then `b:add_row("SMS", "+46…", "Ann", "1234")`,
+-- or `b:add_columns("SMS", identities, { name = names, code = codes } [, first [, last]])`.
+-- @tparam {string,...} names the parameter names of the columns, in order
+function Batch:columns(names) return self.b:columns(names) end
+--- One recipient from column values (see columns).
+function Batch:add_row(...) return self.b:add_row(...) end
+--- Many recipients from column arrays (see columns).
+function Batch:add_columns(...) return self.b:add_columns(...) end
+
 --- The number of recipients added so far.
 function Batch:count() return self.b:count() end
 --- The request body (closes the batch until reset()).
 -- @return the JSON string | nil, err
 function Batch:body() return self.b:body() end
 --- Empties the batch (the message and fields stay) for the next chunk.
-function Batch:reset()
-  self.b:reset()
-  self.unused_counts = {}
-end
+function Batch:reset() self.b:reset() end
 
 --- Parameters given to add() that the message never uses: `{ name = count }`
 -- (they are sent, and ignored by the API; often a typo in a column name).
-function Batch:unused() return self.unused_counts end
+function Batch:unused() return self.b:unused() end
 function Batch:close() self.b:close() end
 
+-- The entries go into the builder in C (add_entries), a run at a time; an
+-- entry with metadata stops the run and goes through Batch:add (which
+-- encodes the metadata).
+local function fill_rows(b, recipients, n)
+  local cb = b.b
+  local i = 1
+  while i <= n do
+    local nxt, err = cb:add_entries(recipients, i, n)
+    if not nxt then return nil, err end
+    if nxt > n then break end
+    local e = recipients[nxt]
+    local ok
+    ok, err = b:add(e.recipient, e.parameters, e.message_metadata, e.conversation_metadata)
+    if not ok then return nil, err end
+    i = nxt + 1
+  end
+  return true
+end
+
 --- Checks and adds the recipient entries of a convenience send
--- (`{ {recipient=…, parameters=…, message_metadata=…, conversation_metadata=…}, … }`).
+-- (`{ {recipient=…, parameters=…, message_metadata=…, conversation_metadata=…}, … }`):
+-- the checks run in C as each entry is written; a wrong type is an error
+-- naming the entry, not a raise.
 function _M.fill(b, recipients)
   if type(recipients) ~= "table" then return invalid("recipients: required, an array") end
   local n = #recipients
@@ -127,19 +158,11 @@ function _M.fill(b, recipients)
   if n > max then
     return invalid(fmt("recipients[%d]: a batch holds at most %d recipients", max + 1, max))
   end
-  load()
-  local validate = recipient.validate
-  for i = 1, n do
-    local e = recipients[i]
-    if type(e) ~= "table" or type(e.recipient) ~= "table" then
-      return invalid(fmt("recipients[%d].recipient: required, a recipient table", i))
-    end
-    local ok, err = validate(e.recipient)
-    if not ok then return invalid(fmt("recipients[%d].recipient: %s", i, tostring(err))) end
-    ok, err = b:add(e.recipient, e.parameters, e.message_metadata, e.conversation_metadata)
-    if not ok then return nil, err end
-  end
-  return true
+  local ok, res, err = pcall(fill_rows, b, recipients, n)
+  if ok then return res, err end
+  local msg = tostring(type(res) == "table" and res.message or res)
+  msg = msg:gsub("^.-bad argument #%d+ to '[%w_]+' %((.*)%)$", "%1")
+  return invalid(fmt("recipients[%d]: %s", b.b:count() + 1, msg))
 end
 
 return _M

@@ -191,7 +191,10 @@ function Client:send(b, opts)
     if not entry then return nil, err end
   end
   local res, err = self:_call("send", body or b.b)
-  if res and not body and next(b.unused_counts) ~= nil then res.unused = b.unused_counts end
+  if res and not body then
+    local unused = b:unused()
+    if next(unused) ~= nil then res.unused = unused end
+  end
   if res and ledger and res.batch_id then
     local ok, lerr = ledger_mod.commit(ledger, entry, res.batch_id)
     if not ok then return nil, lerr end

@@ -120,8 +120,30 @@ function _M.channel(name, id, app_id)
   return identified_by({ ci })
 end
 
+-- The helpers are on the hot path of `b:add(R.sms(n), params)`: the common
+-- case (a string identity, no app_id, a channel still known) is checked and
+-- built inline; anything else goes through identity() for its message.
 local function helper(name)
+  local phone_ok
   return function(id, app_id)
+    local props = _M.channels[name]
+    if app_id == nil and props and type(id) == "string" and id ~= "" then
+      if props.phone then
+        phone_ok = phone_ok or rules.core().phone_ok
+        if phone_ok(id) then
+          if array_mt then
+            return { identified_by = { channel_identities = setmetatable(
+              { { channel = name, identity = id } }, array_mt) } }
+          end
+          return { identified_by = { channel_identities = { { channel = name, identity = id } } } }
+        end
+      elseif array_mt then
+        return { identified_by = { channel_identities = setmetatable(
+          { { channel = name, identity = id } }, array_mt) } }
+      else
+        return { identified_by = { channel_identities = { { channel = name, identity = id } } } }
+      end
+    end
     local ci, err = identity("recipient", name, id, app_id)
     if not ci then error(err, 2) end
     return identified_by({ ci })

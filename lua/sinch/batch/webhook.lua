@@ -119,9 +119,14 @@ local function check_args(secret, headers, raw_body, opts)
       if type(s) ~= "string" then
         error(format("verify: secret[%d]: expected a string, got %s", i, type(s)), 3)
       end
+      if s == "" then
+        error(format("verify: secret[%d]: must not be empty (anyone can sign with it)", i), 3)
+      end
     end
   elseif type(secret) ~= "string" then
     error("verify: secret: expected a string or an array of strings, got " .. type(secret), 3)
+  elseif secret == "" then
+    error("verify: secret: must not be empty (anyone can sign with it)", 3)
   end
   if type(headers) ~= "table" then
     error("verify: headers: expected a table, got " .. type(headers), 3)
