@@ -391,8 +391,12 @@ const char *sinch_batch_csv_column_name(const sinch_batch_csv *r, size_t i) {
     return r && i < r->ncols ? r->cols[i] : NULL;
 }
 
-size_t sinch_batch_csv_param_count(const sinch_batch_csv *r) { return r ? r->nparams : 0; }
+/* The parameter columns, once the header was read: none while the header is
+ * unread or was refused (its names are only set when it was accepted). */
+size_t sinch_batch_csv_param_count(const sinch_batch_csv *r) {
+    return r && r->param_names ? r->nparams : 0;
+}
 
 const char *sinch_batch_csv_param_name(const sinch_batch_csv *r, size_t i) {
-    return r && i < r->nparams ? r->param_names[i] : NULL;
+    return r && r->param_names && i < r->nparams ? r->param_names[i] : NULL;
 }
