@@ -53,9 +53,8 @@ static void check_row(const sinch_batch_csv *r, const sinch_batch_csv_row *row, 
         FZ_CHECK(row->contact_id_len > 0, "empty contact_id");
     } else {
         const sinch_batch_channel *ch;
-        /* (not row->channel[0]: a cell starting with a NUL byte passes as a
-         * channel that reads as "" in C -- noted, the builder refuses it) */
-        FZ_CHECK(row->channel && upper(row->channel), "channel %s",
+        /* a NUL in a channel cell is a bad row, so the C string is whole */
+        FZ_CHECK(row->channel && row->channel[0] && upper(row->channel), "channel %s",
                  row->channel ? row->channel : "(null)");
         FZ_CHECK(row->identity && row->identity_len > 0, "empty identity");
         ch = sinch_batch_channel_find(NULL, row->channel, strlen(row->channel));
@@ -205,10 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      sinch_batch_csv_error(r)->message[0],
                  "reading stopped (%d) without an error", rc);
     }
-    /* (after a header error, param_count() still counts the columns mapped
-     * so far while param_name() reads a table that was never made: a NULL
-     * dereference, reported; the accessors are checked on a good reader) */
-    if (sinch_batch_csv_error(r)->kind == SINCH_BATCH_ERROR_NONE) check_columns(r);
+    check_columns(r); /* a refused header leaves no parameter columns */
     check_bad(r);
     sinch_batch_csv_close(r);
     return 0;

@@ -599,6 +599,35 @@ static void test_refused_header_has_no_columns(void) {
     sinch_batch_csv_close(r);
 }
 
+/* A NUL byte in the channel or app_id cell is a bad row (rows hand those
+ * out as C strings, which would read as "" or be cut). */
+static void test_nul_in_channel_or_app_id(void) {
+    static const char in[] = "channel,identity,app_id\n"
+                             "\0SMS,+46700000001,\n"
+                             "SMS,+46700000002,AP\0P\n"
+                             "SMS,+46700000003,APP\n";
+    sinch_batch_error err;
+    sinch_batch_csv_row row;
+    sinch_batch_csv *r = sinch_batch_csv_new(NULL, &err);
+    size_t line = 0;
+    const char *reason = NULL;
+    CHECK(r != NULL);
+    if (r == NULL) return;
+    CHECK_INT(sinch_batch_csv_feed(r, in, sizeof in - 1), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_csv_finish(r), SINCH_BATCH_OK);
+    CHECK_INT(sinch_batch_csv_next(r, &row), 1);
+    CHECK_INT(row.line, 4);
+    CHECK_STR(row.app_id, "APP");
+    CHECK_INT(sinch_batch_csv_bad_count(r), 2);
+    CHECK_INT(sinch_batch_csv_bad_row(r, 0, &line, &reason), SINCH_BATCH_OK);
+    CHECK_INT(line, 2);
+    CHECK_STR(reason, "channel: contains a NUL byte");
+    CHECK_INT(sinch_batch_csv_bad_row(r, 1, &line, &reason), SINCH_BATCH_OK);
+    CHECK_INT(line, 3);
+    CHECK_STR(reason, "app_id: contains a NUL byte");
+    sinch_batch_csv_close(r);
+}
+
 int main(void) {
     RUN(test_plain_rows);
     RUN(test_quotes_and_line_breaks);
@@ -617,5 +646,6 @@ int main(void) {
     RUN(test_channel_table);
     RUN(test_limits_are_errors);
     RUN(test_refused_header_has_no_columns);
+    RUN(test_nul_in_channel_or_app_id);
     CHECK_DONE();
 }

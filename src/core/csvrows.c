@@ -152,11 +152,23 @@ int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row) {
                         return rc;
                     continue;
                 }
+                if (memchr(channel, '\0', len)) { /* rows carry it as a C string */
+                    if ((rc = sb_csv_add_bad(r, rec->line, "channel: contains a NUL byte")) !=
+                        SINCH_BATCH_OK)
+                        return rc;
+                    continue;
+                }
                 sb_csv_upcase((char *)channel, len);
             }
             if (r->col_app_id >= 0) {
                 app_id = sb_csv_field_at(r, rec, (size_t)r->col_app_id, &len);
                 if (len == 0) app_id = NULL;
+                if (app_id && memchr(app_id, '\0', len)) {
+                    if ((rc = sb_csv_add_bad(r, rec->line, "app_id: contains a NUL byte")) !=
+                        SINCH_BATCH_OK)
+                        return rc;
+                    continue;
+                }
             }
             /* no app_id check: the API docs do not require one on a
              * recipient, so a row without it is sent as it is */
