@@ -61,8 +61,8 @@ write_conf() {
   mv "$prefix/nginx.conf.new" "$prefix/nginx.conf"
 }
 
-random_port() { # 20000..59999
-  echo $(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000 + 20000 ))
+random_port() { # 20000..32767: below the kernel's ephemeral ports (32768 and up)
+  echo $(( $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12768 + 20000 ))
 }
 
 pid=

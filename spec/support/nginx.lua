@@ -67,11 +67,20 @@ local function module_lines()
 end
 
 --- A free TCP port on 127.0.0.1 (bound to port 0, read, closed).
+-- Ports are picked below the kernel's ephemeral range (32768 and up on
+-- Linux), so that no outgoing connection can take one between this check
+-- and the server's own bind; the seed differs per process (parallel suites).
+math.randomseed(os.time() + math.floor(socket.gettime() * 1e6) % 1000003)
 function _M.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
+  for _ = 1, 500 do
+    local port = math.random(20000, 32000)
+    local s = socket.bind("127.0.0.1", port)
+    if s then
+      s:close()
+      return port
+    end
+  end
+  error("no free port in 20000-32000 on 127.0.0.1")
 end
 
 function _M.is_root()
@@ -181,13 +190,17 @@ function _M.run_script(script, env)
   local cmd = format("env %s timeout -k 5 600 sh %s >%s 2>&1 & echo $! >%s.pid",
     concat(vars, " "), shell_quote(script), shell_quote(out), shell_quote(out))
   assert(run("sh -c " .. shell_quote(cmd)))
-  local text = ""
+  -- wait for "url …\nprefix …" (after any lines of ports it found taken and
+  -- tried again), or for the script to give up
+  local text, pid = "", nil
   for _ = 1, 1000 do
     text = read_file(out) or ""
-    if text:find("\nprefix [^\n]+\n") or not text:find("^url ") and text ~= "" then break end
+    if text:find("url [^\n]+\nprefix [^\n]+\n") then break end
+    pid = pid or tonumber((read_file(out .. ".pid") or ""):match("%d+"))
+    if pid and not run("kill -0 " .. pid .. " 2>/dev/null") then break end
     socket.sleep(0.01)
   end
-  local url, prefix = text:match("^url (%S+)\nprefix (%S+)\n")
+  local url, prefix = text:match("url (%S+)\nprefix (%S+)\n")
   local self = setmetatable({ script_out = out, url = url, prefix = prefix,
                               port = url and tonumber(url:match(":(%d+)$")),
                               log_path = prefix and (prefix .. "/logs/error.log") }, Nginx)
