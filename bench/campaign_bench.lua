@@ -73,7 +73,7 @@ local function child(mode, url, path, extra)
     client:close()
   elseif mode == "build" then
     local chunk = require "sinch.batch.chunk"
-    local client = assert(batch.client{ project_id = "bench", token = "t", app_id = "01APP" })
+    local client = assert(batch.client{ project_id = "bench", region = "us", token = "t", app_id = "01APP" })
     local b = assert(client:batch{ message = batch.message.text("Hi ${name}, your code is ${code}") })
     local src = assert(chunk.csv(path, { builder = b, channel = "SMS" }))
     local n = 0

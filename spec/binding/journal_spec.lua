@@ -1,0 +1,52 @@
+-- The campaign journal's C helpers (src/lua/journal.c): one write and an
+-- fsync per line, and SHA-256 content digests.
+local core = require "sinch.batch.core"
+
+local ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+local EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+describe("core.digest and core.file_digest", function()
+  it("are SHA-256 in hex", function()
+    assert.equal(ABC, core.digest("abc"))
+    assert.equal(EMPTY, core.digest(""))
+  end)
+
+  it("chain: digest(s, seed) is the digest of seed .. s", function()
+    assert.equal(core.digest("seedabc"), core.digest("abc", "seed"))
+    assert.not_equal(core.digest("abc"), core.digest("abc", "seed"))
+  end)
+
+  it("read a file of any size, and give its size", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    local s = string.rep("0123456789abcdef", 10000) .. "tail" -- past one 64 KiB read
+    f:write(s)
+    f:close()
+    local d, size = core.file_digest(path)
+    os.remove(path)
+    assert.equal(core.digest(s), d)
+    assert.equal(#s, size)
+    local none, err = core.file_digest(path)
+    assert.is_nil(none)
+    assert.equal("internal", err.kind)
+    assert.matches("cannot read", err.message)
+  end)
+end)
+
+describe("core.journal_open", function()
+  it("appends whole lines and refuses a line with a newline inside", function()
+    local path = os.tmpname()
+    local j = assert(core.journal_open(path))
+    assert.is_true(j:append('{"a":1}'))
+    assert.is_true(j:append('\n{"b":2}')) -- a leading newline ends a torn line
+    assert.has_error(function() j:append("x\ny") end)
+    j:close()
+    j:close()
+    assert.has_error(function() j:append("z") end)
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("*a")
+    f:close()
+    os.remove(path)
+    assert.equal('{"a":1}\n\n{"b":2}\n', text)
+  end)
+end)
