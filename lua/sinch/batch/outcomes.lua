@@ -419,8 +419,8 @@ function Store:import_journal(path)
         new = new + 1
       end
     end
-    local ok, jerr = self.st.journal:run(path, size, id)
-    if not ok then return nil, store_error("record journal", jerr) end
+    local jok, jerr = self.st.journal:run(path, size, id)
+    if not jok then return nil, store_error("record journal", jerr) end
     return { campaign = id, batches = new, unchanged = false }
   end)
 end
@@ -468,15 +468,15 @@ function _M.report(t)
   if type(t) ~= "table" or type(t.journal) ~= "string" then
     error("outcomes.report: journal: expected a journal file name", 2)
   end
-  local store, err = t.store, nil
-  local own = type(store) == "string"
+  local store, own = t.store, type(t.store) == "string"
   if own then
-    store, err = _M.open(store)
-    if not store then return nil, err end
+    local oerr
+    store, oerr = _M.open(store)
+    if not store then return nil, oerr end
   elseif getmetatable(store) ~= Store then
     error("outcomes.report: store: expected a file name or a store from outcomes.open", 2)
   end
-  local imp, r
+  local r, imp, err
   imp, err = store:import_journal(t.journal)
   if imp then r, err = store:report(imp.campaign) end
   if own then store:close() end
