@@ -12,7 +12,9 @@ M["create-contacts"] = function(argv, ctx)
   local o = ctx.parse("create-contacts", argv, { csv = "value", channel = "value", language = "value" }, 0)
   if not o.csv then ctx.usage("create-contacts needs --csv FILE") end
   local language = o.language or "EN_US"
-  if not batch.LANGUAGES[language] then ctx.usage(fmt("--language: %q is not a contact language", language)) end
+  if not batch.LANGUAGES[language] then
+    ctx.usage(fmt("--language: %q is not a contact language", language))
+  end
   local cols = ctx.csv_columns(o.csv)
   local src, err = batch.chunk.csv(o.csv, { channel = o.channel or (not cols.channel and "SMS" or nil),
                                             check_e164 = true })
