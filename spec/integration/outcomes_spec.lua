@@ -178,6 +178,7 @@ describe("campaign outcomes (20,000 rows, 5 % failures, duplicates, out of order
     rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", path(".failed.csv"),
                         "--journal", path(".journal2"), "--no-progress" }
     assert.equal(0, rc, err)
+    assert.equal(nfailed, cjson.decode(out:match("[^\n]+\n$")).summary.recipients)
     local st2, r2 = settle(path(".journal2"), nfailed)
     assert.equal(nfailed, st2.recipients_accepted)
     assert.equal(nfailed, st2.outcomes.delivered)
