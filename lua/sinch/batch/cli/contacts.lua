@@ -1,4 +1,4 @@
---- sinch.batch.cli.contacts: the contact commands of `sinch-batch`
+-- sinch.batch.cli.contacts: the contact commands of `sinch-batch`
 -- (create-contacts, delete-contacts, consents).  Each takes the command's
 -- arguments and the CLI's context (parse, usage, die, out, client,
 -- csv_columns) and returns an exit status.
