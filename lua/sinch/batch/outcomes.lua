@@ -430,17 +430,28 @@ end
 -- ordered by row
 function Store:failed(campaign)
   self:_check()
-  local rows, err = query(self, "SELECT o.batch_id, o.msg_index, o.reason, o.description, b.rows " ..
+  local rows, err = query(self, "SELECT o.batch_id, o.msg_index, o.reason, o.description " ..
     "FROM outcomes o JOIN batches b ON b.batch_id = o.batch_id " ..
     "WHERE o.rank = ? AND (? IS NULL OR b.campaign = ?) ORDER BY b.chunk, o.batch_id, o.msg_index",
     FAILED, campaign, campaign)
   if not rows then return nil, err end
+  -- each batch's rows once (not once per failed recipient: they are long)
+  local st, perr = self.db:prepare("SELECT rows FROM batches WHERE batch_id = ?")
+  if not st then return nil, store_error("prepare", perr) end
   local out, cache_id, cache_rows = {}, nil, nil
   for _, row in ipairs(rows) do
-    if row[1] ~= cache_id then cache_id, cache_rows = row[1], decode_rows(row[5]) end
+    if row[1] ~= cache_id then
+      local b, berr = st:rows(row[1])
+      if not b then
+        st:close()
+        return nil, store_error("query", berr)
+      end
+      cache_id, cache_rows = row[1], decode_rows(b[1] and b[1][1])
+    end
     out[#out + 1] = { batch_id = row[1], index = row[2], reason = row[3], description = row[4],
                       row = cache_rows[floor(row[2]) + 1] }
   end
+  st:close()
   return out
 end
 
