@@ -11,11 +11,13 @@
 --   local store = assert(outcomes.open("spring.receipts"))
 --   store:add(webhook.parse(raw_body))          -- or store:add_many(events)
 --   store:add_batch{ batch_id = id, campaign = "c1", chunk = 3, rows = { 2001, 2002, … } }
+--   store:import_journal("spring.journal")      -- or: every accepted batch of a campaign
 --   local r = store:report("c1")
 --   --> { campaign = "c1", batches = 2, recipients = 2000, delivered = 1900,
 --   --     failed = 100, failed_by_reason = { RECIPIENT_NOT_REACHABLE = 100 },
 --   --     pending = 0, receipts = 4000, last_receipt = "2026-…" }
 --
+-- `outcomes.report{ journal = J, store = S }` does both in one call.
 -- The database runs in WAL mode with a busy timeout, so any number of
 -- writers (nginx workers, the plain receiver, the CLI) can share one file.
 -- @module sinch.batch.outcomes
