@@ -138,4 +138,102 @@ describe("outcomes store", function()
     assert.equal(900, assert(s:report("multi")).receipts)
     s:close()
   end)
+  describe("joined with a campaign journal", function()
+    local jpath
+    local function journal(lines)
+      local f = assert(io.open(jpath, "a"))
+      for _, l in ipairs(lines) do f:write(cjson.encode(l), "\n") end
+      f:close()
+    end
+    before_each(function()
+      jpath = os.tmpname()
+      journal{ { event = "header", version = 1, campaign = "cJ", path = "list.csv" },
+               { event = "intent", chunk = 1, rows = { 2, 4 } },
+               { event = "accepted", chunk = 1, batch_id = "J1" },
+               { event = "bad_row", row = 3, reason = "bad number" },
+               { event = "intent", chunk = 2, rows = { 5, 6 } } }
+    end)
+    after_each(function() os.remove(jpath) end)
+
+    it("imports the campaign and its accepted batches, again only when the journal grew", function()
+      local s = fresh()
+      s:add(receipt("J2", 1, "FAILED", "CHANNEL_FAILURE")) -- overtook its batch's answer
+      local imp = assert(s:import_journal(jpath))
+      assert.same({ campaign = "cJ", batches = 1, unchanged = false }, imp)
+      assert.same({ campaign = "cJ", batches = 0, unchanged = true }, assert(s:import_journal(jpath)))
+      local r = assert(s:report("cJ"))
+      assert.equal(5, r.rows) -- 4 in chunks, 1 bad
+      assert.equal(1, r.batches)
+      assert.equal(2, r.recipients)
+      assert.equal(1, r.chunks_not_accepted)
+      assert.is_false(r.sending_done)
+      assert.equal("list.csv", r.source)
+      assert.equal(jpath, r.journal)
+      journal{ { event = "accepted", chunk = 2, batch_id = "J2" }, { event = "end", summary = {} } }
+      imp = assert(s:import_journal(jpath))
+      assert.equal(1, imp.batches) -- J1 is not written again
+      r = assert(s:report("cJ"))
+      assert.equal(2, r.batches)
+      assert.equal(4, r.recipients)
+      assert.equal(1, r.failed)
+      assert.is_true(r.sending_done)
+      assert.equal(6, assert(s:failed("cJ"))[1].row)
+      assert.same({ "cJ" }, assert(s:campaigns()))
+      s:close()
+    end)
+
+    it("outcomes.report{ journal, store } takes a store path or an open store", function()
+      local s = fresh()
+      s:add(receipt("J1", 0, "DELIVERED"))
+      s:close()
+      local r = assert(outcomes.report{ journal = jpath, store = tmp })
+      assert.equal("cJ", r.campaign)
+      assert.equal(1, r.delivered)
+      assert.equal(1, r.pending)
+      s = assert(outcomes.open(tmp))
+      assert.equal(1, assert(outcomes.report{ journal = jpath, store = s }).delivered)
+      s:close()
+      assert.has_error(function() outcomes.report{ store = tmp } end)
+      assert.has_error(function() outcomes.report{ journal = jpath, store = 42 } end)
+    end)
+
+    it("refuses a file that is not a journal, naming it", function()
+      local s = fresh()
+      local other = os.tmpname()
+      local f = assert(io.open(other, "w")); f:write("phone,name\n"); f:close()
+      local ok, err = s:import_journal(other)
+      assert.is_nil(ok)
+      assert.matches("no campaign header", err.message)
+      assert.matches(other, err.message, 1, true)
+      os.remove(other)
+      ok, err = s:import_journal(other)
+      assert.is_nil(ok)
+      assert.matches("cannot read", err.message)
+      s:close()
+    end)
+  end)
+
+  it("writes failed rows as CSV: the source's bytes, a quoted multi-line field, the reason last", function()
+    local cli_report = require "sinch.batch.cli.report"
+    local src, out = os.tmpname(), os.tmpname()
+    local f = assert(io.open(src, "w"))
+    f:write('phone,name,note\r\n+46700000001,Ann,"two\nlines"\r\n+46700000002,Bob,x\r\n'
+      .. '+46700000003,Cy,"a ""q"""\r\n')
+    f:close()
+    local n = assert(cli_report.write_failed_csv(out, src, {
+      { row = 5, reason = "RECIPIENT_NOT_REACHABLE" }, { row = 2, reason = "CHANNEL_FAILURE" } }))
+    assert.equal(2, n)
+    local text = assert(io.open(out)):read("*a")
+    assert.equal('phone,name,note,failure_reason\n+46700000001,Ann,"two\nlines",CHANNEL_FAILURE\n'
+      .. '+46700000003,Cy,"a ""q""",RECIPIENT_NOT_REACHABLE\n', text)
+    -- a follow-up of a follow-up: the old reason column is replaced, not repeated
+    local out2 = os.tmpname()
+    assert.equal(1, assert(cli_report.write_failed_csv(out2, out, { { row = 4, reason = "X_Y" } })))
+    assert.equal('phone,name,note,failure_reason\n+46700000003,Cy,"a ""q""",X_Y\n',
+      assert(io.open(out2)):read("*a"))
+    local ok, err = cli_report.write_failed_csv(out2, src, { { row = 9, reason = "X" } })
+    assert.is_nil(ok)
+    assert.matches("has no row 9", err)
+    for _, p in ipairs{ src, out, out2 } do os.remove(p) end
+  end)
 end)

@@ -417,4 +417,159 @@ describe("bin/sinch-batch against the sandbox", function()
     ledger:close()
     for _, ext in ipairs{ "", ".csv", ".journal", ".out", ".err", ".pid", ".rc" } do os.remove(dir .. ext) end
   end)
+  -- report: a campaign by hand (a journal, receipts in a store, its CSV)
+  local function report_fixture()
+    local dir = os.tmpname()
+    local f = assert(io.open(dir .. ".csv", "w"))
+    f:write('phone,name,note\n+46700000001,Ann,"two\nlines"\n+46700000002,Bob,x\n'
+      .. '+46700000003,Cy,y\n+46700000004,Di,z\n')
+    f:close()
+    f = assert(io.open(dir .. ".journal", "w"))
+    for _, e in ipairs{ { event = "header", version = 1, campaign = "hand", path = dir .. ".csv" },
+                        { event = "intent", chunk = 1, rows = { 2, 4 } },
+                        { event = "accepted", chunk = 1, batch_id = "H1" },
+                        { event = "intent", chunk = 2, rows = { 5, 6 } },
+                        { event = "accepted", chunk = 2, batch_id = "H2" },
+                        { event = "end", summary = {} } } do
+      f:write(cjson.encode(e), "\n")
+    end
+    f:close()
+    local outcomes, webhook = require "sinch.batch.outcomes", require "sinch.batch.webhook"
+    local store = assert(outcomes.open(dir .. ".receipts"))
+    local function receipt(b, i, status, code)
+      return assert(webhook.parse(cjson.encode{ event_time = "2026-11-29T10:00:0" .. i .. "Z",
+        message_delivery_report = { message_id = b .. i, status = status,
+                                    reason = code and { code = code } or nil },
+        message_metadata = cjson.encode{ batchId = b, messageIndex = i } }))
+    end
+    assert(store:add_many{ receipt("H1", 0, "FAILED", "CHANNEL_FAILURE"), receipt("H1", 1, "DELIVERED"),
+                           receipt("H2", 0, "FAILED", "RECIPIENT_NOT_REACHABLE") })
+    store:close()
+    local function clean()
+      for _, ext in ipairs{ "", ".csv", ".journal", ".receipts", ".receipts-wal", ".receipts-shm",
+                            ".failed", ".out", ".err", ".rc", ".pid" } do os.remove(dir .. ext) end
+    end
+    return dir, receipt, clean
+  end
+
+  it("report: usage errors exit 2, unreadable inputs exit 1, --help exits 0", function()
+    local dir, _, clean = report_fixture()
+    local rc, out = cli{ "report", "--help" }
+    assert.equal(0, rc)
+    assert.matches("--failed-csv", out, 1, true)
+    for _, args in ipairs{ { "report" }, { "report", "--store", dir .. ".receipts", "--bogus" },
+                           { "report", "--store", dir .. ".receipts", "--watch", "x" },
+                           { "report", "--store", dir .. ".receipts", "--csv", "x.csv" },
+                           { "report", "--store", dir .. ".receipts", "--timeout", "5" },
+                           { "report", "--store", dir .. ".receipts", "--journal" },
+                           { "report", "--store", dir .. ".receipts", "--failed-csv", "f",
+                             "--journal", "a", "--journal", "b" } } do
+      local code, o, e = cli(args)
+      assert.equal(2, code, table.concat(args, " ") .. ": " .. e)
+      assert.equal("", o)
+    end
+    local code, _, e = cli{ "report", "--store", dir .. ".receipts", "--journal", dir .. ".nope" }
+    assert.equal(1, code)
+    assert.matches(dir .. ".nope", e, 1, true)
+    code, _, e = cli{ "report", "--store", dir .. ".empty" }
+    assert.equal(1, code)
+    assert.matches("no campaign", e)
+    for _, ext in ipairs{ "", "-wal", "-shm" } do os.remove(dir .. ".empty" .. ext) end
+    assert.is_nil(e:find("traceback"))
+    clean()
+  end)
+
+  it("report: per campaign counts as text and JSON, and the failed rows as CSV", function()
+    local dir, _, clean = report_fixture()
+    local rc, out, err = cli{ "report", "--journal", dir .. ".journal", "--store", dir .. ".receipts",
+                              "--json", "--failed-csv", dir .. ".failed" }
+    assert.equal(0, rc, err)
+    local r = assert(cjson.decode(out)).report
+    assert.equal("hand", r.campaign)
+    assert.equal(4, r.rows)
+    assert.equal(2, r.batches)
+    assert.equal(1, r.delivered)
+    assert.equal(2, r.failed)
+    assert.same({ CHANNEL_FAILURE = 1, RECIPIENT_NOT_REACHABLE = 1 }, r.failed_by_reason)
+    assert.equal(1, r.pending)
+    assert.equal("2026-11-29T10:00:01Z", r.last_receipt)
+    assert.matches("2 failed rows", err)
+    assert.equal('phone,name,note,failure_reason\n+46700000001,Ann,"two\nlines",CHANNEL_FAILURE\n'
+      .. "+46700000003,Cy,y,RECIPIENT_NOT_REACHABLE\n", mock.read_file(dir .. ".failed"))
+    -- without --journal: every campaign the store knows, as text
+    rc, out = cli{ "report", "--store", dir .. ".receipts" }
+    assert.equal(0, rc)
+    assert.matches("campaign hand", out, 1, true)
+    assert.matches("failed%s+2", out)
+    assert.matches("RECIPIENT_NOT_REACHABLE%s+1", out)
+    assert.matches("pending%s+1", out)
+    -- the failed rows go out again: failure_reason is not a parameter
+    rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", dir .. ".failed", "--dry-run", "--bodies" }
+    assert.equal(0, rc, err)
+    assert.is_nil(out:find("failure_reason", 1, true))
+    assert.matches('"note":"two\\nlines"', out, 1, true)
+    -- the source moved: --csv names it; a wrong one is an error, not a wrong file
+    local short = assert(io.open(dir .. ".out", "w"))
+    short:write("phone,name\n+46700000001,Ann\n")
+    short:close()
+    rc, _, err = cli{ "report", "--journal", dir .. ".journal", "--store", dir .. ".receipts",
+                      "--failed-csv", dir .. ".failed", "--csv", dir .. ".out" }
+    assert.equal(1, rc)
+    assert.matches("has no row 5", err)
+    clean()
+  end)
+
+  it("report --watch: refreshes until nothing is pending; SIGINT ends it with exit 4", function()
+    local dir, receipt, clean = report_fixture()
+    local socket = require "socket"
+    local function start(extra)
+      local parts = { LUA, "bin/sinch-batch", "report", "--store", q(dir .. ".receipts"),
+                      "--journal", q(dir .. ".journal"), "--json", "--watch", "0.1" }
+      for _, a in ipairs(extra or {}) do parts[#parts + 1] = q(a) end
+      for _, ext in ipairs{ ".rc", ".pid", ".out" } do os.remove(dir .. ext) end
+      local inner = ("%s >%s.out 2>%s.err & echo $! >%s.pid; wait $!; echo $? >%s.rc")
+        :format(table.concat(parts, " "), dir, dir, dir, dir)
+      assert(mock.run("sh -c " .. q(inner) .. " >/dev/null 2>&1 &"))
+    end
+    local function wait_rc()
+      for _ = 1, 400 do
+        local rc = tonumber((mock.read_file(dir .. ".rc") or ""):match("%d+"))
+        if rc then return rc end
+        socket.sleep(0.05)
+      end
+    end
+    local function reports()
+      local n = 0
+      for _ in (mock.read_file(dir .. ".out") or ""):gmatch('"report"') do n = n + 1 end
+      return n
+    end
+    start()
+    for _ = 1, 400 do -- refreshing, one recipient pending
+      if reports() >= 2 then break end
+      socket.sleep(0.05)
+    end
+    assert.is_true(reports() >= 2)
+    local store = assert(require("sinch.batch.outcomes").open(dir .. ".receipts"))
+    assert(store:add(receipt("H2", 1, "DELIVERED")))
+    store:close()
+    assert.equal(0, wait_rc())
+    local last
+    for line in mock.read_file(dir .. ".out"):gmatch("[^\n]+") do last = cjson.decode(line).report end
+    assert.equal(0, last.pending)
+    assert.equal(2, last.delivered)
+
+    -- pending for ever: SIGINT ends the watch, exit 4
+    store = assert(require("sinch.batch.outcomes").open(dir .. ".receipts"))
+    assert(store:add_batch{ batch_id = "H3", campaign = "hand", chunk = 3, rows = { 7 } })
+    store:close()
+    start{ "--timeout", "30" }
+    for _ = 1, 400 do
+      if reports() >= 1 then break end
+      socket.sleep(0.05)
+    end
+    assert(mock.run("kill -INT " .. tonumber(mock.read_file(dir .. ".pid"):match("%d+"))))
+    assert.equal(4, wait_rc())
+    assert.matches("1 recipients still pending", mock.read_file(dir .. ".err"))
+    clean()
+  end)
 end)

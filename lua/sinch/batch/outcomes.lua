@@ -11,20 +11,23 @@
 --   local store = assert(outcomes.open("spring.receipts"))
 --   store:add(webhook.parse(raw_body))          -- or store:add_many(events)
 --   store:add_batch{ batch_id = id, campaign = "c1", chunk = 3, rows = { 2001, 2002, … } }
+--   store:import_journal("spring.journal")      -- or: every accepted batch of a campaign
 --   local r = store:report("c1")
 --   --> { campaign = "c1", batches = 2, recipients = 2000, delivered = 1900,
 --   --     failed = 100, failed_by_reason = { RECIPIENT_NOT_REACHABLE = 100 },
 --   --     pending = 0, receipts = 4000, last_receipt = "2026-…" }
 --
+-- `outcomes.report{ journal = J, store = S }` does both in one call.
 -- The database runs in WAL mode with a busy timeout, so any number of
 -- writers (nginx workers, the plain receiver, the CLI) can share one file.
 -- @module sinch.batch.outcomes
 
 local errors = require "sinch.batch.errors"
 local options = require "sinch.batch.options"
+local cjson = require "cjson.safe"
 
-local type, tostring, tonumber, error, setmetatable, pcall = type, tostring, tonumber, error,
-  setmetatable, pcall
+local type, tostring, tonumber, error, setmetatable, getmetatable, pcall = type, tostring,
+  tonumber, error, setmetatable, getmetatable, pcall
 local ipairs, pairs, concat = ipairs, pairs, table.concat
 local format, floor = string.format, math.floor
 local os_time, os_date = os.time, os.date
@@ -72,6 +75,11 @@ CREATE TABLE IF NOT EXISTS batches (
   rows TEXT
 );
 CREATE INDEX IF NOT EXISTS batches_campaign ON batches (campaign);
+CREATE TABLE IF NOT EXISTS journals (
+  path TEXT PRIMARY KEY,
+  size INTEGER,
+  campaign TEXT
+);
 CREATE TABLE IF NOT EXISTS campaigns (
   campaign TEXT PRIMARY KEY,
   source TEXT,
@@ -109,6 +117,8 @@ local STATEMENTS = {
   campaign = "INSERT INTO campaigns (campaign, source, rows, info) VALUES (?, ?, ?, ?) " ..
     "ON CONFLICT (campaign) DO UPDATE SET source = coalesce(excluded.source, campaigns.source), " ..
     "rows = coalesce(excluded.rows, campaigns.rows), info = coalesce(excluded.info, campaigns.info)",
+  journal = "INSERT INTO journals (path, size, campaign) VALUES (?, ?, ?) ON CONFLICT (path) " ..
+    "DO UPDATE SET size = excluded.size, campaign = excluded.campaign",
   begin = "BEGIN IMMEDIATE",
   commit = "COMMIT",
   rollback = "ROLLBACK",
@@ -282,8 +292,10 @@ end
 
 --- The report of one campaign (or of every receipt when `campaign` is nil).
 -- @return { campaign, rows, batches, recipients, delivered, failed,
---   failed_by_reason = { CODE = n }, pending, receipts, duplicates_ignored,
---   last_receipt, unmatched_receipts }
+--   failed_by_reason = { CODE = n }, pending, receipts, last_receipt,
+--   unmatched_receipts, source } and, for a campaign joined from its journal,
+--   journal (its path), chunks, chunks_not_accepted, bad_rows and
+--   sending_done (the journal ended with every chunk accepted)
 function Store:report(campaign)
   self:_check()
   local r = { campaign = campaign, failed_by_reason = {} }
@@ -321,11 +333,98 @@ function Store:report(campaign)
   if not rows then return nil, err end
   r.unmatched_receipts = rows[1][1]
   if campaign ~= nil then
-    rows, err = query(self, "SELECT source, rows FROM campaigns WHERE campaign = ?", tostring(campaign))
+    rows, err = query(self, "SELECT source, rows, info FROM campaigns WHERE campaign = ?",
+      tostring(campaign))
     if not rows then return nil, err end
-    if rows[1] then r.source, r.rows = rows[1][1], rows[1][2] end
+    if rows[1] then
+      r.source, r.rows = rows[1][1], rows[1][2]
+      local info = rows[1][3] and cjson.decode(rows[1][3])
+      if type(info) == "table" then -- what the journal said when it was last joined
+        local function int(v) return type(v) == "number" and floor(v) or nil end
+        r.journal, r.chunks, r.chunks_not_accepted = info.path, int(info.chunks), int(info.not_accepted)
+        r.bad_rows, r.sending_done = int(info.bad_rows), info.done == true
+      end
+    end
   end
   return r
+end
+
+--- The campaigns the store knows (from imported journals or add_campaign).
+-- @return an array of campaign ids, sorted
+function Store:campaigns()
+  self:_check()
+  local rows, err = query(self, "SELECT campaign FROM campaigns ORDER BY campaign")
+  if not rows then return nil, err end
+  local out = {}
+  for i, row in ipairs(rows) do out[i] = row[1] end
+  return out
+end
+
+local function file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+--- Joins a campaign journal (sinch.batch.journal) into the store: the
+-- campaign (id, source path, rows) and every accepted batch with its rows.
+-- Idempotent and cheap to call again while the journal grows: an unchanged
+-- journal is not read again, and batches already known are not rewritten.
+-- @tparam string path the journal
+-- @return { campaign = id, batches = n (newly joined), unchanged = bool } |
+--   nil, err
+function Store:import_journal(path)
+  self:_check()
+  if type(path) ~= "string" or path == "" then
+    error("outcomes: import_journal: path: expected a journal file name", 2)
+  end
+  local size = file_size(path)
+  if not size then
+    return nil, errors.new("invalid", format("journal %s: cannot read it", path))
+  end
+  local seen, err = query(self, "SELECT size, campaign FROM journals WHERE path = ?", path)
+  if not seen then return nil, err end
+  if seen[1] and seen[1][1] == size then
+    return { campaign = seen[1][2], batches = 0, unchanged = true }
+  end
+  local st, rerr = require("sinch.batch.journal").read(path)
+  if not st then return nil, rerr end
+  local h = st.header
+  if type(h) ~= "table" or h.campaign == nil then
+    return nil, errors.new("invalid", format("journal %s: no campaign header (not a journal?)", path))
+  end
+  local id = tostring(h.campaign)
+  local known = {}
+  local krows, kerr = query(self, "SELECT batch_id FROM batches WHERE campaign = ?", id)
+  if not krows then return nil, kerr end
+  for _, row in ipairs(krows) do known[row[1]] = true end
+  local rows, chunks, accepted, open_chunks = #st.bad_rows, 0, 0, 0
+  for _, c in pairs(st.chunks) do
+    chunks = chunks + 1
+    rows = rows + (c.rows and #c.rows or 0)
+    if c.status == "accepted" then accepted = accepted + 1 else open_chunks = open_chunks + 1 end
+  end
+  local info = cjson.encode{ path = path, chunks = chunks, accepted = accepted,
+    not_accepted = open_chunks, bad_rows = #st.bad_rows, runs_ended = st.ends,
+    done = st.ends > 0 and open_chunks == 0 }
+  return txn(self, function()
+    local new = 0
+    local ok, aerr = self:add_campaign{ campaign = id, source = h.path, rows = rows, info = info }
+    if not ok then return nil, aerr end
+    for batch_id, c in pairs(st.batches) do
+      if not known[batch_id] then
+        ok, aerr = self:add_batch{ batch_id = batch_id, campaign = id, chunk = c.chunk,
+                                   rows = c.rows or {} }
+        if not ok then return nil, aerr end
+        new = new + 1
+      end
+    end
+    local jok, jerr = self.st.journal:run(path, size, id)
+    if not jok then return nil, store_error("record journal", jerr) end
+    return { campaign = id, batches = new, unchanged = false }
+  end)
 end
 
 --- The failed recipients of a campaign, each with its source row.
@@ -333,17 +432,28 @@ end
 -- ordered by row
 function Store:failed(campaign)
   self:_check()
-  local rows, err = query(self, "SELECT o.batch_id, o.msg_index, o.reason, o.description, b.rows " ..
+  local rows, err = query(self, "SELECT o.batch_id, o.msg_index, o.reason, o.description " ..
     "FROM outcomes o JOIN batches b ON b.batch_id = o.batch_id " ..
     "WHERE o.rank = ? AND (? IS NULL OR b.campaign = ?) ORDER BY b.chunk, o.batch_id, o.msg_index",
     FAILED, campaign, campaign)
   if not rows then return nil, err end
+  -- each batch's rows once (not once per failed recipient: they are long)
+  local st, perr = self.db:prepare("SELECT rows FROM batches WHERE batch_id = ?")
+  if not st then return nil, store_error("prepare", perr) end
   local out, cache_id, cache_rows = {}, nil, nil
   for _, row in ipairs(rows) do
-    if row[1] ~= cache_id then cache_id, cache_rows = row[1], decode_rows(row[5]) end
+    if row[1] ~= cache_id then
+      local b, berr = st:rows(row[1])
+      if not b then
+        st:close()
+        return nil, store_error("query", berr)
+      end
+      cache_id, cache_rows = row[1], decode_rows(b[1] and b[1][1])
+    end
     out[#out + 1] = { batch_id = row[1], index = row[2], reason = row[3], description = row[4],
                       row = cache_rows[floor(row[2]) + 1] }
   end
+  st:close()
   return out
 end
 
@@ -360,6 +470,30 @@ end
 
 function Store:__tostring()
   return format("sinch.batch.outcomes (%s, %s)", self.path, self.db and "open" or "closed")
+end
+
+--- The report of a campaign from its journal and the receipts store, in
+-- one call: `outcomes.report{ journal = "spring.journal", store =
+-- "spring.receipts" }` (store: a path or an open store).  The journal is
+-- joined into the store first (see `Store:import_journal`).
+-- @return the report (see `Store:report`), or nil and an error
+function _M.report(t)
+  if type(t) ~= "table" or type(t.journal) ~= "string" then
+    error("outcomes.report: journal: expected a journal file name", 2)
+  end
+  local store, own = t.store, type(t.store) == "string"
+  if own then
+    local oerr
+    store, oerr = _M.open(store)
+    if not store then return nil, oerr end
+  elseif getmetatable(store) ~= Store then
+    error("outcomes.report: store: expected a file name or a store from outcomes.open", 2)
+  end
+  local r, imp, err
+  imp, err = store:import_journal(t.journal)
+  if imp then r, err = store:report(imp.campaign) end
+  if own then store:close() end
+  return r, err
 end
 
 return _M
