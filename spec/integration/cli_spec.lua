@@ -22,8 +22,17 @@ end
 describe("bin/sinch-batch against the sandbox", function()
   local m
 
-  setup(function() m = mock.start() end)
-  teardown(function() if m then m:stop() end end)
+  local tmpdir -- $TMPDIR of the runs: the journals of sends without --journal go there
+  setup(function()
+    m = mock.start()
+    local p = io.popen("mktemp -d /tmp/sinch-batch-cli.XXXXXX")
+    tmpdir = p:read("*l")
+    p:close()
+  end)
+  teardown(function()
+    if m then m:stop() end
+    if tmpdir then mock.run("rm -rf " .. tmpdir) end
+  end)
   before_each(function() m:reset() end)
 
   -- Runs the tool: exit status, stdout, stderr.  env overrides the
@@ -31,7 +40,8 @@ describe("bin/sinch-batch against the sandbox", function()
   local function cli(args, env)
     local vars = { SINCH_PROJECT_ID = m.project_id, SINCH_APP_ID = APP, SINCH_KEY_ID = m.key_id,
                    SINCH_KEY_SECRET = m.key_secret, SINCH_BATCH_BASE_URL = m.url,
-                   SINCH_BATCH_AUTH_URL = false, SINCH_TOKEN = false, SINCH_REGION = false }
+                   SINCH_BATCH_AUTH_URL = false, SINCH_TOKEN = false, SINCH_REGION = false,
+                   TMPDIR = tmpdir }
     for k, v in pairs(env or {}) do vars[k] = v end
     local parts, sets = { "env" }, {}
     for k, v in pairs(vars) do -- env takes its -u options before the assignments
