@@ -174,20 +174,33 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.matches("metadataKey=campaign", req.query)
     assert.matches("metadataValue=none", req.query)
 
-    rc = cli{ "cancel", id }
+    rc, out = cli{ "cancel", id }
     assert.equal(0, rc)
+    assert.same({ id }, cjson.decode(out).cancelled) -- confirmed by a status lookup
     req = api_requests(m)[5]
     assert.equal("DELETE", req.method)
     assert.equal(m:path("/messages"), req.path)
     assert.same({ batch_id = id }, cjson.decode(req.body))
+    assert.equal("GET", api_requests(m)[6].method)
     rc, out = cli{ "status", id }
     assert.equal(0, rc)
     assert.equal("CANCELLED", cjson.decode(out).status)
 
-    rc = cli{ "cancel", "--tag", "campaign=c2" }
-    assert.equal(0, rc)
+    -- the API answers 200 whatever matched: the CLI looks and says so
+    local err
+    rc, out, err = cli{ "cancel", "--tag", "campaign=c2" }
+    assert.equal(1, rc)
+    assert.matches("cancel: no batch matched campaign=c2", err, 1, true)
     assert.same({ metadata_key = "campaign", metadata_value = "c2" },
-                cjson.decode(api_requests(m)[7].body))
+                cjson.decode(api_requests(m)[8].body))
+    -- a batch already sent cannot be cancelled
+    rc, out = cli{ "send", "--text", "now", "--to", "+46700000002" }
+    assert.equal(0, rc)
+    local sent = cjson.decode(out).batch_id
+    rc, out, err = cli{ "cancel", sent }
+    assert.equal(1, rc)
+    assert.equal(sent, cjson.decode(out).not_cancelled[1].batch_id)
+    assert.matches("1 batch(es) not cancelled: " .. sent, err, 1, true)
   end)
 
   it("delete-contacts and consents", function()
