@@ -9,15 +9,8 @@ local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+
 local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
 local SECRET = "cli-Qx7-distinctive-secret"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function api_requests(m)
-  local out = {}
-  for _, r in ipairs(m:requests()) do
-    if r.path ~= "/oauth2/token" then out[#out + 1] = r end
-  end
-  return out
-end
+local api = require "support.api"
+local q, api_requests = api.shell_quote, api.api_requests
 
 describe("bin/sinch-batch against the sandbox", function()
   local m
@@ -61,10 +54,7 @@ describe("bin/sinch-batch against the sandbox", function()
     return rc, out, err
   end
 
-  local function sms(n, params)
-    return { recipient = { identified_by = { channel_identities = { { channel = "SMS", identity = n } } } },
-             parameters = params }
-  end
+  local sms = api.sms
 
   it("send --to: one batch with every number and the --param values", function()
     local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--to", "+46700000001",
@@ -190,6 +180,7 @@ describe("bin/sinch-batch against the sandbox", function()
     local err
     rc, out, err = cli{ "cancel", "--tag", "campaign=c2" }
     assert.equal(1, rc)
+    assert.equal(0, #cjson.decode(out).cancelled)
     assert.matches("cancel: no batch matched campaign=c2", err, 1, true)
     assert.same({ metadata_key = "campaign", metadata_value = "c2" },
                 cjson.decode(api_requests(m)[8].body))
