@@ -71,16 +71,8 @@ describe("sinch-batch-mock callbacks", function()
   end)
   before_each(function() m:reset() end)
 
-  -- wait (bounded) until the mock has counted what it sent
-  local function stats_when(pred)
-    local st
-    for _ = 1, 500 do
-      st = m:stats()
-      if pred(st) then return st end
-      socket.sleep(0.01)
-    end
-    return st
-  end
+  -- wait (bounded) until the sandbox has counted what it sent
+  local function stats_when(pred) return m:stats_when(pred) end
 
   it("checks signatures with the algorithm of the shared test vectors", function()
     local f = assert(io.open(fixtures .. "/vectors/conversation-webhook-signature-vectors.json"))

@@ -76,16 +76,8 @@ describe("sinch-batch-mock outcomes", function()
     return res.batch_id
   end
 
-  -- wait (bounded) until the sandbox has counted every receipt
-  local function stats_when(pred)
-    local st
-    for _ = 1, 500 do
-      st = m:stats()
-      if pred(st) then return st end
-      socket.sleep(0.01)
-    end
-    return st
-  end
+  -- wait (bounded) until the sandbox has counted what it sent
+  local function stats_when(pred) return m:stats_when(pred) end
 
   it("fails a recipient whose parameter value is empty, with the API's text", function()
     local id = send({ app_id = "01APP", message = { text_message = { text = "Hi ${name}" } },

@@ -225,6 +225,18 @@ end
 function Mock:requests() return decoded(self:get("/_mock/requests")).requests end
 function Mock:stats() return decoded(self:get("/_mock/stats")) end
 function Mock:reset() return decoded(self:post("/_mock/reset", "{}")) end
+
+--- The stats once pred(stats) holds, waiting (bounded, 5 s) for the
+-- sandbox's background work (callbacks); the last stats otherwise.
+function Mock:stats_when(pred)
+  local st
+  for _ = 1, 500 do
+    st = self:stats()
+    if pred(st) then return st end
+    socket.sleep(0.01)
+  end
+  return st
+end
 function Mock:advance(seconds)
   self.cached_token = nil -- it may have expired now
   return decoded(self:post("/_mock/advance", cjson.encode({ seconds = seconds })))
