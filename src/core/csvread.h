@@ -87,6 +87,7 @@ struct sinch_batch_csv {
     const char **param_names;
     const char **param_values;
     size_t *param_lens;
+    sinch_batch_param *row_params; /* names set once; values per row (csv_fill) */
 
     /* bad rows */
     sb_csv_bad *bad;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "builder_int.h"
 #include "csvread.h"
 
 /* ------------------------------------------------------------- dedupe */
@@ -241,16 +242,29 @@ int sinch_batch_csv_fill(sinch_batch_csv *r, sinch_batch_builder *b, size_t max,
     if (r == NULL || b == NULL || n == NULL || (rows == NULL && max > 0)) return SINCH_BATCH_ERR;
     while (*n < max) {
         if ((rc = sinch_batch_csv_next(r, &row)) != 1) return rc == 0 ? SINCH_BATCH_OK : rc;
-        if (sinch_batch_builder_begin(b) != SINCH_BATCH_OK) return builder_failed(r, b, row.line);
-        if (row.contact_id)
-            rc = sinch_batch_builder_contact(b, row.contact_id, row.contact_id_len);
-        else
-            rc = sinch_batch_builder_identity(b, row.channel, row.identity, row.identity_len,
-                                              row.app_id);
-        for (i = 0; rc == SINCH_BATCH_OK && i < row.n_params; i++)
-            rc = sinch_batch_builder_param(b, row.param_names[i], strlen(row.param_names[i]),
-                                           row.param_values[i], row.param_lens[i]);
-        if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_end(b);
+        if (row.contact_id == NULL && row.app_id == NULL && b->state == S_OPEN &&
+            b->count < b->max) {
+            /* the common row: one call, the same checks and errors as the steps
+             * (a full or busy builder takes the steps: begin() refuses it) */
+            for (i = 0; i < row.n_params; i++) {
+                r->row_params[i].value = row.param_values[i];
+                r->row_params[i].value_len = row.param_lens[i];
+            }
+            rc = sinch_batch_builder_row(b, row.channel, row.identity, row.identity_len,
+                                         r->row_params, row.n_params);
+        } else {
+            if (sinch_batch_builder_begin(b) != SINCH_BATCH_OK)
+                return builder_failed(r, b, row.line);
+            if (row.contact_id)
+                rc = sinch_batch_builder_contact(b, row.contact_id, row.contact_id_len);
+            else
+                rc = sinch_batch_builder_identity(b, row.channel, row.identity, row.identity_len,
+                                                  row.app_id);
+            for (i = 0; rc == SINCH_BATCH_OK && i < row.n_params; i++)
+                rc = sinch_batch_builder_param(b, r->row_params[i].name, r->row_params[i].name_len,
+                                               row.param_values[i], row.param_lens[i]);
+            if (rc == SINCH_BATCH_OK) rc = sinch_batch_builder_end(b);
+        }
         if (rc != SINCH_BATCH_OK) {
             /* the builder dropped the entry: a bad row, unless it is out of memory */
             const sinch_batch_error *be = sinch_batch_builder_error(b);
@@ -373,6 +387,12 @@ int sinch_batch_csv_header(sinch_batch_csv *r) {
     if (!r->param_names || !r->param_values || !r->param_lens)
         return sb_error_nomem(&r->err, "csv");
     for (i = 0; i < r->nparams; i++) r->param_names[i] = r->cols[r->param_col[i]];
+    if ((r->row_params = calloc(r->nparams + 1, sizeof *r->row_params)) == NULL)
+        return sb_error_nomem(&r->err, "csv");
+    for (i = 0; i < r->nparams; i++) {
+        r->row_params[i].name = r->param_names[i];
+        r->row_params[i].name_len = strlen(r->param_names[i]);
+    }
     if ((r->used_col = calloc(r->nparams + 4, sizeof *r->used_col)) == NULL)
         return sb_error_nomem(&r->err, "csv");
     if (r->col_contact >= 0) r->used_col[r->nused++] = (size_t)r->col_contact;
@@ -393,6 +413,7 @@ void sb_csv_rows_free(sinch_batch_csv *r) {
     free(r->param_names);
     free(r->param_values);
     free(r->param_lens);
+    free(r->row_params);
     free(r->seen);
     sb_buf_free(&r->seen_keys);
 }
