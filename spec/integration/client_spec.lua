@@ -27,10 +27,7 @@ describe("client against the sandbox", function()
   before_each(function()
     m:reset()
     if client then client:close() end
-    client = assert(batch.client{
-      project_id = m.project_id, app_id = APP, base_url = m.url, auth_url = m.url,
-      key_id = m.key_id, key_secret = m.key_secret, backoff_base = 0.01, seed = 7,
-    })
+    client = m:client{ app_id = APP, backoff_base = 0.01, seed = 7 }
   end)
 
   it("sends a batch and the sandbox receives exactly that body", function()
@@ -445,10 +442,7 @@ describe("client rules against the sandbox", function()
   before_each(function()
     m:reset()
     if client then client:close() end
-    client = assert(batch.client{
-      project_id = m.project_id, app_id = APP, base_url = m.url, auth_url = m.url,
-      key_id = m.key_id, key_secret = m.key_secret, backoff_base = 0.01, seed = 7,
-    })
+    client = m:client{ app_id = APP, backoff_base = 0.01, seed = 7 }
   end)
 
   it("sends phone numbers with or without +", function()

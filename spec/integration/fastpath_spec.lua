@@ -26,8 +26,7 @@ describe("taught paths", function()
   before_each(function()
     m:reset()
     if client then client:close() end
-    client = assert(batch.client{ project_id = m.project_id, app_id = APP, base_url = m.url,
-      auth_url = m.url, key_id = m.key_id, key_secret = m.key_secret, region = "eu" })
+    client = m:client{ app_id = APP, region = "eu" }
   end)
 
   it("never sends an empty value: a used name is missing, another is left out", function()

@@ -226,6 +226,15 @@ function Mock:requests() return decoded(self:get("/_mock/requests")).requests en
 function Mock:stats() return decoded(self:get("/_mock/stats")) end
 function Mock:reset() return decoded(self:post("/_mock/reset", "{}")) end
 
+--- A client of sinch.batch talking to this sandbox with its credentials;
+-- opts adds to (or overrides) those options.
+function Mock:client(opts)
+  local o = { project_id = self.project_id, base_url = self.url, auth_url = self.url,
+              key_id = self.key_id, key_secret = self.key_secret }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return assert(require("sinch.batch").client(o))
+end
+
 --- The stats once pred(stats) holds, waiting (bounded, 5 s) for the
 -- sandbox's background work (callbacks); the last stats otherwise.
 function Mock:stats_when(pred)
