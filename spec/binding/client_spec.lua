@@ -123,7 +123,7 @@ describe("sinch.batch.core", function()
       assert.has_error(function() c:start("status") end) -- batch id missing
     end)
 
-    it("does not leak when 10,000 clients are created and collected", function()
+    it("does not leak when 40,000 clients are created and collected", function()
       -- Lua's own count cannot see what the C core mallocs (a client whose
       -- __gc frees nothing loses ~1 KB of C memory), so the process's
       -- resident size is measured too: after a first round has grown the
@@ -145,12 +145,12 @@ describe("sinch.batch.core", function()
       end
       round()
       local lua_before, rss_before = collectgarbage("count"), rss_kb()
-      round()
-      round()
+      for _ = 1, 4 do round() end
       assert.is_true(collectgarbage("count") - lua_before < 256)
       local grown = rss_kb() - rss_before
-      -- a client whose __gc frees nothing leaks ~12 MB over these 20,000
-      assert.is_true(grown < 4096, ("20,000 clients grew the process by %d KB"):format(grown))
+      -- a client whose __gc frees nothing leaks ~24 MB over these 40,000;
+      -- the bound leaves room for the allocator's noise beside other specs
+      assert.is_true(grown < 8192, ("40,000 clients grew the process by %d KB"):format(grown))
     end)
   end)
 
