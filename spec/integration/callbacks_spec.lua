@@ -93,7 +93,8 @@ describe("callbacks end to end", function()
 
     local port
     receiver, receiver_pid, port = start_receiver{ "--secret", "old-secret", "--secret", SECRET,
-      "--ledger", ledger_path, "--csv", csv_path, "--count", tostring(expected_callbacks) }
+      "--ledger", ledger_path, "--csv", csv_path, "--count", tostring(expected_callbacks),
+      "--wait", "60" } -- a loaded machine may write a ledger line late: every row must come
 
     m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/sinch/callbacks",
                              "--webhook-secret", SECRET, "--quiet" } }

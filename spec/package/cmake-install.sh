@@ -22,7 +22,7 @@ diff <(cd "$prefix" && find . | sort) <(cd "$work/stage/opt/sinch-batch" && find
 pcdir=$(dirname "$(find "$prefix" -name sinch-batch.pc)")
 libdir=$(dirname "$pcdir")
 for lib in sinchbatch sinchbatch_curl; do
-  readelf -d "$libdir/lib$lib.so" | grep -q "SONAME.*\[lib$lib\.so\.0\]"
+  grep -q "SONAME.*\[lib$lib\.so\.0\]" <<<"$(readelf -d "$libdir/lib$lib.so")"
   [ -e "$libdir/lib$lib.so.0" ]
 done
 [ -f "$prefix/include/sinch_batch.h" ]
@@ -54,5 +54,7 @@ cflags=$(pkg-config --cflags --libs sinch-batch-curl)
 cc -Wall -Wextra -Werror send_batch.c $cflags -o send_batch
 out=$(LD_LIBRARY_PATH=$libdir SINCH_BATCH_BASE_URL=$mock_url SINCH_BATCH_AUTH_URL=$mock_url ./send_batch)
 case $out in *batch_id=*recipients=3*status=*) ;; *) echo "send_batch printed: $out" >&2; exit 1 ;; esac
-LD_LIBRARY_PATH=$libdir ldd ./send_batch | grep -q "libsinchbatch_curl.so.0 => $libdir/"
+# (ldd's whole output first: grep -q ending the pipe early would make pipefail flaky)
+libs=$(LD_LIBRARY_PATH=$libdir ldd ./send_batch)
+grep -q "libsinchbatch_curl.so.0 => $libdir/" <<<"$libs"
 echo "send_batch built with \`pkg-config --cflags --libs sinch-batch-curl\` ($cflags) ran: $(echo $out)"

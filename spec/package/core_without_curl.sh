@@ -9,11 +9,11 @@ build=${1:?usage: core_without_curl.sh BUILD_DIR}
 found=0
 for so in "$build"/*/sinch/batch/core.so; do
   found=1
-  if readelf -d "$so" | grep -q 'NEEDED.*libcurl'; then
+  if grep -q 'NEEDED.*libcurl' <<<"$(readelf -d "$so")"; then
     echo "FAIL: $so needs libcurl:"; readelf -d "$so" | grep NEEDED; exit 1
   fi
   curl_so=$(dirname "$so")/curl.so
-  readelf -d "$curl_so" | grep -q 'NEEDED.*libcurl' || { echo "FAIL: $curl_so lacks libcurl"; exit 1; }
+  grep -q 'NEEDED.*libcurl' <<<"$(readelf -d "$curl_so")" || { echo "FAIL: $curl_so lacks libcurl"; exit 1; }
   echo "ok: $so does not link libcurl; $curl_so does"
 done
 [ "$found" = 1 ] || { echo "FAIL: no core.so under $build"; exit 1; }

@@ -38,5 +38,5 @@ check_cli "$work/tree/bin"
 # two C modules: the core without libcurl (all OpenResty loads), the driver with it
 core_so=$work/tree/lib/lua/$lua/sinch/batch/core.so
 curl_so=$work/tree/lib/lua/$lua/sinch/batch/curl.so
-if readelf -d "$core_so" | grep -q 'NEEDED.*libcurl'; then echo "FAIL: $core_so links libcurl"; exit 1; fi
-readelf -d "$curl_so" | grep -q 'NEEDED.*libcurl' || { echo "FAIL: $curl_so lacks libcurl"; exit 1; }
+if grep -q 'NEEDED.*libcurl' <<<"$(readelf -d "$core_so")"; then echo "FAIL: $core_so links libcurl"; exit 1; fi
+grep -q 'NEEDED.*libcurl' <<<"$(readelf -d "$curl_so")" || { echo "FAIL: $curl_so lacks libcurl"; exit 1; }
