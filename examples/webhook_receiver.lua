@@ -148,12 +148,16 @@ local function handle(headers, body)
   if ev.type == "message_delivery" then
     entry.reason_code = ev.reason and ev.reason.code
     entry.identity = ev.channel_identity and ev.channel_identity.identity
-    local hit = ledger and ev.batch_id and ev.message_index
-                and ledger:lookup(ev.batch_id, ev.message_index)
-    if hit then
-      entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
-      entry.csv = csv_lines[tonumber(hit.row)]
-    elseif ledger and ev.batch_id and ev.message_index and not ledger:entry(ev.batch_id) then
+    -- the batch first, then the row from that same entry: two reads of a
+    -- file the sender is appending to could disagree
+    local known = ledger and ev.batch_id and ev.message_index and ledger:entry(ev.batch_id)
+    if known then
+      local hit = ledger:lookup(ev.batch_id, ev.message_index)
+      if hit then
+        entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
+        entry.csv = csv_lines[tonumber(hit.row)]
+      end
+    elseif ledger and ev.batch_id and ev.message_index then
       entry.waiting = socket.gettime() + (opts.wait or 0) -- logged once the batch is known
     end
   end
@@ -195,12 +199,14 @@ local function drain_waiting(force)
   if #waiting == 0 then return end
   local still, now = {}, socket.gettime()
   for _, entry in ipairs(waiting) do
-    local hit = ledger:lookup(entry.batch_id, entry.message_index)
-    if hit then
-      entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
-      entry.csv = csv_lines[tonumber(hit.row)]
+    if ledger:entry(entry.batch_id) then -- known now: its row comes from that entry
+      local hit = ledger:lookup(entry.batch_id, entry.message_index)
+      if hit then
+        entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
+        entry.csv = csv_lines[tonumber(hit.row)]
+      end
       emit(entry)
-    elseif force or now > entry.waiting or ledger:entry(entry.batch_id) then
+    elseif force or now > entry.waiting then
       emit(entry)
     else
       still[#still + 1] = entry
