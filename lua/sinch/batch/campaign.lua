@@ -25,6 +25,7 @@
 local core = require "sinch.batch.core"
 local errors = require "sinch.batch.errors"
 local journal_m = require "sinch.batch.journal"
+local options = require "sinch.batch.options"
 local io_m = require "sinch.batch.campaign_io"
 local cjson = require "cjson.safe"
 
@@ -51,14 +52,7 @@ local function argerror(msg, level)
 end
 
 local function check(opts)
-  if type(opts) ~= "table" then argerror("a table of options expected", 2) end
-  for k, v in pairs(opts) do
-    local want = OPTIONS[k]
-    if want == nil then argerror("unknown option '" .. tostring(k) .. "'", 2) end
-    if want ~= "any" and type(v) ~= want then
-      argerror(fmt("%s: %s expected, got %s", k, want, type(v)), 2)
-    end
-  end
+  options.assert(opts, OPTIONS, "campaign", 1, 2)
   local st = type(opts.source)
   if st ~= "string" and st ~= "table" and st ~= "function" then
     argerror("source: a CSV path, a list or an iterator function expected, got " .. st, 2)
