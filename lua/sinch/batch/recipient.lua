@@ -128,20 +128,9 @@ local function helper(name)
   return function(id, app_id)
     local props = _M.channels[name]
     if app_id == nil and props and type(id) == "string" and id ~= "" then
-      if props.phone then
-        phone_ok = phone_ok or rules.core().phone_ok
-        if phone_ok(id) then
-          if array_mt then
-            return { identified_by = { channel_identities = setmetatable(
-              { { channel = name, identity = id } }, array_mt) } }
-          end
-          return { identified_by = { channel_identities = { { channel = name, identity = id } } } }
-        end
-      elseif array_mt then
-        return { identified_by = { channel_identities = setmetatable(
-          { { channel = name, identity = id } }, array_mt) } }
-      else
-        return { identified_by = { channel_identities = { { channel = name, identity = id } } } }
+      if props.phone then phone_ok = phone_ok or rules.core().phone_ok end
+      if not props.phone or phone_ok(id) then
+        return identified_by({ { channel = name, identity = id } })
       end
     end
     local ci, err = identity("recipient", name, id, app_id)
