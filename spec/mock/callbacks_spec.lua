@@ -27,27 +27,7 @@ local function signature_ok(secret, req)
               .. h["x-sinch-webhook-signature-timestamp"]) == h["x-sinch-webhook-signature"]
 end
 
--- Accept one callback, answer `status` (a number, or a function of the
--- request), return {line=, headers=, body=, json=}.
-local function take(srv, status)
-  local c = assert(srv:accept())
-  c:settimeout(10)
-  local line = assert(c:receive("*l"))
-  local headers = {}
-  while true do
-    local h = assert(c:receive("*l"))
-    if h == "" then break end
-    local k, v = h:match("^([^:]+):%s*(.-)%s*$")
-    headers[k:lower()] = v
-  end
-  local body = assert(c:receive(tonumber(headers["content-length"])))
-  local req = { line = line, headers = headers, body = body, json = cjson.decode(body) }
-  if type(status) == "function" then status = status(req) end
-  c:send(string.format("HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                       status or 200))
-  c:close()
-  return req
-end
+local take = mock.take_callback -- one callback: answer status, return the request
 
 local function sms(n, params, meta)
   return { recipient = { identified_by = { channel_identities = {

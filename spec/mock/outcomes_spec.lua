@@ -20,21 +20,7 @@ local function batch(n, params)
 end
 
 -- Accept one callback on srv, answer 200, return its decoded body.
-local function take(srv)
-  local c = assert(srv:accept())
-  c:settimeout(10)
-  assert(c:receive("*l"))
-  local len
-  while true do
-    local h = assert(c:receive("*l"))
-    if h == "" then break end
-    len = tonumber(h:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")) or len
-  end
-  local body = assert(c:receive(len))
-  c:send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-  c:close()
-  return assert(cjson.decode(body))
-end
+local function take(srv) return assert(mock.take_callback(srv).json) end
 
 -- The n delivery reports of one batch (its status update is skipped).
 local function reports(srv, n)

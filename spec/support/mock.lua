@@ -226,6 +226,29 @@ function Mock:requests() return decoded(self:get("/_mock/requests")).requests en
 function Mock:stats() return decoded(self:get("/_mock/stats")) end
 function Mock:reset() return decoded(self:post("/_mock/reset", "{}")) end
 
+--- Accepts one callback the sandbox POSTs to srv (a LuaSocket server),
+-- answers `status` (a number, or a function of the request; default 200)
+-- and returns { line, headers (lower-cased), body, json }.
+function _M.take_callback(srv, status)
+  local c = assert(srv:accept())
+  c:settimeout(10)
+  local line = assert(c:receive("*l"))
+  local headers = {}
+  while true do
+    local h = assert(c:receive("*l"))
+    if h == "" then break end
+    local k, v = h:match("^([^:]+):%s*(.-)%s*$")
+    headers[k:lower()] = v
+  end
+  local body = assert(c:receive(tonumber(headers["content-length"])))
+  local req = { line = line, headers = headers, body = body, json = cjson.decode(body) }
+  if type(status) == "function" then status = status(req) end
+  c:send(format("HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                status or 200))
+  c:close()
+  return req
+end
+
 --- A client of sinch.batch talking to this sandbox with its credentials;
 -- opts adds to (or overrides) those options.
 function Mock:client(opts)
