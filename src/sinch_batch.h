@@ -288,6 +288,13 @@ SINCH_BATCH_API sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c,
                                                        const sinch_batch_request *req,
                                                        int64_t now_ms,
                                                        sinch_batch_error *err);
+/* The same, but req->body is not copied: the call reads it in place, so it
+ * must stay valid and unchanged until sinch_batch_call_free (a body the
+ * caller keeps anyway: a buffer of its own, a Lua string it anchors). */
+SINCH_BATCH_API sinch_batch_call *sinch_batch_call_new_ref(sinch_batch_client *c,
+                                                           const sinch_batch_request *req,
+                                                           int64_t now_ms,
+                                                           sinch_batch_error *err);
 SINCH_BATCH_API void sinch_batch_call_free(sinch_batch_call *call);
 
 /* What to do next.  The action's pointers stay valid until the next

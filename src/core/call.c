@@ -48,8 +48,21 @@ static const char *op_name(sinch_batch_op op) {
     return "?";
 }
 
+static sinch_batch_call *call_new(sinch_batch_client *c, const sinch_batch_request *req,
+                                   int64_t now_ms, sinch_batch_error *err, int ref);
+
 sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c, const sinch_batch_request *req,
                                        int64_t now_ms, sinch_batch_error *err) {
+    return call_new(c, req, now_ms, err, 0);
+}
+
+sinch_batch_call *sinch_batch_call_new_ref(sinch_batch_client *c, const sinch_batch_request *req,
+                                           int64_t now_ms, sinch_batch_error *err) {
+    return call_new(c, req, now_ms, err, 1);
+}
+
+static sinch_batch_call *call_new(sinch_batch_client *c, const sinch_batch_request *req,
+                                   int64_t now_ms, sinch_batch_error *err, int ref) {
     sinch_batch_call *call;
     int needs_body = 0;
 
@@ -125,7 +138,8 @@ sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c, const sinch_batch_
     }
     if (needs_body) {
         call->body_len = req->body_len ? req->body_len : strlen(req->body);
-        call->body = sb_memdup(req->body, call->body_len);
+        call->body_ref = ref;
+        call->body = ref ? (char *)req->body : sb_memdup(req->body, call->body_len);
         if (call->body == NULL) {
             sb_error_nomem(err, "call");
             sinch_batch_call_free(call);
@@ -149,7 +163,7 @@ void sinch_batch_call_free(sinch_batch_call *call) {
     if (call == NULL) return;
     sb_call_release_refresh(call);
     free(call->url);
-    free(call->body);
+    if (!call->body_ref) free(call->body);
     sb_free_secret(call->auth_value);
     free(call->response);
     sb_client_unref(call->c);

@@ -21,6 +21,7 @@ struct sinch_batch_call {
     char *url;
     char *body;
     size_t body_len;
+    int body_ref;          /* body is the caller's (call_new_ref): not freed */
     int idempotent;        /* GET/DELETE: safe to resend */
     int64_t deadline;      /* ms since the epoch */
 

@@ -5,6 +5,14 @@
  * (field bytes in one buffer).  A record can span feeds: consumed records
  * are dropped before new bytes are parsed, the rest stays queued.  Rows
  * come out of csvrows.c.
+ *
+ * Most lines of a contact list are plain: no quote, no CR but a final one,
+ * short.  Between records such lines are split here (fast_lines) with the
+ * very result libcsv gives -- fields cut at the delimiter, spaces and tabs
+ * trimmed, a blank line no record, the same line events -- and anything
+ * else (a quote, a lone CR, a long line, a record libcsv has begun) goes to
+ * libcsv up to the next LF.  spec/c/test_csv.c and fuzz/fuzz_csvfast.c
+ * check both paths give the same records, lines and errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +23,7 @@
 /* libcsv's parser state "inside a field" (libcsv.c; its csv_fini reports an
  * unclosed quote only in strict mode, which would also reject stray quotes). */
 #define LIBCSV_FIELD_BEGUN 2
+#define LIBCSV_ROW_NOT_BEGUN 0
 
 static const char BOM[] = "\xEF\xBB\xBF";
 
@@ -144,15 +153,96 @@ static int check_limits(sinch_batch_csv *r) {
     return SINCH_BATCH_OK;
 }
 
+static int is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
+
+/* One plain line [s, stop) split into fields, as libcsv would: 0, or -1
+ * when a byte needs libcsv (nothing kept then).  Room is reserved. */
+static int split_line(sinch_batch_csv *r, const unsigned char *s, const unsigned char *stop) {
+    const unsigned char *q = s, *a, *b;
+    unsigned char d = r->delim;
+    size_t nf0 = r->nf, d0 = r->data.len;
+    char *o = r->data.data + r->data.len;
+    while (q < stop && is_blank(*q)) q++;
+    if (q == stop) return 0; /* blank: a line event, no record */
+    for (;;) {
+        sb_csv_field *fl;
+        for (a = q; q < stop && *q != d; q++)
+            if (*q == '"' || *q == '\r' || *q == '\0') {
+                r->nf = nf0;
+                r->data.len = d0;
+                return -1;
+            }
+        for (b = q; b > a && is_blank(b[-1]); b--) continue;
+        while (a < b && is_blank(*a)) a++;
+        fl = &r->fields[r->nf++];
+        fl->off = (size_t)(o - r->data.data);
+        fl->len = (size_t)(b - a);
+        memcpy(o, a, fl->len);
+        o += fl->len;
+        *o++ = '\0';
+        if (q == stop) break;
+        q++;
+    }
+    r->data.len = (size_t)(o - r->data.data);
+    *o = '\0';
+    r->after_cr = 0;
+    return 0;
+}
+
+/* Whole plain lines from p, while libcsv is between records: returns the
+ * bytes taken (each line with its LF). */
+static size_t fast_lines(sinch_batch_csv *r, const char *p, size_t n) {
+    const unsigned char *s = (const unsigned char *)p, *end = s + n;
+    while (s < end) {
+        const unsigned char *nl = memchr(s, '\n', (size_t)(end - s)), *stop;
+        size_t len;
+        int cr;
+        if (nl == NULL || (len = (size_t)(nl - s)) > SB_CSV_FAST_LINE) break;
+        cr = len > 0 && nl[-1] == '\r';
+        stop = nl - cr;
+        if (sb_csv_grow((void **)&r->fields, &r->capf, r->nf + len + 1, sizeof *r->fields) != 0 ||
+            sb_buf_grow(&r->data, 2 * len + 2) != 0) {
+            r->cb_nomem = 1;
+            break;
+        }
+        if (split_line(r, s, stop) != 0) break;
+        on_record(cr ? '\r' : '\n', r);
+        if (cr) on_record('\n', r);
+        s = nl + 1;
+    }
+    return (size_t)((const char *)s - p);
+}
+
 static int parse(sinch_batch_csv *r, const char *p, size_t n) {
-    if (csv_parse(&r->parser, p, n, on_field, on_record, r) != n) {
-        if (r->cb_nomem || csv_error(&r->parser) == CSV_ENOMEM)
-            return sb_error_nomem(&r->err, "csv");
-        sb_error_set(&r->err, SINCH_BATCH_ERROR_INVALID, "line %zu: %s", r->line,
-                     csv_strerror(csv_error(&r->parser)));
-        return SINCH_BATCH_ERR;
+    while (n > 0) {
+        const char *nl;
+        size_t k;
+        if (r->fast && r->parser.pstate == LIBCSV_ROW_NOT_BEGUN) {
+            k = fast_lines(r, p, n);
+            p += k;
+            n -= k;
+            if (r->cb_nomem || n == 0) break;
+        }
+        /* libcsv, through the next LF (all of it when fast is off) */
+        nl = r->fast ? memchr(p, '\n', n) : NULL;
+        k = nl ? (size_t)(nl - p) + 1 : n;
+        if (csv_parse(&r->parser, p, k, on_field, on_record, r) != k) {
+            if (r->cb_nomem || csv_error(&r->parser) == CSV_ENOMEM)
+                return sb_error_nomem(&r->err, "csv");
+            sb_error_set(&r->err, SINCH_BATCH_ERROR_INVALID, "line %zu: %s", r->line,
+                         csv_strerror(csv_error(&r->parser)));
+            return SINCH_BATCH_ERR;
+        }
+        p += k;
+        n -= k;
     }
     return check_limits(r);
+}
+
+void sb_csv_set_fast(sinch_batch_csv *r, int on) {
+    /* a space or tab delimiter is also libcsv's trimmed blank: libcsv only */
+    if (r) r->fast = on && !is_blank(r->delim) && r->delim != '"' && r->delim != '\r' &&
+                     r->delim != '\n';
 }
 
 int sinch_batch_csv_feed(sinch_batch_csv *r, const char *p, size_t n) {
@@ -336,6 +426,8 @@ sinch_batch_csv *sinch_batch_csv_new(const sinch_batch_csv_opts *o, sinch_batch_
     }
     r->parser_live = 1;
     if (o->delimiter) csv_set_delim(&r->parser, (unsigned char)o->delimiter);
+    r->delim = o->delimiter ? (unsigned char)o->delimiter : ',';
+    sb_csv_set_fast(r, 1);
     return r;
 
 fail:

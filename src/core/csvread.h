@@ -14,6 +14,7 @@
 #define SB_CSV_BLOCK (64 * 1024)              /* bytes pulled at a time */
 #define SB_CSV_MAX_FIELD (16 * 1024 * 1024)   /* one field */
 #define SB_CSV_MAX_FIELDS 65536               /* one record */
+#define SB_CSV_FAST_LINE 4096                 /* longer lines go to libcsv */
 
 typedef struct sb_csv_record {
     size_t line;  /* where it starts */
@@ -43,6 +44,8 @@ struct sinch_batch_csv {
     int parser_live;
     int bom;      /* BOM bytes matched so far; 4 = decided */
     int finished; /* no more input: the queue is all there is */
+    int fast;     /* plain lines are split here, not by libcsv (csv.c) */
+    unsigned char delim;
     int cb_nomem;
     sinch_batch_error err;
 
@@ -67,6 +70,7 @@ struct sinch_batch_csv {
 
     /* options, copied */
     char *channel; /* fixed channel, upper-cased; NULL = column */
+    int channel_phone; /* the fixed channel is a phone channel */
     char *opt_channel_column, *opt_identity_column, *opt_contact_column, *opt_app_id_column;
     char **opt_params;
     size_t opt_nparams;
@@ -109,6 +113,9 @@ const char *sb_csv_field_at(const sinch_batch_csv *r, const sb_csv_record *rec, 
                             size_t *len);
 int sb_csv_add_bad(sinch_batch_csv *r, size_t line, const char *fmt, ...) SB_PRINTF(3, 4);
 void sb_csv_upcase(char *s, size_t n);
+/* Off: every byte goes through libcsv (the reference the plain-line path
+ * is tested against); on by default. */
+void sb_csv_set_fast(sinch_batch_csv *r, int on);
 
 /* csvrows.c */
 void sb_csv_rows_free(sinch_batch_csv *r);

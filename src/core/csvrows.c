@@ -78,6 +78,12 @@ static size_t bad_utf8(const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, k, need;
     unsigned c;
+    while (i + 8 <= n) { /* ASCII, a word at a time */
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ULL) break;
+        i += 8;
+    }
     while (i < n) {
         c = s[i];
         if (c < 0x80) {
@@ -173,7 +179,8 @@ int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row) {
             }
             /* no app_id check: the API docs do not require one on a
              * recipient, so a row without it is sent as it is */
-            if (r->check_phone && is_phone_channel(r, channel) &&
+            if (r->check_phone &&
+                (channel == r->channel ? r->channel_phone : is_phone_channel(r, channel)) &&
                 !sinch_batch_phone_ok(identity, identity_len)) {
                 rc = sb_csv_add_bad(r, rec->line,
                                     "identity: not a phone number (an optional \"+\" and 7 to "
@@ -343,7 +350,10 @@ int sinch_batch_csv_header(sinch_batch_csv *r) {
                      "fixed channel");
         return SINCH_BATCH_ERR;
     }
-    if (r->channel) r->col_channel = -1; /* a fixed channel wins: the column is a parameter */
+    if (r->channel) { /* a fixed channel wins: the column is a parameter */
+        r->col_channel = -1;
+        r->channel_phone = is_phone_channel(r, r->channel);
+    }
 
     /* parameters */
     if ((r->param_col = calloc(r->ncols + 1, sizeof *r->param_col)) == NULL)

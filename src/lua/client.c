@@ -298,12 +298,16 @@ static sb_call *start_call(lua_State *L, sb_client *c, int64_t now) {
     k->call = NULL;
     k->owner = NULL;
     luaL_setmetatable(L, SB_CALL_MT);
-    lua_createtable(L, 1, 0); /* keep the client alive while the call is */
+    lua_createtable(L, 2, 0); /* keep the client alive while the call is, */
     lua_pushvalue(L, 1);
     lua_rawseti(L, -2, 1);
+    if (req.body) { /* and the body string, which the call reads in place */
+        lua_pushvalue(L, 3);
+        lua_rawseti(L, -2, 2);
+    }
     lua_setuservalue(L, -2);
     k->call = b ? sinch_batch_send(c->core, b, now, &err)
-                : sinch_batch_call_new(c->core, &req, now, &err);
+                : sinch_batch_call_new_ref(c->core, &req, now, &err);
     if (k->call == NULL) {
         sb_lua_fail(L, &err);
         return NULL;

@@ -113,12 +113,16 @@ function _M.new(opts)
                already = 0, interrupted = false },
   }, Campaign)
   -- digests: the message (canonical, table order does not count) and the source
+  -- (a file's only for a journal: a resume checks it; it reads the whole file)
   local source = opts.source
   local sdigest, skind
   if type(source) == "string" then
-    local d, size_or_err = core.file_digest(source)
-    if not d then return nil, size_or_err end
-    sdigest, skind = d, "csv"
+    sdigest, skind = "csv", "csv"
+    if opts.journal then
+      local d, size_or_err = core.file_digest(source)
+      if not d then return nil, size_or_err end
+      sdigest = d
+    end
   elseif type(source) == "table" then
     sdigest, skind = fmt("list:%d", #source), "list"
   else
