@@ -94,6 +94,7 @@ build = {
         "src/core/jsonread.c",
         "src/core/webhook.c",
         "src/curl/csvfile.c", -- the CSV file source: stdio, no libcurl
+        "src/lua/body.c",
         "src/lua/builder.c",
         "src/lua/builder_plan.c",
         "src/lua/builder_rows.c",

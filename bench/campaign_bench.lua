@@ -182,11 +182,18 @@ local b = run("build", n.url, big)
 print(fmt("  builder only (chunk.csv + C builder, no HTTP): %.2f M rows/s CPU, peak RSS %.1f MB",
   b.recipients / b.cpu / 1e6, b.rss_kb / 1024))
 local c10 = run("campaign", n.url, small)
-local c = run("campaign", n.url, big)
+-- five runs (the machine's other load moves single runs by +-20 %): the median
+-- run by CPU time, and the best
+local runs = {}
+for i = 1, quick and 3 or 5 do runs[i] = run("campaign", n.url, big) end
+table.sort(runs, function(x, y) return x.cpu < y.cpu end)
+local c = runs[math.floor((#runs + 1) / 2)]
 local wall, cpu = per_s(c)
-print(fmt("  campaign (concurrency 4): %d recipients in %.2f s = %.2f M recipients/s wall, "
-  .. "%.2f M/s per CPU second; peak RSS %.1f MB (%.1f MB for %d rows)",
-  c.recipients, c.wall, wall / 1e6, cpu / 1e6, c.rss_kb / 1024, c10.rss_kb / 1024, N / 10))
+local best_wall, best_cpu = per_s(runs[1])
+print(fmt("  campaign (concurrency 4), median of %d runs: %d recipients in %.2f s = %.2f M "
+  .. "recipients/s wall, %.2f M/s per CPU second (best run: %.2f wall, %.2f per CPU second); "
+  .. "peak RSS %.1f MB (%.1f MB for %d rows)", #runs, c.recipients, c.wall, wall / 1e6, cpu / 1e6,
+  best_wall / 1e6, best_cpu / 1e6, c.rss_kb / 1024, c10.rss_kb / 1024, N / 10))
 local p = run("plain", n.url, big)
 local pw = per_s(p)
 print(fmt("  plain lua-cjson + LuaSocket: %d recipients in %.2f s = %.2f M recipients/s wall "

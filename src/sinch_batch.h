@@ -452,6 +452,11 @@ SINCH_BATCH_API size_t sinch_batch_builder_memory(const sinch_batch_builder *b);
 SINCH_BATCH_API const char *sinch_batch_builder_body(sinch_batch_builder *b, size_t *len);
 /* Drop the recipients, keep app_id, message and fields. */
 SINCH_BATCH_API void sinch_batch_builder_reset(sinch_batch_builder *b);
+/* Closes the body and hands it over without a copy: the caller owns it
+ * (release it with free()) and the builder is reset, ready for the next
+ * batch.  For a body that must outlive the builder's next batch, e.g. a send
+ * still in flight (sinch_batch_call_new_ref).  NULL as for _body(). */
+SINCH_BATCH_API char *sinch_batch_builder_take(sinch_batch_builder *b, size_t *len);
 
 /* A SEND call whose body is the builder's body. */
 SINCH_BATCH_API sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_batch_builder *b,

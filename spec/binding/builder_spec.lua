@@ -313,6 +313,45 @@ describe("core.builder", function()
     end)
   end)
 
+  describe("take", function()
+    it("hands over the closed body without a copy and resets the builder", function()
+      local b, ref = new(), new()
+      for i = 1, 3 do
+        b:add(sms("+4670000000" .. i), { name = "N" .. i, code = "C" .. i })
+        ref:add(sms("+4670000000" .. i), { name = "N" .. i, code = "C" .. i })
+      end
+      local body = assert(b:take())
+      assert.equal(ref:body(), body:string())
+      assert.equal(#ref:body(), body:len())
+      if _VERSION ~= "Lua 5.1" then assert.equal(#ref:body(), #body) end
+      assert.matches("^sinch%.batch%.Body %(%d+ bytes%)$", tostring(body))
+      -- the builder starts the next batch with its head intact
+      assert.equal(0, b:count())
+      b:add(sms("+46700000009"), { name = "Z", code = "9" })
+      local other = new()
+      other:add(sms("+46700000009"), { name = "Z", code = "9" })
+      assert.equal(other:body(), b:body())
+      assert.equal(ref:body(), body:string()) -- the body taken is its own
+    end)
+
+    it("refuses an empty batch with nil, err", function()
+      local body, err = new():take()
+      assert.is_nil(body)
+      assert.matches("at least 1 recipient", err.message)
+    end)
+
+    it("free is idempotent; a freed body is empty and cannot be read", function()
+      local b = new()
+      b:add(sms("+46700000001"), { name = "A", code = "1" })
+      local body = assert(b:take())
+      body:free()
+      body:free()
+      assert.equal(0, body:len())
+      assert.equal("sinch.batch.Body (freed)", tostring(body))
+      assert.matches("freed Body", raised(function() return body:string() end))
+    end)
+  end)
+
   describe("lifetime", function()
     it("close is idempotent; a closed builder raises", function()
       local b = new()

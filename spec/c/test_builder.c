@@ -413,6 +413,29 @@ static void test_body_idempotent_and_closed(void) {
     sinch_batch_builder_free(b);
 }
 
+/* take(): the closed body, owned by the caller; the builder starts again. */
+static void test_take(void) {
+    sinch_batch_builder *b = new_builder(0);
+    size_t len = 0;
+    char *body;
+    CHECK_INT(sinch_batch_builder_field_string(b, "ttl", "60s", 3), SINCH_BATCH_OK);
+    CHECK(sinch_batch_builder_take(b, &len) == NULL); /* empty */
+    CHECK_STR(errmsg(b), "recipients: a batch needs at least 1 recipient");
+    sms(b, "+2");
+    body = sinch_batch_builder_take(b, &len);
+    CHECK_STR(body, HEAD "{\"recipient\":{\"identified_by\":{\"channel_identities\":["
+                        "{\"channel\":\"SMS\",\"identity\":\"+2\"}]}}}],\"ttl\":\"60s\"}");
+    CHECK_INT(len, body ? strlen(body) : 0);
+    CHECK_INT(sinch_batch_builder_count(b), 0);
+    sms(b, "+3");
+    CHECK_STR(body_of(b), HEAD "{\"recipient\":{\"identified_by\":{\"channel_identities\":["
+                               "{\"channel\":\"SMS\",\"identity\":\"+3\"}]}}}],"
+                               "\"ttl\":\"60s\"}");
+    CHECK(body != NULL && strstr(body, "+2") != NULL); /* untouched by the next batch */
+    free(body);
+    sinch_batch_builder_free(b);
+}
+
 static void test_reset(void) {
     sinch_batch_builder *b = new_builder(0);
     int i;
@@ -703,6 +726,7 @@ int main(void) {
     RUN(test_fields);
     RUN(test_body_idempotent_and_closed);
     RUN(test_reset);
+    RUN(test_take);
     RUN(test_row_matches_the_steps);
     RUN(test_row_errors);
     RUN(test_plan_names);

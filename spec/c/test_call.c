@@ -383,6 +383,33 @@ static sinch_batch_client *ready_client(sinch_batch_config *cfg) {
     return c;
 }
 
+/* call_new copies the body; call_new_ref reads the caller's in place. */
+static void test_body_copied_or_referenced(void) {
+    sinch_batch_config cfg = config();
+    sinch_batch_client *c = ready_client(&cfg);
+    static const char body[] = "{\"app_id\":\"A\"}";
+    sinch_batch_request req;
+    sinch_batch_error err;
+    sinch_batch_action a;
+    int ref;
+    for (ref = 0; ref <= 1; ref++) {
+        sinch_batch_call *call;
+        memset(&req, 0, sizeof req);
+        req.op = SINCH_BATCH_OP_SEND;
+        req.body = body;
+        call = ref ? sinch_batch_call_new_ref(c, &req, 1000, &err)
+                   : sinch_batch_call_new(c, &req, 1000, &err);
+        CHECK(call != NULL);
+        if (call == NULL) continue;
+        CHECK_INT(next(call, 1000, &a), SINCH_BATCH_PERFORM);
+        CHECK_INT(a.body_len, sizeof body - 1);
+        CHECK(a.body != NULL && memcmp(a.body, body, sizeof body - 1) == 0);
+        CHECK(ref ? a.body == body : a.body != body);
+        sinch_batch_call_free(call);
+    }
+    sinch_batch_client_free(c);
+}
+
 static void test_429_retry_after_seconds(void) {
     sinch_batch_config cfg = config();
     sinch_batch_client *c = ready_client(&cfg);
@@ -1242,6 +1269,7 @@ int main(void) {
     RUN(test_401_not_expired_no_retry);
     RUN(test_401_drops_only_the_failed_token);
     RUN(test_static_token);
+    RUN(test_body_copied_or_referenced);
     RUN(test_429_retry_after_seconds);
     RUN(test_429_retry_after_date);
     RUN(test_429_without_retry_after);

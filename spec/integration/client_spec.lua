@@ -483,6 +483,34 @@ describe("client rules against the sandbox", function()
     assert.equal(1001, #body.consent_records)
   end)
 
+  it("sends a body taken from a builder in place, freed only after the send", function()
+    local core = batch.core
+    local b = assert(core.builder(APP, cjson.encode(M.text("Hi ${name}"))))
+    for i = 1, 3 do b:add(R.sms("+4670000000" .. i), { name = "N" .. i }) end
+    local expected = assert(b:body())
+    local body = assert(b:take())
+    local multi = assert(require("sinch.batch.curl").multi(client.core))
+    local call = assert(client.core:start("send", body))
+    multi:add(call, "job")
+    body:free() -- the call still reads it: freed when the call ends
+    assert.equal(#expected, body:len())
+    local key, status, resp
+    for _ = 1, 200 do
+      multi:poll(50)
+      key, status, resp = multi:done()
+      if key then break end
+    end
+    assert.equal("job", key)
+    assert.equal(200, status, tostring(resp))
+    assert.equal(expected, last_api_request(m).body)
+    call:close()
+    multi:close()
+    assert.equal(0, body:len()) -- the deferred free happened with the call
+    local ok, err = pcall(client.core.start, client.core, "send", body)
+    assert.is_false(ok)
+    assert.matches("the Body was freed", err)
+  end)
+
   it("takes ttl from 3 to 315576000000 seconds, as the docs and the sandbox do", function()
     for _, ttl in ipairs{ 3, "3s", 315576000000, "315576000000s" } do
       local res, err = client:send{ message = M.text("Hi"), ttl = ttl,

@@ -427,6 +427,23 @@ done:
     return b->body.data;
 }
 
+char *sinch_batch_builder_take(sinch_batch_builder *b, size_t *len) {
+    size_t n;
+    char *out, *fresh;
+    if (sinch_batch_builder_body(b, &n) == NULL) return NULL;
+    /* a buffer of the same size for the next batch: only the head is copied */
+    if ((fresh = malloc(b->body.cap)) == NULL) {
+        sb_error_nomem(&b->err, "batch builder");
+        return NULL;
+    }
+    memcpy(fresh, b->body.data, b->head_len);
+    out = b->body.data;
+    b->body.data = fresh;
+    sinch_batch_builder_reset(b);
+    if (len) *len = n;
+    return out;
+}
+
 sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_batch_builder *b, int64_t now_ms,
                                    sinch_batch_error *err) {
     sinch_batch_request req;

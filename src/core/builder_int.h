@@ -57,6 +57,11 @@ struct sinch_batch_builder {
 /* The 1-based position of the entry being written (or about to be). */
 static inline size_t pos(const sinch_batch_builder *b) { return b->count + 1; }
 
+/* sinch_batch_builder_row for a row whose identity already passed the
+ * phone rule (phone_checked: the CSV reader checked it): not checked twice. */
+int sb_builder_row(sinch_batch_builder *b, const char *channel, const char *identity,
+                   size_t identity_len, const sinch_batch_param *params, size_t n,
+                   int phone_checked);
 /* Drops the open entry (if any) and sets an INVALID error: SINCH_BATCH_ERR. */
 int sb_builder_invalid(sinch_batch_builder *b, const char *fmt, ...) SB_PRINTF(2, 3);
 /* Drops the open entry and sets the out-of-memory error: SINCH_BATCH_ERR. */

@@ -24,15 +24,27 @@ static int row_by_steps(sinch_batch_builder *b, const char *channel, const char 
 #define ROW_PARAMS "}]}},\"parameters\":{"
 #define ROW_PUT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
 
-/* row()'s parameters, then the defaults the plan adds, written from o on. */
+/* Parameters whose member names row() takes from the plan (written once
+ * there) rather than writing them again; past this, every name is written. */
+#define ROW_KEYS 32
+
+/* row()'s parameters, then the defaults the plan adds, written from o on;
+ * keys[i] is the plan's name of parameter i (NULL: write the name). */
 static char *row_params(char *o, const sinch_batch_param *params, size_t n,
-                        const sinch_batch_param *extra, size_t n_extra) {
+                        const sinch_batch_param *extra, size_t n_extra,
+                        const sb_plan_name *const *keys) {
     size_t i;
     for (i = 0; i < n + n_extra; i++) {
         const sinch_batch_param *p = i < n ? &params[i] : &extra[i - n];
+        const sb_plan_name *k = keys ? keys[i] : NULL;
         if (i) *o++ = ',';
-        if ((o = sb_json_str_at(o, p->name, p->name_len, NULL)) == NULL) return NULL;
-        *o++ = ':';
+        if (k && k->key) {
+            memcpy(o, k->key, k->key_len);
+            o += k->key_len;
+        } else {
+            if ((o = sb_json_str_at(o, p->name, p->name_len, NULL)) == NULL) return NULL;
+            *o++ = ':';
+        }
         if ((o = sb_json_str_at(o, p->value, p->value_len, NULL)) == NULL) return NULL;
     }
     return o;
@@ -40,7 +52,15 @@ static char *row_params(char *o, const sinch_batch_param *params, size_t n,
 
 int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const char *identity,
                             size_t identity_len, const sinch_batch_param *params, size_t n) {
+    return sb_builder_row(b, channel, identity, identity_len, params, n, 0);
+}
+
+int sb_builder_row(sinch_batch_builder *b, const char *channel, const char *identity,
+                   size_t identity_len, const sinch_batch_param *params, size_t n,
+                   int phone_checked) {
     size_t i, clen, need, n_extra = 0, n_unused = 0, start;
+    const sb_plan_name *keys[ROW_KEYS];
+    int use_keys;
     sb_plan *pl;
     char *o;
     if (b == NULL) return SINCH_BATCH_ERR;
@@ -57,10 +77,12 @@ int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const c
     if (pl->flags & SINCH_BATCH_PLAN_RECIPIENT) {
         const sinch_batch_channel *c = sb_plan_channel(pl, channel, clen);
         if (c == NULL ||
-            ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !sinch_batch_phone_ok(identity, identity_len)))
+            ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !phone_checked &&
+             !sinch_batch_phone_ok(identity, identity_len)))
             goto by_steps;
     }
     for (i = 0; i < pl->n_names; i++) pl->seen[i] = SB_SEEN_NONE;
+    use_keys = n + pl->n_names <= ROW_KEYS;
     need = 1 + sizeof ROW_HEAD + SB_JSON_STR_ROOM(clen) + sizeof ROW_IDENTITY +
            SB_JSON_STR_ROOM(identity_len) + sizeof ROW_PARAMS + 5;
     for (i = 0; i < n; i++) {
@@ -71,6 +93,7 @@ int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const c
             goto by_steps;
         if ((idx = sb_plan_find(pl, p->name, p->name_len)) >= 0) pl->seen[idx] = SB_SEEN_GIVEN;
         else n_unused++;
+        if (use_keys) keys[i] = idx >= 0 ? &pl->names[idx] : NULL;
         need += 2 + SB_JSON_STR_ROOM(p->name_len) + SB_JSON_STR_ROOM(p->value_len);
         if (need > SIZE_MAX / 2) goto by_steps;
     }
@@ -85,6 +108,7 @@ int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const c
         b->extra[n_extra].name_len = nm->len;
         b->extra[n_extra].value = nm->def;
         b->extra[n_extra].value_len = nm->def_len;
+        if (use_keys) keys[n + n_extra] = nm;
         n_extra++;
         need += 2 + SB_JSON_STR_ROOM(nm->len) + SB_JSON_STR_ROOM(nm->def_len);
     }
@@ -100,7 +124,8 @@ int sinch_batch_builder_row(sinch_batch_builder *b, const char *channel, const c
         o = ROW_PUT(o, "}]}}}");
     } else {
         o = ROW_PUT(o, ROW_PARAMS);
-        if ((o = row_params(o, params, n, b->extra, n_extra)) == NULL) goto bad_string;
+        if ((o = row_params(o, params, n, b->extra, n_extra, use_keys ? keys : NULL)) == NULL)
+            goto bad_string;
         o = ROW_PUT(o, "}}");
     }
     *o = '\0';

@@ -156,35 +156,38 @@ static int check_limits(sinch_batch_csv *r) {
 static int is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
 
 /* One plain line [s, stop) split into fields, as libcsv would: 0, or -1
- * when a byte needs libcsv (nothing kept then).  Room is reserved. */
+ * when a byte needs libcsv (nothing kept then).  The line is copied once
+ * and cut in place: each delimiter (or the first trailing blank) becomes
+ * the field's NUL.  Room is reserved. */
 static int split_line(sinch_batch_csv *r, const unsigned char *s, const unsigned char *stop) {
-    const unsigned char *q = s, *a, *b;
-    unsigned char d = r->delim;
-    size_t nf0 = r->nf, d0 = r->data.len;
-    char *o = r->data.data + r->data.len;
-    while (q < stop && is_blank(*q)) q++;
-    if (q == stop) return 0; /* blank: a line event, no record */
-    for (;;) {
+    size_t n = (size_t)(stop - s), nf0 = r->nf;
+    unsigned char d = r->delim, *o, *q, *end, *a, *b;
+    while (s < stop && is_blank(*s)) s++, n--;
+    if (n == 0) return 0; /* blank: a line event, no record */
+    o = (unsigned char *)r->data.data + r->data.len;
+    memcpy(o, s, n);
+    o[n] = '\0';
+    end = o + n;
+    for (q = o;;) {
         sb_csv_field *fl;
-        for (a = q; q < stop && *q != d; q++)
-            if (*q == '"' || *q == '\r' || *q == '\0') {
-                r->nf = nf0;
-                r->data.len = d0;
-                return -1;
-            }
+        /* r->stop[]: the delimiter, '"', CR and NUL; the NUL at end stops too */
+        for (a = q; !r->stop[*q]; q++) continue;
+        if (*q != d && q != end) {
+            r->nf = nf0;
+            r->data.data[r->data.len] = '\0';
+            return -1;
+        }
         for (b = q; b > a && is_blank(b[-1]); b--) continue;
         while (a < b && is_blank(*a)) a++;
+        *b = '\0';
         fl = &r->fields[r->nf++];
-        fl->off = (size_t)(o - r->data.data);
+        fl->off = (size_t)((char *)a - r->data.data);
         fl->len = (size_t)(b - a);
-        memcpy(o, a, fl->len);
-        o += fl->len;
-        *o++ = '\0';
-        if (q == stop) break;
+        if (q == end) break;
         q++;
     }
-    r->data.len = (size_t)(o - r->data.data);
-    *o = '\0';
+    r->data.len += n + 1;
+    r->data.data[r->data.len] = '\0';
     r->after_cr = 0;
     return 0;
 }
@@ -240,9 +243,12 @@ static int parse(sinch_batch_csv *r, const char *p, size_t n) {
 }
 
 void sb_csv_set_fast(sinch_batch_csv *r, int on) {
+    if (r == NULL) return;
     /* a space or tab delimiter is also libcsv's trimmed blank: libcsv only */
-    if (r) r->fast = on && !is_blank(r->delim) && r->delim != '"' && r->delim != '\r' &&
-                     r->delim != '\n';
+    r->fast = on && !is_blank(r->delim) && r->delim != '"' && r->delim != '\r' &&
+              r->delim != '\n' && r->delim != '\0';
+    memset(r->stop, 0, sizeof r->stop);
+    r->stop[r->delim] = r->stop['"'] = r->stop['\r'] = r->stop['\0'] = 1;
 }
 
 int sinch_batch_csv_feed(sinch_batch_csv *r, const char *p, size_t n) {

@@ -46,6 +46,7 @@ struct sinch_batch_csv {
     int finished; /* no more input: the queue is all there is */
     int fast;     /* plain lines are split here, not by libcsv (csv.c) */
     unsigned char delim;
+    unsigned char stop[256]; /* bytes that end a plain field's scan */
     int cb_nomem;
     sinch_batch_error err;
 
@@ -77,6 +78,7 @@ struct sinch_batch_csv {
     int opt_params_given;
     const sinch_batch_channel *channels;
     int check_phone;
+    int row_phone_checked; /* the last row's identity passed the phone rule here */
     int dedupe;
 
     /* header and mapping */

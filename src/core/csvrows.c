@@ -122,6 +122,7 @@ int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row) {
         if (!r->header_done && (rc = sinch_batch_csv_header(r)) != SINCH_BATCH_OK) return rc;
         if ((rc = sb_csv_next_record(r, &rec)) != 1) return rc;
         memset(row, 0, sizeof *row);
+        r->row_phone_checked = 0;
         if (rec->n != r->ncols) {
             rc = sb_csv_add_bad(r, rec->line, "the row has %zu field%s, the header has %zu", rec->n,
                          rec->n == 1 ? "" : "s", r->ncols);
@@ -179,9 +180,9 @@ int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row) {
             }
             /* no app_id check: the API docs do not require one on a
              * recipient, so a row without it is sent as it is */
-            if (r->check_phone &&
-                (channel == r->channel ? r->channel_phone : is_phone_channel(r, channel)) &&
-                !sinch_batch_phone_ok(identity, identity_len)) {
+            r->row_phone_checked = r->check_phone &&
+                (channel == r->channel ? r->channel_phone : is_phone_channel(r, channel));
+            if (r->row_phone_checked && !sinch_batch_phone_ok(identity, identity_len)) {
                 rc = sb_csv_add_bad(r, rec->line,
                                     "identity: not a phone number (an optional \"+\" and 7 to "
                                     "15 digits, the first not 0) for channel %s",
@@ -257,8 +258,8 @@ int sinch_batch_csv_fill(sinch_batch_csv *r, sinch_batch_builder *b, size_t max,
                 r->row_params[i].value = row.param_values[i];
                 r->row_params[i].value_len = row.param_lens[i];
             }
-            rc = sinch_batch_builder_row(b, row.channel, row.identity, row.identity_len,
-                                         r->row_params, row.n_params);
+            rc = sb_builder_row(b, row.channel, row.identity, row.identity_len, r->row_params,
+                                row.n_params, r->row_phone_checked);
         } else {
             if (sinch_batch_builder_begin(b) != SINCH_BATCH_OK)
                 return builder_failed(r, b, row.line);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "json.h"
 #include "plan.h"
 
 /* Add name (once) to p->names. */
@@ -22,6 +23,18 @@ static int add_name(sb_plan *p, const char *name, size_t len, size_t *cap) {
     if ((n->name = sb_memdup(name, len)) == NULL) return -1;
     n->len = len;
     p->n_names++;
+    if (len <= SB_JSON_AT_MAX && (n->key = malloc(SB_JSON_STR_ROOM(len) + 1)) != NULL) {
+        char *e = sb_json_str_at(n->key, name, len, NULL);
+        if (e == NULL) { /* not UTF-8: written (and refused) entry by entry */
+            free(n->key);
+            n->key = NULL;
+        } else {
+            *e++ = ':';
+            n->key_len = (size_t)(e - n->key);
+        }
+    } else if (len <= SB_JSON_AT_MAX) {
+        return -1;
+    }
     return 0;
 }
 
@@ -64,6 +77,7 @@ void sb_plan_free(sb_plan *p) {
     for (i = 0; i < p->n_names; i++) {
         free(p->names[i].name);
         free(p->names[i].def);
+        free(p->names[i].key);
     }
     free(p->names);
     free(p->seen);

@@ -17,6 +17,8 @@ typedef struct sb_plan_name {
     size_t len;
     char *def; /* default value, or NULL */
     size_t def_len;
+    char *key; /* its JSON member name, `"name":`, written once (NULL: none) */
+    size_t key_len;
 } sb_plan_name;
 
 typedef struct sb_plan_unused {

@@ -7,6 +7,7 @@
  *   b:columns(names) -> n   b:add_row(channel, identity, v1, ..., vn) -> count | nil, err
  *   b:field(key, raw_json) / b:field_string(key, s) -> true | nil, err
  *   b:count()  b:body() -> string | nil, err  b:reset()  b:close()
+ *   b:take() -> Body | nil, err (body.c: the body without a copy; reset)
  *   b:plan{check=, defaults=, validate=, dispatch_only=, channels=} -> b
  *   b:params() -> {names}   b:unused() -> { name = count }
  *   b:add_entries(list, first, last) -> next | nil, err
@@ -369,6 +370,7 @@ static const luaL_Reg methods[] = {
     {"field_string", l_builder_field_string},
     {"count", l_builder_count},
     {"body", l_builder_body},
+    {"take", sb_lbuilder_take},
     {"reset", l_builder_reset},
     {"close", l_builder_close},
     {NULL, NULL},
@@ -409,4 +411,5 @@ void sb_lua_open_builder(lua_State *L) {
     lua_setfield(L, -2, "add_row");
     lua_pop(L, 2);
     luaL_setfuncs(L, funcs, 0);
+    sb_lua_open_body(L);
 }

@@ -40,6 +40,25 @@ void sb_lbuilder_account(lua_State *L, sb_lbuilder *u);
 void sb_lbuilder_drop_columns(sb_lbuilder *u);
 void sb_lbuilder_drop_channels(sb_lbuilder *u);
 
+/* A Body (body.c): a closed body taken from a builder, owned here. */
+typedef struct sb_body {
+    char *data; /* NULL once freed */
+    size_t len, cap;
+    int busy;         /* calls reading it */
+    int free_pending; /* free() came while busy */
+} sb_body;
+
+/* The Body at i, or NULL when it is something else. */
+sb_body *sb_lua_test_body(lua_State *L, int i);
+/* A call starts / stops reading the Body. */
+void sb_lua_body_hold(sb_body *o);
+void sb_lua_body_drop(sb_body *o);
+int sb_lbuilder_take(lua_State *L);
+void sb_lua_open_body(lua_State *L);
+/* C memory the collector cannot see, taken (add) or given back (sub): a
+ * full collection once it passes the Lua heap's size (at least 4 MB). */
+void sb_lua_external(lua_State *L, size_t add, size_t sub);
+
 int sb_lbuilder_columns(lua_State *L);
 int sb_lbuilder_add_row(lua_State *L);
 int sb_lbuilder_add_columns(lua_State *L);

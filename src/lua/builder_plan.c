@@ -15,26 +15,33 @@
  * as flat as one that reuses one. */
 static char external_key;
 
-void sb_lbuilder_account(lua_State *L, sb_lbuilder *u) {
-    size_t m = sinch_batch_builder_memory(u->b), *ext, heap_kb;
-    if (m <= u->reported + 8192) return;
+void sb_lua_external(lua_State *L, size_t add, size_t sub) {
+    size_t *ext, heap_kb;
     lua_pushlightuserdata(L, &external_key);
     lua_rawget(L, LUA_REGISTRYINDEX);
     ext = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    if (ext == NULL) { /* the first builder of this state */
+    if (ext == NULL) { /* the first of this state */
         lua_pushlightuserdata(L, &external_key);
         ext = lua_newuserdata(L, sizeof *ext);
         *ext = 0;
         lua_rawset(L, LUA_REGISTRYINDEX);
     }
-    *ext += m - u->reported;
-    u->reported = m;
+    *ext = *ext > sub ? *ext - sub : 0;
+    *ext += add;
+    if (add == 0) return;
     heap_kb = (size_t)lua_gc(L, LUA_GCCOUNT, 0);
     if (*ext / 1024 > (heap_kb > 4096 ? heap_kb : 4096)) {
         *ext = 0;
         lua_gc(L, LUA_GCCOLLECT, 0);
     }
+}
+
+void sb_lbuilder_account(lua_State *L, sb_lbuilder *u) {
+    size_t m = sinch_batch_builder_memory(u->b);
+    if (m <= u->reported + 8192) return;
+    sb_lua_external(L, m - u->reported, 0);
+    u->reported = m;
 }
 
 void sb_lbuilder_drop_channels(sb_lbuilder *u) {

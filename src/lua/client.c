@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "binding.h"
+#include "builder.h"
 
 #if LUA_VERSION_NUM < 502
 #define lua_setuservalue(L, i) lua_setfenv(L, i)
@@ -50,6 +50,7 @@ typedef struct sb_client {
 typedef struct sb_call {
     sinch_batch_call *call;
     sb_client *owner;
+    sb_body *body; /* the Body it reads, if any (held until close) */
 } sb_call;
 
 static int64_t wall_ms(void) {
@@ -280,10 +281,15 @@ static sb_call *start_call(lua_State *L, sb_client *c, int64_t now) {
     sinch_batch_request req;
     sinch_batch_error err;
     sinch_batch_builder *b = NULL;
+    sb_body *body = NULL;
     sb_call *k;
     memset(&req, 0, sizeof req);
     req.op = (sinch_batch_op)(luaL_checkoption(L, 2, NULL, op_names) + SINCH_BATCH_OP_SEND);
-    if (lua_isuserdata(L, 3)) {
+    if ((body = sb_lua_test_body(L, 3)) != NULL) {
+        if (body->data == NULL) luaL_argerror(L, 3, "the Body was freed");
+        req.body = body->data;
+        req.body_len = body->len;
+    } else if (lua_isuserdata(L, 3)) {
         b = sb_lua_check_builder(L, 3);
         if (req.op != SINCH_BATCH_OP_SEND) luaL_argerror(L, 3, "a builder can only be sent");
     } else {
@@ -297,11 +303,12 @@ static sb_call *start_call(lua_State *L, sb_client *c, int64_t now) {
     k = lua_newuserdata(L, sizeof *k);
     k->call = NULL;
     k->owner = NULL;
+    k->body = NULL;
     luaL_setmetatable(L, SB_CALL_MT);
     lua_createtable(L, 2, 0); /* keep the client alive while the call is, */
     lua_pushvalue(L, 1);
     lua_rawseti(L, -2, 1);
-    if (req.body) { /* and the body string, which the call reads in place */
+    if (req.body) { /* and the body (string or Body), which the call reads in place */
         lua_pushvalue(L, 3);
         lua_rawseti(L, -2, 2);
     }
@@ -314,12 +321,20 @@ static sb_call *start_call(lua_State *L, sb_client *c, int64_t now) {
     }
     k->owner = c;
     c->live_calls++;
+    if (body) {
+        k->body = body;
+        sb_lua_body_hold(body);
+    }
     return k;
 }
 
 static void close_call(sb_call *k) {
     if (k->call) sinch_batch_call_free(k->call);
     k->call = NULL;
+    if (k->body) {
+        sb_lua_body_drop(k->body);
+        k->body = NULL;
+    }
     if (k->owner) {
         sb_client *c = k->owner;
         k->owner = NULL;

@@ -174,13 +174,23 @@ function Campaign:bad_row(row, reason)
   if self.opts.on_bad_row then self.opts.on_bad_row(row, reason) end
 end
 
--- The body of chunk k: batch_metadata names the chunk.
+-- The body of chunk k: batch_metadata names the chunk.  For libcurl it is
+-- taken from the builder without a copy (a Body, sent in place and freed
+-- once the chunk is settled); other drivers get a string.
 function Campaign:body(k)
   local b = self.batch
   self.meta[self.key] = self.id .. ":" .. k
   local ok, err = b.b:field("batch_metadata", cjson.encode(self.meta))
   if not ok then return nil, err end
+  if self.driver and self.driver.takes_body then return b.b:take() end
   return b:body()
+end
+
+-- A chunk is settled (accepted, found or failed): its body is not sent again.
+local function settled(job)
+  local body = job.body
+  if type(body) == "userdata" then body:free() end
+  job.body = nil
 end
 
 function Campaign:progress(force)
@@ -208,6 +218,7 @@ function Campaign:answer(job, res, err)
     r.batches = r.batches + 1
     r.recipients = r.recipients + job.count
     if job.amb then job.amb.resolution, job.amb.batch_id = "resent", res.batch_id end
+    settled(job)
     if self.opts.on_batch then
       self.opts.on_batch{ chunk = job.chunk, batch_id = res.batch_id, recipients = job.count,
                           first_row = job.rows[1], last_row = job.rows[#job.rows],
@@ -234,6 +245,7 @@ function Campaign:answer(job, res, err)
     return "retry"
   end
   if j then j:failed(job.chunk, reason_of(err)) end
+  settled(job)
   r.failed[#r.failed + 1] = { chunk = job.chunk, rows = job.count, first_row = job.rows[1],
                               reason = reason_of(err), status = type(err) == "table" and err.status or nil }
 end
@@ -251,6 +263,7 @@ function Campaign:lookup(job)
   local hit = list[1]
   if hit == nil then return false end
   local id = hit.batch_id or hit.id
+  settled(job)
   if self.journal then self.journal:accepted(job.chunk, id, "found") end
   local r = self.report
   r.batches = r.batches + 1

@@ -101,7 +101,7 @@ end
 -- A driver runs sends: start(job) and wait(timeout_ms) -> { {job, res, err}, … }.
 function _M.multi_driver(client)
   local m = assert(require("sinch.batch.curl").multi(client.core))
-  local d = { inflight = 0, name = "curl-multi" }
+  local d = { inflight = 0, name = "curl-multi", takes_body = true }
   function d.start(job)
     local call, err = client.core:start("send", job.body)
     if not call then return nil, err end
