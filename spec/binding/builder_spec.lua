@@ -313,6 +313,35 @@ describe("core.builder", function()
     end)
   end)
 
+  describe("Recipients (core.Recipient, made by sinch.batch.recipient)", function()
+    local R = require "sinch.batch.recipient"
+
+    it("write the same entry as the nested tables they stand for", function()
+      local a, b = new(), new()
+      a:add(R.sms("+46700000001"), { name = "A", code = "1" })
+      a:add(R.messenger("psid-1", "01APP"), { name = "B", code = "2" })
+      b:add(sms("+46700000001"), { name = "A", code = "1" })
+      b:add({ identified_by = { channel_identities = {
+        { channel = "MESSENGER", identity = "psid-1", app_id = "01APP" } } } },
+        { name = "B", code = "2" })
+      assert.equal(b:body(), a:body())
+      local c = new() -- and through add_entries, the table path of client:send
+      assert.equal(3, c:add_entries({ { recipient = R.sms("+46700000001"),
+        parameters = { name = "A", code = "1" } }, { recipient = R.messenger("psid-1", "01APP"),
+        parameters = { name = "B", code = "2" } } }, 1, 2))
+      assert.equal(b:body(), c:body())
+    end)
+
+    it("are checked like any recipient: a wrong type raises, naming the field", function()
+      local r = setmetatable({ channel = "SMS", identity = 46700000001 }, core.Recipient)
+      assert.matches("recipient%.identity: expected a string, got number",
+        raised(function() new():add(r, { name = "A", code = "1" }) end))
+      r = setmetatable({ channel = "SMS", identity = "+46700000001", app_id = true }, core.Recipient)
+      assert.matches("recipient%.app_id: expected a string, got boolean",
+        raised(function() new():add(r, { name = "A", code = "1" }) end))
+    end)
+  end)
+
   describe("take", function()
     it("hands over the closed body without a copy and resets the builder", function()
       local b, ref = new(), new()

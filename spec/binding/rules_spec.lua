@@ -12,7 +12,26 @@ describe("core rules", function()
     assert.is_false(core.phone_ok("+0123456789"))
     assert.is_false(core.phone_ok("12345"))
     assert.is_false(core.phone_ok("+4670000000a"))
-    assert.has_error(function() core.phone_ok({}) end)
+    -- a predicate: anything but a string is not a phone identity (numbers neither)
+    assert.is_false(core.phone_ok({}))
+    assert.is_false(core.phone_ok(46700000001))
+    assert.is_false(core.phone_ok(nil))
+  end)
+
+  it("phone_check is the same rule, through the FFI under LuaJIT", function()
+    local rules = require "sinch.batch.rules"
+    local check = rules.phone_check()
+    for _, s in ipairs{ "+46700000001", "48123456789", "+0123456789", "12345", "+4670000000a",
+                        "", "+", "1234567", "1234567890123456", "+123456789012345" } do
+      assert.equal(core.phone_ok(s), check(s), s)
+    end
+    assert.is_false(check(46700000001))
+    assert.is_false(check(nil))
+    if rawget(_G, "jit") then
+      assert.are_not.equal(core.phone_ok, check) -- the FFI call, which LuaJIT compiles
+    else
+      assert.equal(core.phone_ok, check)
+    end
   end)
 
   it("param_names reads the one parameter grammar", function()

@@ -93,10 +93,32 @@ static const char *id_string(lua_State *L, int uv, size_t *len, int k, const cha
     return s;
 }
 
-/* Step one for recipient (arg 2): *contact and u->items[0..n); returns n. */
+/* Step one for recipient (arg 2): *contact and u->items[0..n); returns n.
+ * A Recipient (core.Recipient metatable) holds its one identity itself. */
 static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **contact, size_t *clen) {
     size_t n = 0, i, len, alen;
-    int t = rawfield(L, 2, UV_CONTACT);
+    int t;
+    if (lua_getmetatable(L, 2)) {
+        int one = lua_rawequal(L, -1, lua_upvalueindex(UV_RECIPIENT_MT));
+        lua_pop(L, 1);
+        if (one) { /* popped at once: the strings stay anchored in the table */
+            sinch_batch_param *it = sb_lbuilder_slot(L, u, 0);
+            *contact = NULL;
+            if (rawfield(L, 2, UV_CHANNEL) != LUA_TSTRING)
+                sb_lbuilder_bad_type(L, 2, "a string", "recipient.channel");
+            it->name = lua_tolstring(L, -1, &it->name_len);
+            if (rawfield(L, 2, UV_IDENTITY) != LUA_TSTRING)
+                sb_lbuilder_bad_type(L, 2, "a string", "recipient.identity");
+            it->value = lua_tolstring(L, -1, &it->value_len);
+            t = rawfield(L, 2, UV_APP_ID);
+            if (t != LUA_TSTRING && t != LUA_TNIL)
+                sb_lbuilder_bad_type(L, 2, "a string", "recipient.app_id");
+            u->apps[0] = t == LUA_TSTRING ? lua_tolstring(L, -1, &alen) : NULL;
+            lua_pop(L, 3);
+            return 1;
+        }
+    }
+    t = rawfield(L, 2, UV_CONTACT);
     *contact = t == LUA_TSTRING ? lua_tolstring(L, -1, clen) : NULL;
     if (t != LUA_TSTRING && t != LUA_TNIL) sb_lbuilder_bad_type(L, 2, "a string", "recipient.contact_id");
     lua_pop(L, 1);
@@ -199,9 +221,10 @@ static int l_builder_add(lua_State *L) {
     sb_lbuilder *u = sb_lbuilder_self(L);
     const char *contact;
     size_t clen = 0, n_ids, n_params, count;
-    int meta = lua_gettop(L) > 3;
-    luaL_checktype(L, 2, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    int meta = lua_gettop(L) > 3, t3;
+    if (lua_type(L, 2) != LUA_TTABLE) luaL_checktype(L, 2, LUA_TTABLE);
+    if ((t3 = lua_type(L, 3)) != LUA_TTABLE && t3 != LUA_TNIL && t3 != LUA_TNONE)
+        luaL_checktype(L, 3, LUA_TTABLE);
     if (meta) {
         luaL_optstring(L, 4, NULL);
         luaL_optstring(L, 5, NULL);
@@ -394,15 +417,21 @@ void sb_lua_open_builder(lua_State *L) {
                                        "parameters", "message_metadata",
                                        "conversation_metadata"};
     int i;
+    /* core.Recipient: the metatable of one-identity recipients (its
+     * __index is set by sinch/batch/recipient.lua) */
+    luaL_newmetatable(L, SB_RECIPIENT_MT);
+    lua_setfield(L, -2, "Recipient");
     sb_lua_newclass(L, SB_BUILDER_MT, methods, metamethods);
     luaL_getmetatable(L, SB_BUILDER_MT);
-    lua_getfield(L, -1, "__index");
-    for (i = 0; i < UV_COUNT - 1; i++) lua_pushstring(L, keys[i]);
-    lua_pushvalue(L, -2 - (UV_COUNT - 1)); /* the metatable */
+    lua_getfield(L, -1, "__index"); /* stack: metatable, __index */
+    for (i = 0; i < UV_MT - 1; i++) lua_pushstring(L, keys[i]);
+    lua_pushvalue(L, -2 - (UV_MT - 1)); /* the metatable */
+    luaL_getmetatable(L, SB_RECIPIENT_MT);
     lua_pushcclosure(L, l_builder_add, UV_COUNT);
     lua_setfield(L, -2, "add");
-    for (i = 0; i < UV_COUNT - 1; i++) lua_pushstring(L, keys[i]);
-    lua_pushvalue(L, -2 - (UV_COUNT - 1));
+    for (i = 0; i < UV_MT - 1; i++) lua_pushstring(L, keys[i]);
+    lua_pushvalue(L, -2 - (UV_MT - 1));
+    luaL_getmetatable(L, SB_RECIPIENT_MT);
     lua_pushcclosure(L, l_builder_add_entries, UV_COUNT);
     lua_setfield(L, -2, "add_entries");
     for (i = 0; i < UV_MT - 1; i++) lua_pushnil(L); /* add_row uses only UV_MT */

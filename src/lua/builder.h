@@ -22,10 +22,13 @@ typedef struct sb_lbuilder {
     size_t reported; /* bytes of C memory already reported to the collector */
 } sb_lbuilder;
 
-/* Upvalues of add(): interned keys and the metatable. */
+/* Upvalues of add(): interned keys, the Builder metatable and the Recipient
+ * metatable (core.Recipient: the one-identity recipients of
+ * sinch.batch.recipient, `{channel =, identity =, app_id =}`). */
 enum { UV_CONTACT = 1, UV_IDENTIFIED_BY, UV_CHANNEL_IDENTITIES, UV_CHANNEL, UV_IDENTITY,
        UV_APP_ID, UV_RECIPIENT, UV_PARAMETERS, UV_MESSAGE_METADATA, UV_CONVERSATION_METADATA,
-       UV_MT, UV_COUNT = UV_MT };
+       UV_MT, UV_RECIPIENT_MT, UV_COUNT = UV_RECIPIENT_MT };
+#define SB_RECIPIENT_MT "sinch.batch.Recipient"
 
 sb_lbuilder *sb_lbuilder_check(lua_State *L, int i);
 /* sb_lbuilder_check(L, 1) for the per-row methods, whose upvalue UV_MT is

@@ -1,6 +1,6 @@
 /* rules.c -- the API rules of src/core/rules.c, exposed to Lua:
  *   core.MAX_RECIPIENTS            1000
- *   core.phone_ok(s)               true when s is a phone identity
+ *   core.phone_ok(s)               true when s is a phone identity (a string)
  *   core.param_names(s [, t])      t (or a new table) with t[name] = true per ${name}
  *   core.MAX_RESPONSE              64 MiB: the largest answer a transport reads
  *   core.CHANNELS                  { SMS = { phone = true }, MESSENGER = { app_scoped = true }, ... }
@@ -9,7 +9,12 @@
 
 static int l_phone_ok(lua_State *L) {
     size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
+    const char *s;
+    if (lua_type(L, 1) != LUA_TSTRING) { /* a number is not an identity */
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    s = lua_tolstring(L, 1, &len);
     lua_pushboolean(L, sinch_batch_phone_ok(s, len));
     return 1;
 }

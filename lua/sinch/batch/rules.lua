@@ -7,7 +7,9 @@
 --    rules.param_names("Hi ${first name}") --> { ["first name"] = true }
 --    rules.max_recipients()                --> 1000
 --    rules.channels()                      --> { SMS = { phone = true }, ... } (a fresh copy)
-local require, pcall, error, pairs, type, tostring = require, pcall, error, pairs, type, tostring
+local require, pcall, error, pairs, type, tostring, rawget = require, pcall, error, pairs, type,
+  tostring, rawget
+local package = package
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -28,6 +30,30 @@ _M.core = load
 --- True when `s` is a phone identity: an optional "+", then 7-15 digits, the first not 0.
 function _M.phone_ok(s)
   return type(s) == "string" and load().phone_ok(s)
+end
+
+--- The fastest `phone_ok(s)` of this VM, for hot paths (the recipient
+-- helpers): under LuaJIT the same C function called through the FFI (a call
+-- through the Lua C API stops LuaJIT's compiler on every row); elsewhere
+-- core.phone_ok.  Both are sinch_batch_phone_ok; false for a non-string.
+function _M.phone_check()
+  local c = load()
+  local jit = rawget(_G, "jit")
+  local searchpath = rawget(package, "searchpath") -- 5.2+ and LuaJIT
+  if jit and searchpath then
+    local ok, ffi = pcall(require, "ffi")
+    local path = ok and searchpath("sinch.batch.core", package.cpath)
+    if path then
+      pcall(ffi.cdef, "int sinch_batch_phone_ok(const char *s, size_t len);")
+      local lok, lib = pcall(ffi.load, path)
+      local fok, fn = false, nil
+      if lok then fok, fn = pcall(function() return lib.sinch_batch_phone_ok end) end
+      if fok and fn then
+        return function(s) return type(s) == "string" and fn(s, #s) ~= 0 end
+      end
+    end
+  end
+  return c.phone_ok
 end
 
 --- `acc` (or a new table) with `acc[name] = true` for each `${name}` in `s`
