@@ -333,10 +333,10 @@ describe("core.builder", function()
     end)
 
     it("are checked like any recipient: a wrong type raises, naming the field", function()
-      local r = setmetatable({ channel = "SMS", identity = 46700000001 }, core.Recipient)
+      local r = setmetatable({ "SMS", 46700000001 }, core.Recipient)
       assert.matches("recipient%.identity: expected a string, got number",
         raised(function() new():add(r, { name = "A", code = "1" }) end))
-      r = setmetatable({ channel = "SMS", identity = "+46700000001", app_id = true }, core.Recipient)
+      r = setmetatable({ "SMS", "+46700000001", true }, core.Recipient)
       assert.matches("recipient%.app_id: expected a string, got boolean",
         raised(function() new():add(r, { name = "A", code = "1" }) end))
     end)

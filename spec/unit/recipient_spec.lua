@@ -31,12 +31,17 @@ describe("sinch.batch.recipient", function()
       local r = R.sms("+46700000001")
       assert.equal(R.Recipient, getmetatable(r))
       assert.equal(require("sinch.batch.core").Recipient, R.Recipient) -- the builder's
-      assert.same({ channel = "SMS", identity = "+46700000001" }, r) -- all it holds
+      assert.same({ "SMS", "+46700000001" }, r) -- all it holds: channel, identity [, app_id]
+      assert.equal("SMS", r.channel)
+      assert.equal("+46700000001", r.identity)
+      assert.is_nil(r.app_id)
       assert.equal("+46700000001", r.identified_by.channel_identities[1].identity)
       assert.equal("SMS", r.identified_by.channel_identities[1].channel)
       assert.is_nil(r.contact_id)
       assert.is_true(R.validate(r))
       assert.equal("01APP", R.sms("+46700000001", "01APP").identified_by.channel_identities[1].app_id)
+      assert.equal("01APP", R.messenger("psid", "01APP").app_id)
+      assert.is_nil(R.validate(setmetatable({ "SMS", "0701234" }, R.Recipient)))
     end)
 
     it("encode in the API's JSON shape through R.plain", function()

@@ -71,6 +71,16 @@ static int rawfield(lua_State *L, int t, int uv) {
 #endif
 }
 
+/* t[i] (raw) pushed; returns its type. */
+static int rawindex(lua_State *L, int t, int i) {
+#if LUA_VERSION_NUM >= 503
+    return lua_rawgeti(L, t, i);
+#else
+    lua_rawgeti(L, t, i);
+    return lua_type(L, -1);
+#endif
+}
+
 void sb_lbuilder_bad_type(lua_State *L, int arg, const char *want, const char *fmt, ...) {
     const char *got = luaL_typename(L, -1);
     va_list ap;
@@ -101,16 +111,17 @@ static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **conta
     if (lua_getmetatable(L, 2)) {
         int one = lua_rawequal(L, -1, lua_upvalueindex(UV_RECIPIENT_MT));
         lua_pop(L, 1);
-        if (one) { /* popped at once: the strings stay anchored in the table */
+        if (one) { /* { channel, identity [, app_id] }; popped at once: the
+                    * strings stay anchored in the table */
             sinch_batch_param *it = sb_lbuilder_slot(L, u, 0);
             *contact = NULL;
-            if (rawfield(L, 2, UV_CHANNEL) != LUA_TSTRING)
+            if (rawindex(L, 2, 1) != LUA_TSTRING)
                 sb_lbuilder_bad_type(L, 2, "a string", "recipient.channel");
             it->name = lua_tolstring(L, -1, &it->name_len);
-            if (rawfield(L, 2, UV_IDENTITY) != LUA_TSTRING)
+            if (rawindex(L, 2, 2) != LUA_TSTRING)
                 sb_lbuilder_bad_type(L, 2, "a string", "recipient.identity");
             it->value = lua_tolstring(L, -1, &it->value_len);
-            t = rawfield(L, 2, UV_APP_ID);
+            t = rawindex(L, 2, 3);
             if (t != LUA_TSTRING && t != LUA_TNIL)
                 sb_lbuilder_bad_type(L, 2, "a string", "recipient.app_id");
             u->apps[0] = t == LUA_TSTRING ? lua_tolstring(L, -1, &alen) : NULL;

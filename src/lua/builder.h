@@ -24,7 +24,7 @@ typedef struct sb_lbuilder {
 
 /* Upvalues of add(): interned keys, the Builder metatable and the Recipient
  * metatable (core.Recipient: the one-identity recipients of
- * sinch.batch.recipient, `{channel =, identity =, app_id =}`). */
+ * sinch.batch.recipient, `{ channel, identity [, app_id] }`). */
 enum { UV_CONTACT = 1, UV_IDENTIFIED_BY, UV_CHANNEL_IDENTITIES, UV_CHANNEL, UV_IDENTITY,
        UV_APP_ID, UV_RECIPIENT, UV_PARAMETERS, UV_MESSAGE_METADATA, UV_CONVERSATION_METADATA,
        UV_MT, UV_RECIPIENT_MT, UV_COUNT = UV_RECIPIENT_MT };

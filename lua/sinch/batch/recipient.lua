@@ -10,9 +10,10 @@
 --   R.any{ R.whatsapp("+46700000001"), { channel = "SMS", identity = "+46700000001" } }
 --
 -- The one-identity helpers (sms, whatsapp, ..., channel) return a Recipient:
--- one small table `{ channel =, identity =, app_id = }` with the metatable
--- `R.Recipient`, which reads as the API's shape (`r.identified_by` is made on
--- each read) and which the C builder takes as it is.  One table instead of
+-- one small array `{ channel, identity [, app_id] }` with the metatable
+-- `R.Recipient`, which reads as the API's shape (`r.channel`, `r.identity`,
+-- `r.app_id`; `r.identified_by` is made on each read) and which the C builder
+-- takes as it is.  One table instead of
 -- four is what makes `b:add(R.sms(n), params)` and `client:send{recipients}`
 -- faster than building the nested tables and encoding them with cjson.
 -- Every function of this library takes Recipients and nested tables alike;
@@ -27,7 +28,8 @@
 -- Bad input raises (level 2) with the field and the rule, e.g.
 --   recipient: "0701234" is not a phone number (an optional + and 7-15 digits, the first not 0)
 -- `R.validate(r)` checks a hand-made table and returns true or nil, err.
-local type, pairs, ipairs, error, tostring, pcall = type, pairs, ipairs, error, tostring, pcall
+local type, pairs, ipairs, error, tostring, pcall, rawget = type, pairs, ipairs, error, tostring,
+  pcall, rawget
 local setmetatable, getmetatable = setmetatable, getmetatable
 local format, find = string.format, string.find
 local sort, concat = table.sort, table.concat
@@ -133,10 +135,12 @@ do
   local ok, core = pcall(require, "sinch.batch.core")
   Recipient = ok and type(core) == "table" and core.Recipient or {}
 end
+local FIELD = { channel = 1, identity = 2, app_id = 3 }
 Recipient.__index = function(r, key)
+  local i = FIELD[key]
+  if i then return rawget(r, i) end
   if key == "identified_by" then
-    return { channel_identities = array({ { channel = r.channel, identity = r.identity,
-                                            app_id = r.app_id } }) }
+    return { channel_identities = array({ { channel = r[1], identity = r[2], app_id = r[3] } }) }
   end
 end
 _M.Recipient = Recipient
@@ -145,14 +149,14 @@ _M.Recipient = Recipient
 function _M.channel(name, id, app_id)
   local ci, err = identity("recipient", name, id, app_id)
   if not ci then error(err, 2) end
-  return setmetatable(ci, Recipient)
+  return setmetatable({ ci.channel, ci.identity, ci.app_id }, Recipient)
 end
 
 --- The recipient `r` as plain tables in the API's shape (a Recipient becomes
 -- `{ identified_by = { channel_identities = { {…} } } }`; anything else is returned as it is).
 function _M.plain(r)
   if getmetatable(r) == Recipient then
-    return identified_by({ { channel = r.channel, identity = r.identity, app_id = r.app_id } })
+    return identified_by({ { channel = r[1], identity = r[2], app_id = r[3] } })
   end
   return r
 end
@@ -167,14 +171,14 @@ local function helper(name)
     if app_id == nil and props then
       if props.phone then
         phone_ok = phone_ok or rules.phone_check()
-        if phone_ok(id) then return setmetatable({ channel = name, identity = id }, Recipient) end
+        if phone_ok(id) then return setmetatable({ name, id }, Recipient) end
       elseif type(id) == "string" and id ~= "" then
-        return setmetatable({ channel = name, identity = id }, Recipient)
+        return setmetatable({ name, id }, Recipient)
       end
     end
     local ci, err = identity("recipient", name, id, app_id)
     if not ci then error(err, 2) end
-    return setmetatable(ci, Recipient)
+    return setmetatable({ ci.channel, ci.identity, ci.app_id }, Recipient)
   end
 end
 
@@ -267,7 +271,7 @@ function _M.validate(r, path)
     return nil, format("%s: expected a table (got %s)", path, type(r))
   end
   if getmetatable(r) == Recipient then
-    local c, err = identity_table(path, r)
+    local c, err = identity(path, r[1], r[2], r[3])
     if not c then return nil, err end
     return true
   end
