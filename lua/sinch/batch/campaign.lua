@@ -413,7 +413,9 @@ function Campaign:run()
       else
         local t = now_ms()
         local timeout = 50
-        if driver.inflight < self.concurrency and not self.stopped then
+        -- shorter only when a start is due (else wait for answers, not spin)
+        if driver.inflight < self.concurrency and not self.stopped
+           and (not source_done or #self.retry > 0) then
           timeout = max(0, min(timeout, max(self.pause_until, next_at) - t))
         end
         if driver.inflight == 0 then

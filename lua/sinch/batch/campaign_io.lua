@@ -11,9 +11,9 @@ local errors = require "sinch.batch.errors"
 local journal_m = require "sinch.batch.journal"
 local cjson = require "cjson.safe"
 
-local type, pairs, tostring, require = type, pairs, tostring, require
+local type, pairs, tostring, require, pcall = type, pairs, tostring, require, pcall
+local max = math.max
 local fmt, concat, remove = string.format, table.concat, table.remove
-local unpack = table.unpack or unpack -- luacheck: ignore 113 143
 local decode = cjson.decode
 
 local _M = {}
@@ -137,32 +137,47 @@ end
 
 function _M.thread_driver(client) -- OpenResty: one light thread per batch in flight
   local ngx = ngx -- luacheck: ignore 113
-  local d, threads = { inflight = 0, name = "ngx.thread" }, {}
+  local sema = require("ngx.semaphore").new()
+  local d, threads, done = { inflight = 0, name = "ngx.thread" }, {}, {}
   local function run(job)
-    local res, err = client:_call("send", job.body)
-    return job, res, err
+    local ok, res, err = pcall(client._call, client, "send", job.body)
+    if not ok then res, err = nil, errors.new("internal", tostring(res)) end
+    done[#done + 1] = { job, res, err }
+    sema:post(1)
   end
   function d.start(job)
     local t, err = ngx.thread.spawn(run, job)
     if not t then return nil, errors.new("internal", "ngx.thread.spawn: " .. tostring(err)) end
-    threads[#threads + 1] = t
+    threads[t] = true
     d.inflight = d.inflight + 1
     return true
   end
+  -- the answers that came, waiting at most `timeout` ms for one (the
+  -- campaign's loop keeps its pace and its pauses while sends are out)
   function d.wait(timeout)
-    if #threads == 0 then
-      ngx.sleep(timeout / 1000)
-      return {}
+    if #done == 0 then
+      -- at least 1 ms: the sends run only while this waits, and a 0 s wait
+      -- would not let nginx read a socket (no delayed events without a patch)
+      local s = max(1, timeout) / 1000
+      if d.inflight == 0 then ngx.sleep(s) else sema:wait(s) end
     end
-    local ok, job, res, err = ngx.thread.wait(unpack(threads))
-    for i = #threads, 1, -1 do
-      if coroutine.status(threads[i]) == "dead" then remove(threads, i) end
+    for t in pairs(threads) do -- reap the threads that ended
+      if coroutine.status(t) == "dead" then
+        ngx.thread.wait(t)
+        threads[t] = nil
+      end
     end
-    d.inflight = d.inflight - 1
-    if not ok then return { { nil, nil, errors.new("internal", tostring(job)) } } end
-    return { { job, res, err } }
+    local out = done
+    done = {}
+    d.inflight = d.inflight - #out
+    return out
   end
-  function d.waiting_ms() return 0 end
+  -- the transport says how long a call still waits out a Retry-After or backoff
+  function d.waiting_ms()
+    local t = client.transport
+    if type(t) == "table" and type(t.waiting_ms) == "function" then return t:waiting_ms() end
+    return 0
+  end
   function d.close() end
   return d
 end

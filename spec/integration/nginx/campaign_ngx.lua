@@ -1,6 +1,6 @@
 -- Handler for spec/integration/campaign_spec.lua, run inside nginx: a small
 -- campaign on cosockets (light threads), answering its report as JSON.
---   GET /campaign?n=2500&c=3
+--   GET /campaign?n=2500&c=3[&rate=400]
 local batch = require "sinch.batch"
 local cjson = require "cjson.safe"
 
@@ -8,7 +8,7 @@ local _M = {}
 
 function _M.run()
   local args = ngx.req.get_uri_args()
-  local n, conc = tonumber(args.n) or 2500, tonumber(args.c) or 3
+  local n, conc, rate = tonumber(args.n) or 2500, tonumber(args.c) or 3, tonumber(args.rate) or 400
   local client = assert(batch.client{ project_id = "demo-project", app_id = "01APPIDXXXXXXXXXXXXXXXXXXX",
     base_url = ngx.var.mock_url, auth_url = ngx.var.mock_url, key_id = "demo-key",
     key_secret = "demo-secret", transport = "ngx" })
@@ -25,7 +25,7 @@ function _M.run()
   end
   ngx.timer.at(0, tick)
   local report, err = client:campaign{ message = batch.message.text("Hi ${name}"), source = list,
-                                       concurrency = conc, rate = 400 }
+                                       concurrency = conc, rate = rate }
   local t = ticks
   ticks = -1
   ngx.say(cjson.encode{ report = report, err = err and tostring(err), ticks = t,

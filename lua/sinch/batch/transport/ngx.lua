@@ -113,6 +113,19 @@ end
 
 -- One HTTP exchange, sent at most once (sinch.batch.transport.http1).
 -- Returns status, headers, body | nil, failure.
+--- Milliseconds a call of this transport still waits out a Retry-After or a
+-- backoff (0 when none does): a campaign starts nothing new until then.
+function Transport:waiting_ms()
+  local u = self.waiting_until
+  if not u then return 0 end
+  local left = u - now_ms()
+  if left <= 0 then
+    self.waiting_until = nil
+    return 0
+  end
+  return left
+end
+
 function Transport:_perform(req)
   return http1.request(self, req)
 end
@@ -269,6 +282,9 @@ function Transport:run(core_client, op, body, a, b)
           if self.refreshing[core_client] then
             sema:wait(x / 1000) -- woken as soon as the token lands
           else
+            -- a Retry-After or a backoff: said to whoever paces the sends (a
+            -- campaign pauses as a whole while any of its calls waits)
+            if now + x > (self.waiting_until or 0) then self.waiting_until = now + x end
             ngx.sleep(x / 1000)
           end
         end
