@@ -43,6 +43,7 @@ build = {
   modules = {
     ["sinch.batch"] = "lua/sinch/batch/init.lua",
     ["sinch.batch.errors"] = "lua/sinch/batch/errors.lua",
+    ["sinch.batch.fsync"] = "lua/sinch/batch/fsync.lua",
     ["sinch.batch.message"] = "lua/sinch/batch/message.lua",
     ["sinch.batch.recipient"] = "lua/sinch/batch/recipient.lua",
     ["sinch.batch.chunk"] = "lua/sinch/batch/chunk.lua",

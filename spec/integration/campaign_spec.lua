@@ -24,7 +24,6 @@ local function tmp()
   return p
 end
 
--- every chunk of the campaign accepted exactly once; returns batches, recipients
 -- After a 429 with Retry-After 2 on the first send of a 10-batch campaign at
 -- 10 sends/s: between the refused send and its retry go only those already in
 -- flight or started before the 429 came back; without the pause all 9 others
@@ -44,6 +43,7 @@ local function assert_paused(m)
   assert.equal(11, #sends)
 end
 
+-- every chunk of the campaign accepted exactly once; returns batches, recipients
 local function exactly_once(m, id)
   local st, batches, recipients = m:stats(), 0, 0
   for key, e in pairs(st.by_metadata) do
@@ -197,7 +197,7 @@ describe("sinch.batch.campaign under nginx (cosockets, light threads)", function
   local m, n
   setup(function()
     m = mock.start()
-    n = nginx.start{ server = ([[
+    n = nginx.start{ main = "thread_pool default threads=2;", server = ([[
       set $mock_url "%s";
       location = /campaign { content_by_lua_block { require("campaign_ngx").run() } }
     ]]):format(m.url) }
@@ -216,6 +216,22 @@ describe("sinch.batch.campaign under nginx (cosockets, light threads)", function
     assert.same({ 3, 2500, true }, { res.report.batches, res.report.recipients, res.report.complete })
     assert.is_true(res.ticks > 0) -- a timer ran while the campaign waited on the network
     assert.same({ 3, 2500 }, { exactly_once(m, res.report.campaign) })
+  end)
+
+  it("syncs its journal in a worker thread, never in the worker", function()
+    m:reset()
+    local jpath = tmp()
+    local status, body = n:request("GET", "/campaign?n=2500&c=3&journal=" .. jpath)
+    assert.equal(200, status, body)
+    local res = cjson.decode(body)
+    assert.is_nil(res.err)
+    assert.same({ 3, true }, { res.report.batches, res.report.complete })
+    -- header, 3 intents, 3 accepted, the end: each synced by the pool
+    assert.equal(8, res.syncs.thread_syncs)
+    assert.equal(0, res.syncs.worker_syncs)
+    local st = assert(journal.read(jpath))
+    for k = 1, 3 do assert.equal("accepted", st.chunks[k].status) end
+    os.remove(jpath)
   end)
 
   it("a 429 with Retry-After pauses the whole campaign here too", function()

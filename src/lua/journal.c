@@ -3,9 +3,12 @@
  * and is on disk (fsync) before append() returns, and content digests.
  *
  *   local j = core.journal_open(path)   -- O_WRONLY|O_APPEND|O_CREAT, 0644
- *   j:append(line)                       -- line .. "\n", one write, fsync
- *                                           (a leading "\n" ends a torn line)
- *   j:close()
+ *   j:append(line [, sync])              -- line .. "\n", one write, then fsync
+ *                                           unless sync == false (a leading
+ *                                           "\n" ends a torn line)
+ *   j:sync()  j:fileno()  j:close()
+ *   core.fsync(fd) -> true | nil, message  -- for a thread that syncs for the
+ *                                           worker (OpenResty: journal.lua)
  *   core.digest(s [, seed_hex]) -> 64 hex digits (SHA-256 of seed_hex .. s: chainable)
  *   core.file_digest(path) -> hex, size | nil, err
  */
@@ -68,8 +71,47 @@ static int l_journal_append(lua_State *L) {
         off += (size_t)w;
     }
     free(buf);
+    if (lua_isboolean(L, 3) && !lua_toboolean(L, 3)) { /* the caller syncs */
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     while (fsync(j->fd) != 0) {
         if (errno != EINTR) return io_fail(L, "fsync failed", "file");
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* j:sync() -> true | nil, err */
+static int l_journal_sync(lua_State *L) {
+    sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
+    if (j->fd < 0) return luaL_error(L, "attempt to use a closed journal");
+    while (fsync(j->fd) != 0) {
+        if (errno != EINTR) return io_fail(L, "fsync failed", "file");
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* j:fileno() -> the descriptor (for core.fsync in another thread) */
+static int l_journal_fileno(lua_State *L) {
+    sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
+    if (j->fd < 0) return luaL_error(L, "attempt to use a closed journal");
+    lua_pushinteger(L, j->fd);
+    return 1;
+}
+
+/* core.fsync(fd) -> true | nil, message (plain values: it may run in a
+ * worker thread's own Lua state, whose answers are copied back) */
+static int l_fsync(lua_State *L) {
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= INT32_MAX, 1, "a file descriptor expected");
+    while (fsync((int)fd) != 0) {
+        if (errno != EINTR) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "journal: fsync failed: %s", strerror(errno));
+            return 2;
+        }
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -145,6 +187,8 @@ static int l_file_digest(lua_State *L) {
 
 static const luaL_Reg journal_methods[] = {
     {"append", l_journal_append},
+    {"sync", l_journal_sync},
+    {"fileno", l_journal_fileno},
     {"close", l_journal_close},
     {NULL, NULL},
 };
@@ -156,6 +200,7 @@ static const luaL_Reg journal_meta[] = {
 static const luaL_Reg funcs[] = {
     {"journal_open", l_journal_open},
     {"digest", l_digest},
+    {"fsync", l_fsync},
     {"file_digest", l_file_digest},
     {NULL, NULL},
 };

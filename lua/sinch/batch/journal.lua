@@ -166,6 +166,38 @@ function _M.open(path, header)
   return self
 end
 
+--- The nginx thread pool that syncs journals under OpenResty (declared in
+-- nginx.conf's main context: `thread_pool default threads=4;`).  Without it,
+-- or where a worker thread cannot be used (a timer), the worker syncs itself
+-- and says so once in the error log.
+_M.thread_pool = "default"
+--- How many syncs ran in a worker thread (OpenResty), and in the worker.
+_M.stats = { thread_syncs = 0, worker_syncs = 0 }
+
+local THREAD_PHASES = { rewrite = true, access = true, content = true }
+local warned = false
+
+-- Under OpenResty, where a worker thread may run: fsync fd there (the
+-- caller yields, the worker goes on).  true when done, false when the thread
+-- could not be used, nil, err when fsync failed.
+local function thread_sync(fd)
+  local ngx = rawget(_G, "ngx")
+  local run = ngx and ngx.run_worker_thread
+  if not run or not ngx.get_phase or not THREAD_PHASES[ngx.get_phase()] then return false end
+  local ok, res, err = run(_M.thread_pool, "sinch.batch.fsync", "fsync", fd:fileno())
+  if not ok then
+    if not warned then
+      warned = true
+      ngx.log(ngx.WARN, "sinch.batch journal: no worker thread (", tostring(res), "); add ",
+        "'thread_pool ", _M.thread_pool, " threads=4;' to nginx.conf, or the worker syncs itself")
+    end
+    return false
+  end
+  if not res then return errors.fail("internal", tostring(err)) end
+  _M.stats.thread_syncs = _M.stats.thread_syncs + 1
+  return true
+end
+
 --- Appends one event (a table); fsync'd when it returns true.
 function Journal:write(e)
   if not self.fd then error("journal: write after close", 2) end
@@ -175,6 +207,16 @@ function Journal:write(e)
     line = "\n" .. line
     self.torn = false
   end
+  if rawget(_G, "ngx") then
+    local ok, err = self.fd:append(line, false)
+    if not ok then return nil, err end
+    local synced, serr = thread_sync(self.fd)
+    if synced == nil then return nil, serr end
+    if synced then return true end
+    _M.stats.worker_syncs = _M.stats.worker_syncs + 1
+    return self.fd:sync()
+  end
+  _M.stats.worker_syncs = _M.stats.worker_syncs + 1
   return self.fd:append(line)
 end
 

@@ -1,6 +1,6 @@
 -- Handler for spec/integration/campaign_spec.lua, run inside nginx: a small
 -- campaign on cosockets (light threads), answering its report as JSON.
---   GET /campaign?n=2500&c=3[&rate=400]
+--   GET /campaign?n=2500&c=3[&rate=400][&journal=/path]
 local batch = require "sinch.batch"
 local cjson = require "cjson.safe"
 
@@ -25,11 +25,12 @@ function _M.run()
   end
   ngx.timer.at(0, tick)
   local report, err = client:campaign{ message = batch.message.text("Hi ${name}"), source = list,
-                                       concurrency = conc, rate = rate }
+                                       concurrency = conc, rate = rate, journal = args.journal }
   local t = ticks
   ticks = -1
   ngx.say(cjson.encode{ report = report, err = err and tostring(err), ticks = t,
-                        driver = report and report.driver })
+                        driver = report and report.driver,
+                        syncs = require("sinch.batch.journal").stats })
 end
 
 return _M
