@@ -48,19 +48,7 @@ static const char *op_name(sinch_batch_op op) {
     return "?";
 }
 
-static sinch_batch_call *call_new(sinch_batch_client *c, const sinch_batch_request *req,
-                                   int64_t now_ms, sinch_batch_error *err, int ref);
-
-sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c, const sinch_batch_request *req,
-                                       int64_t now_ms, sinch_batch_error *err) {
-    return call_new(c, req, now_ms, err, 0);
-}
-
-sinch_batch_call *sinch_batch_call_new_ref(sinch_batch_client *c, const sinch_batch_request *req,
-                                           int64_t now_ms, sinch_batch_error *err) {
-    return call_new(c, req, now_ms, err, 1);
-}
-
+/* sinch_batch_call_new (ref 0: the body is copied) and _new_ref (ref 1). */
 static sinch_batch_call *call_new(sinch_batch_client *c, const sinch_batch_request *req,
                                    int64_t now_ms, sinch_batch_error *err, int ref) {
     sinch_batch_call *call;
@@ -149,6 +137,16 @@ static sinch_batch_call *call_new(sinch_batch_client *c, const sinch_batch_reque
     call->deadline = now_ms + c->deadline_ms;
     call->state = ST_READY;
     return call;
+}
+
+sinch_batch_call *sinch_batch_call_new(sinch_batch_client *c, const sinch_batch_request *req,
+                                       int64_t now_ms, sinch_batch_error *err) {
+    return call_new(c, req, now_ms, err, 0);
+}
+
+sinch_batch_call *sinch_batch_call_new_ref(sinch_batch_client *c, const sinch_batch_request *req,
+                                           int64_t now_ms, sinch_batch_error *err) {
+    return call_new(c, req, now_ms, err, 1);
 }
 
 void sb_call_release_refresh(sinch_batch_call *call) {

@@ -10,6 +10,7 @@
 /* Add name (once) to p->names. */
 static int add_name(sb_plan *p, const char *name, size_t len, size_t *cap) {
     sb_plan_name *n;
+    char *e;
     if (sb_plan_find(p, name, len) >= 0) return 0;
     if (p->n_names == *cap) {
         size_t c = *cap ? *cap * 2 : 4;
@@ -23,18 +24,17 @@ static int add_name(sb_plan *p, const char *name, size_t len, size_t *cap) {
     if ((n->name = sb_memdup(name, len)) == NULL) return -1;
     n->len = len;
     p->n_names++;
-    if (len <= SB_JSON_AT_MAX && (n->key = malloc(SB_JSON_STR_ROOM(len) + 1)) != NULL) {
-        char *e = sb_json_str_at(n->key, name, len, NULL);
-        if (e == NULL) { /* not UTF-8: written (and refused) entry by entry */
-            free(n->key);
-            n->key = NULL;
-        } else {
-            *e++ = ':';
-            n->key_len = (size_t)(e - n->key);
-        }
-    } else if (len <= SB_JSON_AT_MAX) {
-        return -1;
+    /* its member name, written once; without one (too long, not UTF-8)
+     * each entry writes (or refuses) the name itself */
+    if (len > SB_JSON_AT_MAX) return 0;
+    if ((n->key = malloc(SB_JSON_STR_ROOM(len) + 1)) == NULL) return -1;
+    if ((e = sb_json_str_at(n->key, name, len, NULL)) == NULL) {
+        free(n->key);
+        n->key = NULL;
+        return 0;
     }
+    *e++ = ':';
+    n->key_len = (size_t)(e - n->key);
     return 0;
 }
 

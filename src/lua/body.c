@@ -26,7 +26,7 @@ static void release(lua_State *L, sb_body *o) {
     if (o->data == NULL) return;
     free(o->data);
     o->data = NULL;
-    if (L) sb_lua_external(L, 0, o->cap);
+    if (L) sb_lua_external(L, 0, o->len);
 }
 
 sb_body *sb_lua_test_body(lua_State *L, int i) {
@@ -44,13 +44,12 @@ int sb_lbuilder_take(lua_State *L) {
     sb_lbuilder *u = sb_lbuilder_check(L, 1);
     sb_body *o = lua_newuserdata(L, sizeof *o);
     o->data = NULL;
-    o->len = o->cap = 0;
+    o->len = 0;
     o->busy = o->free_pending = 0;
     luaL_setmetatable(L, SB_BODY_MT);
     if ((o->data = sinch_batch_builder_take(u->b, &o->len)) == NULL)
         return sb_lua_fail(L, sinch_batch_builder_error(u->b));
-    o->cap = o->len; /* (the builder's own size did not change) */
-    sb_lua_external(L, o->cap, 0);
+    sb_lua_external(L, o->len, 0); /* (the builder's own size did not change) */
     return 1;
 }
 

@@ -103,6 +103,16 @@ static const char *id_string(lua_State *L, int uv, size_t *len, int k, const cha
     return s;
 }
 
+/* Field i of the Recipient at arg 2 (raw): a string, or NULL for nil when
+ * optional; anything else raises.  The value stays on the stack. */
+static const char *recipient_field(lua_State *L, int i, size_t *len, const char *name,
+                                   int optional) {
+    int t = rawindex(L, 2, i);
+    if (t == LUA_TSTRING) return lua_tolstring(L, -1, len);
+    if (t != LUA_TNIL || !optional) sb_lbuilder_bad_type(L, 2, "a string", "recipient.%s", name);
+    return NULL;
+}
+
 /* Step one for recipient (arg 2): *contact and u->items[0..n); returns n.
  * A Recipient (core.Recipient metatable) holds its one identity itself. */
 static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **contact, size_t *clen) {
@@ -115,16 +125,9 @@ static size_t collect_recipient(lua_State *L, sb_lbuilder *u, const char **conta
                     * strings stay anchored in the table */
             sinch_batch_param *it = sb_lbuilder_slot(L, u, 0);
             *contact = NULL;
-            if (rawindex(L, 2, 1) != LUA_TSTRING)
-                sb_lbuilder_bad_type(L, 2, "a string", "recipient.channel");
-            it->name = lua_tolstring(L, -1, &it->name_len);
-            if (rawindex(L, 2, 2) != LUA_TSTRING)
-                sb_lbuilder_bad_type(L, 2, "a string", "recipient.identity");
-            it->value = lua_tolstring(L, -1, &it->value_len);
-            t = rawindex(L, 2, 3);
-            if (t != LUA_TSTRING && t != LUA_TNIL)
-                sb_lbuilder_bad_type(L, 2, "a string", "recipient.app_id");
-            u->apps[0] = t == LUA_TSTRING ? lua_tolstring(L, -1, &alen) : NULL;
+            it->name = recipient_field(L, 1, &it->name_len, "channel", 0);
+            it->value = recipient_field(L, 2, &it->value_len, "identity", 0);
+            u->apps[0] = recipient_field(L, 3, &alen, "app_id", 1);
             lua_pop(L, 3);
             return 1;
         }
@@ -232,10 +235,9 @@ static int l_builder_add(lua_State *L) {
     sb_lbuilder *u = sb_lbuilder_self(L);
     const char *contact;
     size_t clen = 0, n_ids, n_params, count;
-    int meta = lua_gettop(L) > 3, t3;
-    if (lua_type(L, 2) != LUA_TTABLE) luaL_checktype(L, 2, LUA_TTABLE);
-    if ((t3 = lua_type(L, 3)) != LUA_TTABLE && t3 != LUA_TNIL && t3 != LUA_TNONE)
-        luaL_checktype(L, 3, LUA_TTABLE);
+    int meta = lua_gettop(L) > 3;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
     if (meta) {
         luaL_optstring(L, 4, NULL);
         luaL_optstring(L, 5, NULL);

@@ -46,7 +46,7 @@ void sb_lbuilder_drop_channels(sb_lbuilder *u);
 /* A Body (body.c): a closed body taken from a builder, owned here. */
 typedef struct sb_body {
     char *data; /* NULL once freed */
-    size_t len, cap;
+    size_t len;
     int busy;         /* calls reading it */
     int free_pending; /* free() came while busy */
 } sb_body;

@@ -47,7 +47,14 @@ static int l_journal_open(lua_State *L) {
     return 1;
 }
 
-/* j:append(line) -> true | nil, err */
+/* fsync(2), again after EINTR: 0, or -1 with errno set. */
+static int sync_fd(int fd) {
+    while (fsync(fd) != 0)
+        if (errno != EINTR) return -1;
+    return 0;
+}
+
+/* j:append(line [, sync]) -> true | nil, err */
 static int l_journal_append(lua_State *L) {
     sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
     size_t len, off = 0;
@@ -71,13 +78,9 @@ static int l_journal_append(lua_State *L) {
         off += (size_t)w;
     }
     free(buf);
-    if (lua_isboolean(L, 3) && !lua_toboolean(L, 3)) { /* the caller syncs */
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    while (fsync(j->fd) != 0) {
-        if (errno != EINTR) return io_fail(L, "fsync failed", "file");
-    }
+    /* sync == false: the caller syncs (j:sync, or core.fsync in a thread) */
+    if (!(lua_isboolean(L, 3) && !lua_toboolean(L, 3)) && sync_fd(j->fd) != 0)
+        return io_fail(L, "fsync failed", "file");
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -86,9 +89,7 @@ static int l_journal_append(lua_State *L) {
 static int l_journal_sync(lua_State *L) {
     sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
     if (j->fd < 0) return luaL_error(L, "attempt to use a closed journal");
-    while (fsync(j->fd) != 0) {
-        if (errno != EINTR) return io_fail(L, "fsync failed", "file");
-    }
+    if (sync_fd(j->fd) != 0) return io_fail(L, "fsync failed", "file");
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -106,12 +107,10 @@ static int l_journal_fileno(lua_State *L) {
 static int l_fsync(lua_State *L) {
     lua_Integer fd = luaL_checkinteger(L, 1);
     luaL_argcheck(L, fd >= 0 && fd <= INT32_MAX, 1, "a file descriptor expected");
-    while (fsync((int)fd) != 0) {
-        if (errno != EINTR) {
-            lua_pushnil(L);
-            lua_pushfstring(L, "journal: fsync failed: %s", strerror(errno));
-            return 2;
-        }
+    if (sync_fd((int)fd) != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "journal: fsync failed: %s", strerror(errno));
+        return 2;
     }
     lua_pushboolean(L, 1);
     return 1;

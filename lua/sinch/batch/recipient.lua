@@ -135,29 +135,35 @@ do
   local ok, core = pcall(require, "sinch.batch.core")
   Recipient = ok and type(core) == "table" and core.Recipient or {}
 end
+-- The nested tables of Recipient r, fresh.
+local function nested(r)
+  return identified_by({ { channel = r[1], identity = r[2], app_id = r[3] } })
+end
+
 local FIELD = { channel = 1, identity = 2, app_id = 3 }
 Recipient.__index = function(r, key)
   local i = FIELD[key]
   if i then return rawget(r, i) end
-  if key == "identified_by" then
-    return { channel_identities = array({ { channel = r[1], identity = r[2], app_id = r[3] } }) }
-  end
+  if key == "identified_by" then return nested(r).identified_by end
 end
 _M.Recipient = Recipient
+
+-- The Recipient of a checked identity (identity()'s table).
+local function recipient_of(ci)
+  return setmetatable({ ci.channel, ci.identity, ci.app_id }, Recipient)
+end
 
 --- A recipient on one channel: `channel("SMS", "+46700000001")`.
 function _M.channel(name, id, app_id)
   local ci, err = identity("recipient", name, id, app_id)
   if not ci then error(err, 2) end
-  return setmetatable({ ci.channel, ci.identity, ci.app_id }, Recipient)
+  return recipient_of(ci)
 end
 
 --- The recipient `r` as plain tables in the API's shape (a Recipient becomes
 -- `{ identified_by = { channel_identities = { {…} } } }`; anything else is returned as it is).
 function _M.plain(r)
-  if getmetatable(r) == Recipient then
-    return identified_by({ { channel = r[1], identity = r[2], app_id = r[3] } })
-  end
+  if getmetatable(r) == Recipient then return nested(r) end
   return r
 end
 
@@ -178,7 +184,7 @@ local function helper(name)
     end
     local ci, err = identity("recipient", name, id, app_id)
     if not ci then error(err, 2) end
-    return setmetatable({ ci.channel, ci.identity, ci.app_id }, Recipient)
+    return recipient_of(ci)
   end
 end
 
