@@ -10,7 +10,6 @@
 -- process: the sandbox's webhook thread connects and waits in the listen
 -- queue until the spec accepts.
 local cjson = require "cjson.safe"
-local socket = require "socket"
 local batch = require "sinch.batch"
 local mock = require "support.mock"
 
@@ -126,10 +125,9 @@ describe("a CSV list through the sandbox", function()
   setup(function()
     path = os.tmpname()
     write_file(path, CSV)
-    server = assert(socket.bind("127.0.0.1", 0))
-    server:settimeout(30) -- a bound for a broken run, not a timing assertion
-    local _, port = server:getsockname()
-    m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/callbacks", "--quiet" } }
+    local url
+    server, url = mock.callback_server("/callbacks", 30) -- a bound for a broken run, not a timing assertion
+    m = mock.start{ args = { "--webhook", url, "--quiet" } }
     client = assert(batch.client{ project_id = m.project_id, app_id = APP, base_url = m.url,
       auth_url = m.url, key_id = m.key_id, key_secret = m.key_secret })
   end)

@@ -2,7 +2,6 @@
 -- their signatures recomputed with the openssl command (not project code).
 local mock = require "support.mock"
 local cjson = require "cjson.safe"
-local socket = require "socket"
 
 local SECRET = "hook-secret-123"
 local fixtures = os.getenv("SINCH_BATCH_FIXTURES") or "spec/fixtures"
@@ -39,11 +38,9 @@ describe("sinch-batch-mock callbacks", function()
   local m, srv
 
   setup(function()
-    srv = assert(socket.bind("127.0.0.1", 0))
-    srv:settimeout(10)
-    local _, port = srv:getsockname()
-    m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/hook",
-                             "--webhook-secret", SECRET } }
+    local url
+    srv, url = mock.callback_server()
+    m = mock.start{ args = { "--webhook", url, "--webhook-secret", SECRET } }
   end)
   teardown(function()
     if m then m:stop() end

@@ -40,10 +40,9 @@ describe("sinch-batch-mock outcomes", function()
   local m, srv
 
   setup(function()
-    srv = assert(socket.bind("127.0.0.1", 0))
-    srv:settimeout(10)
-    local _, port = srv:getsockname()
-    m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/hook" } }
+    local url
+    srv, url = mock.callback_server()
+    m = mock.start{ args = { "--webhook", url } }
   end)
   teardown(function()
     if m then m:stop() end
@@ -215,10 +214,8 @@ describe("sinch-batch-mock outcomes", function()
   end)
 
   it("takes its configuration from --outcomes and returns to it on reset", function()
-    local hook = assert(socket.bind("127.0.0.1", 0))
-    hook:settimeout(10)
-    local _, port = hook:getsockname()
-    local m2 = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/hook",
+    local hook, url = mock.callback_server()
+    local m2 = mock.start{ args = { "--webhook", url,
                                     "--outcomes", '{"fail_rate":1,"fail_code":"CHANNEL_FAILURE"}' } }
     local ok, err = pcall(function()
       m2:post("/_mock/outcomes", "{}")

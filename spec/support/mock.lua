@@ -226,6 +226,17 @@ function Mock:requests() return decoded(self:get("/_mock/requests")).requests en
 function Mock:stats() return decoded(self:get("/_mock/stats")) end
 function Mock:reset() return decoded(self:post("/_mock/reset", "{}")) end
 
+--- A LuaSocket server on a free 127.0.0.1 port for the sandbox's callbacks
+-- (`--webhook <url>`): returns it and its URL (`path`, default "/hook").
+-- `timeout` (s, default 10) bounds each accept: a broken run fails, it
+-- does not hang.
+function _M.callback_server(path, timeout)
+  local srv = assert(socket.bind("127.0.0.1", 0))
+  srv:settimeout(timeout or 10)
+  local _, port = srv:getsockname()
+  return srv, "http://127.0.0.1:" .. port .. (path or "/hook")
+end
+
 --- Accepts one callback the sandbox POSTs to srv (a LuaSocket server),
 -- answers `status` (a number, or a function of the request; default 200)
 -- and returns { line, headers (lower-cased), body, json }.
