@@ -389,7 +389,7 @@ function Store:import_journal(path)
   if seen[1] and seen[1][1] == size then
     return { campaign = seen[1][2], batches = 0, unchanged = true }
   end
-  local st, rerr = require("sinch.batch.journal").read(path)
+  local st, rerr = require("sinch.batch.campaign.journal").read(path)
   if not st then return nil, rerr end
   local h = st.header
   if type(h) ~= "table" or h.campaign == nil then
