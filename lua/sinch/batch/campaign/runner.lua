@@ -249,8 +249,12 @@ function Campaign:resolve_one()
   local wait = job.at + self.settle - now_ms()
   if wait > 0 then drivers.sleep_ms(wait) end
   local found, ferr = self:lookup(job)
-  if found == false then
-    job.tries, job.resolved = 0, "resent"
+  if found == false and (job.resends or 0) >= self.retries then
+    -- resent that often and never answered: a resume looks again
+    job.amb.resolution = "unresolved"
+    job.amb.lookup_error = fmt("resent %d times, each send ambiguous", job.resends)
+  elseif found == false then
+    job.tries, job.resolved, job.resends = 0, "resent", (job.resends or 0) + 1
     if self.journal then must(self.journal:intent(job.chunk, job.rows, job.digest)) end
     job.written = true
     self.retry[#self.retry + 1] = job
