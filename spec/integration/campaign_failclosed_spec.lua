@@ -307,4 +307,110 @@ describe("campaign fault suite: fail closed", function()
     assert.matches("is the campaign's source", err)
     assert.equal(src_before, read_file(csv))
   end)
+  it("a run that sends nothing leaves no journal (CLI and client:campaign), so the corrected run starts",
+     function()
+    local csv, bad, j, j2 = tmp(".csv"), tmp(".bad.csv"), tmp(".journal"), tmp(".journal2")
+    os.remove(j)
+    contacts(csv, 5)
+    write_file(bad, "phone,name\n12,a\nabc,b\n")
+    local rc, out, err = cli{ "send", "--text", "Hi ${nam}", "--csv", csv, "--journal", j }
+    assert.equal(2, rc, err)
+    assert.equal("", out)
+    assert.matches("${nam}", err, 1, true)
+    assert.is_false(exists(j))
+    rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", bad, "--journal", j }
+    assert.equal(1, rc, err)
+    assert.matches("no recipient to send", err)
+    assert.is_nil(summary_of(out).journal)
+    assert.is_false(exists(j))
+    local c = client()
+    local rep, lerr = c:campaign{ message = batch.message.text("Hi ${nam}"), source = csv, journal = j2 }
+    assert.is_nil(rep)
+    assert.equal("invalid", lerr.kind)
+    assert.is_false(exists(j2))
+    rep = assert(c:campaign{ message = batch.message.text("Hi ${name}"), source = bad, journal = j2 })
+    assert.equal(2, #rep.skipped)
+    assert.is_false(exists(j2))
+    c:close()
+    assert.equal(0, #m:requests())
+    rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv, "--journal", j }
+    assert.equal(0, rc, err)
+    assert.equal(5, summary_of(out).recipients)
+  end)
+
+  it("--dry-run applies the send's own row rules: the same rows skipped for the same reasons", function()
+    local csv = tmp(".csv")
+    write_file(csv, "phone,name\n+46720000001,Ann\n+46720000002,\n+46720000003,Cy\n123,Di\n")
+    local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv, "--dry-run" }
+    assert.equal(3, rc, err)
+    assert.same({ dry_run = true, rows = 2, batches = 1, bad_rows = 2 }, summary_of(out))
+    local dry = {}
+    for line in err:gmatch("line %d+ skipped: [^\n]+") do dry[#dry + 1] = line end
+    assert.equal(0, #m:requests())
+    rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv }
+    assert.equal(3, rc, err)
+    assert.same({ 2, 2 }, { summary_of(out).recipients, summary_of(out).skipped })
+    local sent = {}
+    for line in err:gmatch("line %d+ skipped: [^\n]+") do sent[#sent + 1] = line end
+    assert.equal(2, #dry)
+    assert.same(dry, sent)
+  end)
+
+  it("input mistakes are one line naming the value, exit 2, nothing sent or created", function()
+    local csv, j, store = tmp(".csv"), tmp(".journal"), tmp(".receipts")
+    os.remove(j)
+    contacts(csv, 2)
+    for _, case in ipairs{
+      { { "send", "--text", "x", "--csv", base .. ".missing.csv", "--journal", j },
+        "%-%-csv [^\n]*missing%.csv: cannot read it" },
+      { { "send", "--text", "x", "--csv", csv, "--channel", "FOO", "--journal", j },
+        "%-%-channel FOO: no such channel %(one of [^\n]*SMS" },
+      { { "send", "--text", "x", "--csv", csv, "--rate", "fast", "--journal", j },
+        "%-%-rate: expected a number" },
+      { { "send", "--resume", base .. ".nope" }, "%-%-resume [^\n]*%.nope: no such journal" },
+      { { "report", "--store", store .. "x" }, "%-%-store [^\n]*: cannot read it" },
+      { { "send", "--txt", "x" }, "send: unknown option %-%-txt %(see: sinch%-batch send %-%-help%)" },
+    } do
+      local rc, out, err = cli(case[1])
+      assert.equal(2, rc, err)
+      assert.equal("", out)
+      assert.matches("^sinch%-batch: " .. case[2] .. "[^\n]*\n$", err)
+      assert.is_nil(err:find("internal error", 1, true))
+    end
+    assert.is_false(exists(j))
+    assert.is_false(exists(store .. "x"))
+    assert.equal(0, #m:requests())
+  end)
+
+  it("the progress line is cleared before a line goes to stdout", function()
+    local csv = tmp(".csv")
+    contacts(csv, 3000)
+    local both = tmp(".both")
+    assert(run(("sh -c %s"):format(q(("%s >%s 2>&1"):format(cmdline{ "send", "--text", "Hi ${name}",
+      "--csv", csv, "--concurrency", "1", "--rate", "20", "--progress" }, both)))))
+    local text = read_file(both)
+    assert.matches("sinch%-batch: %d+ rows, %d+ batches", text) -- there was a progress line
+    local n = 0
+    for line in text:gmatch("[^\n]*") do
+      local json = line:find('{"', 1, true)
+      if json then
+        n = n + 1
+        -- what a terminal shows: the text after the last carriage return
+        assert.equal(1, json - (line:sub(1, json - 1):match("^.*\r\27%[K()") or 1) + 1, line)
+      end
+    end
+    assert.equal(4, n) -- 3 batches and the summary
+  end)
+
+  it("client:campaign takes the CLI's own list (phone,name): SMS is the one default", function()
+    local csv = tmp(".csv")
+    contacts(csv, 3)
+    local c = client()
+    local rep = assert(c:campaign{ message = batch.message.text("Hi ${name}"), source = csv })
+    c:close()
+    assert.is_true(rep.complete)
+    local req = m:requests()[#m:requests()]
+    local body = cjson.decode(req.body)
+    assert.equal("SMS", body.recipient_and_params[1].recipient.identified_by.channel_identities[1].channel)
+  end)
 end)
