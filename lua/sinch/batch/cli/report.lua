@@ -26,6 +26,9 @@ sinch-batch report --store FILE [--journal FILE...] [options]
                        columns plus failure_reason) for a follow-up campaign:
                        sinch-batch send --text … --csv FILE (one campaign only)
   --csv FILE           the campaign's source CSV, when it moved since the send
+  --html FILE          also write the report as one self-contained HTML page
+                       (charts of the receipts over time, failures by reason,
+                       pending over time, the batches); --watch rewrites it
   --watch [S]          refresh every S seconds (default 2) until nothing is
                        pending and the sending is done, SIGINT, or --timeout
   --timeout S          how long --watch goes on at most (default 3600)
@@ -150,7 +153,7 @@ end
 function _M.run(argv, ctx)
   local usage, die = ctx.usage, ctx.die
   local o = ctx.parse("report", watch_arg(argv), { store = "value", journal = "list", json = "flag",
-    ["failed-csv"] = "value", csv = "value", watch = "value", timeout = "value" }, 0)
+    ["failed-csv"] = "value", csv = "value", html = "value", watch = "value", timeout = "value" }, 0)
   if not o.store then usage("report needs --store FILE (the receipts store)") end
   local every = o.watch and tonumber(o.watch)
   if o.watch and (not every or every < 0.1 or every > 3600) then
@@ -183,15 +186,23 @@ function _M.run(argv, ctx)
   end
 
   local function render(ids)
-    local pending, done = 0, true
-    for _, id in ipairs(ids) do
+    local pending, done, reports = 0, true, {}
+    for i, id in ipairs(ids) do
       local r, rerr = store:report(id)
       if not r then die(rerr) end
+      reports[i] = r
       io.stdout:write(o.json and json(r) or text(r))
       pending = pending + r.pending
       if r.sending_done == false then done = false end
     end
     io.stdout:flush()
+    if o.html then -- the page: sinch.batch.report_html, from the same store:report
+      local report_html = require "sinch.batch.report_html"
+      local page, herr = report_html.render(store, ids, { reports = reports })
+      if not page then die(herr) end
+      local ok, werr = report_html.write(o.html, page)
+      if not ok then die("--html " .. werr) end
+    end
     return pending, done
   end
 
