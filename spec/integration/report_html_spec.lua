@@ -210,6 +210,12 @@ describe("the report page (20,000 rows, 5 % failed, two reasons) in headless chr
     local w = png:byte(17) * 2 ^ 24 + png:byte(18) * 2 ^ 16 + png:byte(19) * 2 ^ 8 + png:byte(20)
     assert.equal(1100, w)
     assert.is_true(#png > 40000, "a blank screenshot? " .. #png .. " bytes")
+    -- a page that cannot be written: exit 1, naming the option and the file
+    rc, _, err = cli{ "report", "--journal", path(".journal"), "--store", path(".receipts"),
+                      "--html", path(".nodir") .. "/page.html" }
+    assert.equal(1, rc)
+    assert.matches("--html " .. path(".nodir"):gsub("%p", "%%%0") .. "/page.html: cannot write", err)
+
     local keep = os.getenv("SINCH_BATCH_REPORT_SCREENSHOT")
     if keep then
       local k = assert(io.open(keep, "wb"))
