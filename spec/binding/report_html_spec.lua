@@ -227,6 +227,28 @@ describe("report page: the renderer", function()
     s:close()
   end)
 
+  it("shows the batches not accepted apart when there are many", function()
+    local s = fresh()
+    local j = assert(journal.open(tmp .. ".journal", { campaign = "c", path = "contacts.csv" }))
+    for k = 1, 50 do
+      assert(j:intent(k, { k * 10, k * 10 + 9 }, "d" .. k))
+      if k == 7 then assert(j:ambiguous(k, "timeout")) else assert(j:accepted(k, "B" .. k)) end
+    end
+    j:close()
+    assert(s:import_journal(tmp .. ".journal"))
+    local html = assert(report_html.render(s, { "c" }))
+    assert.matches('<span data-batches="accepted">49</span> accepted, ' ..
+      '<span data-batches="ambiguous">1</span> ambiguous', html, 1, true)
+    local open = assert(html:match('<table id="c1%-batches%-open">.-</table>'))
+    local _, rows = open:gsub("<tr><td>", "")
+    assert.equal(1, rows)
+    assert.matches("<td>70–79</td>", open, 1, true)
+    local every = assert(html:match("<details><summary>Every batch %(50%)</summary>(.-)</details>"))
+    _, rows = every:gsub("<tr><td>", "")
+    assert.equal(50, rows)
+    s:close()
+  end)
+
   it("writes the page, and says which file it cannot write", function()
     local s = fresh()
     campaign(s, 10, T0, 1)

@@ -352,25 +352,13 @@ end
 local STATUS_TEXT = { accepted = "accepted", failed = "failed", ambiguous = "ambiguous",
                       intent = "sent, no answer yet" }
 
-local function batches_table(out, id, batches)
-  local by = {}
-  for _, b in ipairs(batches) do by[b.status or "?"] = (by[b.status or "?"] or 0) + 1 end
-  local counts = {}
-  for _, s in ipairs{ "accepted", "failed", "ambiguous", "intent" } do
-    if by[s] then counts[#counts + 1] = format('<span data-batches="%s">%s</span> %s', s, num(by[s]),
-      STATUS_TEXT[s]) end
-  end
-  out[#out + 1] = format('<p>%d batches: %s.</p>', #batches, #counts > 0 and concat(counts, ", ") or "none")
-  if #batches == 0 then return end
-  local long = #batches > 40
-  if long then
-    out[#out + 1] = format('<details><summary>Every batch (%d)</summary>', #batches)
-  end
-  out[#out + 1] = format('<table id="%s"><caption>The batches, by chunk</caption><thead><tr>' ..
+local function batch_rows(out, id, caption, list)
+  out[#out + 1] = format('<table id="%s"><caption>%s</caption><thead><tr>' ..
     '<th scope="col">chunk</th><th class="l" scope="col">status</th><th class="l" scope="col">' ..
     'batch id</th><th scope="col">rows</th><th scope="col">recipients</th><th scope="col">' ..
-    'delivered</th><th scope="col">failed</th><th class="l" scope="col">reason</th></tr></thead><tbody>', id)
-  for _, b in ipairs(batches) do
+    'delivered</th><th scope="col">failed</th><th class="l" scope="col">reason</th></tr></thead>' ..
+    '<tbody>', id, caption)
+  for _, b in ipairs(list) do
     local rows = b.first_row and (b.first_row == b.last_row and num(b.first_row)
       or num(b.first_row) .. "–" .. num(b.last_row)) or "–"
     out[#out + 1] = format('<tr><td>%s</td><td class="l status-%s">%s</td><td class="l">%s</td>' ..
@@ -380,7 +368,32 @@ local function batches_table(out, id, batches)
       num(b.delivered), num(b.failed), esc(b.reason or ""))
   end
   out[#out + 1] = "</tbody></table>"
-  if long then out[#out + 1] = "</details>" end
+end
+
+-- The batches: a table of them all (under a disclosure when there are many,
+-- the ones not accepted then shown apart, printed too).
+local function batches_table(out, id, batches)
+  local by, open = {}, {}
+  for _, b in ipairs(batches) do
+    by[b.status or "?"] = (by[b.status or "?"] or 0) + 1
+    if b.status ~= "accepted" then open[#open + 1] = b end
+  end
+  local counts = {}
+  for _, s in ipairs{ "accepted", "failed", "ambiguous", "intent" } do
+    if by[s] then
+      counts[#counts + 1] = format('<span data-batches="%s">%s</span> %s', s, num(by[s]), STATUS_TEXT[s])
+    end
+  end
+  out[#out + 1] = format("<p>%s batches: %s.</p>", num(#batches), #counts > 0 and concat(counts, ", ")
+    or "none")
+  if #batches <= 40 then
+    if #batches > 0 then batch_rows(out, id, "The batches, by chunk", batches) end
+    return
+  end
+  if #open > 0 then batch_rows(out, id .. "-open", "The batches not accepted", open) end
+  out[#out + 1] = format("<details><summary>Every batch (%s)</summary>", num(#batches))
+  batch_rows(out, id, "The batches, by chunk", batches)
+  out[#out + 1] = "</details>"
 end
 
 local function name(r)
