@@ -75,9 +75,10 @@ h1 { font-size: 1.5em; margin: 0 0 .2em; }
 h2 { font-size: 1.25em; margin: 1.6em 0 .4em; border-bottom: 2px solid #1a1a1a; padding-bottom: .2em; }
 h3 { font-size: 1.05em; margin: 1.4em 0 .3em; }
 .meta { color: #4d4d4d; margin: 0 0 1em; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(128px, 1fr));
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(112px, 1fr));
   gap: .6em; margin: .8em 0; }
 .card { border: 1px solid #bbb; border-radius: 6px; padding: .5em .7em; }
+.card.wide { grid-column: span 2; }
 .card .label { display: block; font-size: .8em; color: #4d4d4d; text-transform: uppercase;
   letter-spacing: .03em; }
 .card .value { display: block; font-size: 1.5em; font-weight: 600; font-variant-numeric: tabular-nums; }
@@ -289,9 +290,9 @@ local function reasons_chart(out, id, r, list)
   out[#out + 1] = "</svg>"
 end
 
-local function card(out, label, field, value, sub, swatch)
-  out[#out + 1] = format('<div class="card"><span class="label">%s%s</span>' ..
-    '<span class="value" data-field="%s">%s</span>%s</div>',
+local function card(out, label, field, value, sub, swatch, wide)
+  out[#out + 1] = format('<div class="card%s"><span class="label">%s%s</span>' ..
+    '<span class="value" data-field="%s">%s</span>%s</div>', wide and " wide" or "",
     swatch and format('<span class="swatch" style="background:%s"></span>', swatch) or "",
     esc(label), field, value, sub and format('<span class="sub">%s</span>', sub) or "")
 end
@@ -311,7 +312,7 @@ local function summary(out, r)
   card(out, "pending", "pending", num(r.pending), pct(r.pending, r.recipients), GREEN)
   card(out, "receipts", "receipts", num(r.receipts),
     format('the last at <span data-field="last_receipt">%s</span>',
-    esc(r.last_receipt or "–")))
+    esc(r.last_receipt or "–")), nil, true)
   out[#out + 1] = "</div>"
   if r.sending_done == false then
     out[#out + 1] = '<p class="note" data-field="sending_done">The sending is not finished.</p>'
