@@ -182,6 +182,10 @@ local function receipt_key(ev)
   if ev.message_id then return ev.message_id .. "|" .. status end
   return format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status)
 end
+--- The key that makes a retried callback count once (see above).
+-- @function receipt_key
+-- @param ev a parsed delivery receipt
+-- @return the key
 _M.receipt_key = receipt_key
 
 -- One receipt, inside a transaction the caller holds.  Returns true when it
@@ -267,6 +271,10 @@ local function decode_rows(s)
   for item in s:gmatch("[^,]+") do rows[#rows + 1] = tonumber(item) or item end
   return rows
 end
+--- The CSV rows of a stored batch, from the store's comma-separated text.
+-- @function decode_rows
+-- @param s the stored text
+-- @return { row, … } (numbers where they are numbers)
 _M.decode_rows = decode_rows
 
 --- Records which campaign rows a batch carries (from the journal): message
@@ -383,6 +391,10 @@ local function epoch(s)
   local days = era * 146097 + doe - 719468
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) + frac
 end
+--- Seconds since the epoch of a receipt's RFC 3339 time (UTC or an offset).
+-- @function epoch
+-- @param s the time
+-- @return seconds, or nil
 _M.epoch = epoch
 
 -- A timeline's step by the campaign's length: per tenth of a second up to
@@ -640,6 +652,7 @@ function Store:failed(campaign)
   return out
 end
 
+--- Closes the store's database (writes go through before it returns).
 function Store:close()
   if self.st then
     for _, st in pairs(self.st) do st:close() end
