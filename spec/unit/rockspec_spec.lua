@@ -20,7 +20,7 @@ end
 describe("sinch-batch-scm-1.rockspec", function()
   local spec = rockspec()
 
-  it("compiles src/core, src/io and src/lua into sinch.batch.core, src/curl (and bindings) into sinch.batch.curl",
+  it("builds src/core, src/io, src/lua into sinch.batch.core, src/curl (+ bindings) into sinch.batch.curl",
     function()
       local core = spec.build.modules["sinch.batch.core"]
       local curl = spec.build.modules["sinch.batch.curl"]
