@@ -105,7 +105,7 @@ _M.BATCH_OPTIONS = {
   message_metadata = true, conversation_metadata = true, send_after = true, ttl = true,
   processing_strategy = true, callback_url = true, channel_priority_order = true,
   channel_properties = true, correlation_id = true, defaults = true, check = true,
-  fields = true, now = true, max_recipients = true,
+  fields = true, now = true, max_recipients = true, strict_phone = true,
 }
 
 --- A batch's fields besides message and recipients, checked and encoded once
