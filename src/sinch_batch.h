@@ -145,9 +145,11 @@ typedef struct sinch_batch_client sinch_batch_client;
 
 typedef struct sinch_batch_config {
     const char *project_id;   /* required */
-    const char *region;       /* "us" (default), "eu", "br" */
+    const char *region;       /* "us", "eu", "br": required unless base_url */
     const char *base_url;     /* overrides the region's URL (no trailing /) */
-    const char *auth_url;     /* default "https://auth.sinch.com" */
+    const char *auth_url;     /* default: base_url when given, else
+                                 "https://auth.sinch.com" (a key secret goes
+                                 only where the caller pointed) */
     const char *key_id;       /* OAuth2 client credentials ...            */
     const char *key_secret;   /* ... both, or neither when token is set   */
     const char *token;        /* a static bearer token instead of keys */

@@ -15,6 +15,7 @@ static sinch_batch_config config(void) {
     sinch_batch_config cfg;
     sinch_batch_config_init(&cfg);
     cfg.project_id = "proj-1";
+    cfg.region = "us";
     cfg.key_id = "kid";
     cfg.key_secret = SECRET;
     return cfg;
@@ -35,8 +36,7 @@ static void test_defaults(void) {
     sinch_batch_config cfg;
     memset(&cfg, 0x55, sizeof cfg);
     sinch_batch_config_init(&cfg);
-    CHECK_STR(cfg.region, "us");
-    CHECK_STR(cfg.auth_url, "https://auth.sinch.com");
+    CHECK(cfg.region == NULL && cfg.auth_url == NULL);
     CHECK(cfg.project_id == NULL && cfg.base_url == NULL && cfg.token == NULL);
     CHECK(cfg.key_id == NULL && cfg.key_secret == NULL && cfg.user_agent == NULL);
     CHECK_INT(cfg.max_attempts, 3);
@@ -69,11 +69,14 @@ static void test_regions_and_urls(void) {
         sinch_batch_client_free(c);
     }
 
-    /* no region: us */
+    /* no region and no base_url: refused, as in Lua and the CLI */
     cfg.region = NULL;
-    c = sinch_batch_client_new(&cfg, NULL);
-    CHECK_STR(sinch_batch_client_base_url(c), "https://us.conversationbatch.api.sinch.com");
-    sinch_batch_client_free(c);
+    c = sinch_batch_client_new(&cfg, &err);
+    CHECK(c == NULL);
+    CHECK_STR(err.message, "region: required, one of us, eu, br (the region of your "
+                           "Conversation API app), or give base_url");
+    cfg.region = "";
+    CHECK(sinch_batch_client_new(&cfg, NULL) == NULL);
 
     /* base_url wins over the region, trailing slashes dropped */
     cfg.region = "xx";
