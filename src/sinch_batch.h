@@ -475,9 +475,8 @@ SINCH_BATCH_API sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_
 /* ------------------------------------------------------------------ JSON */
 
 /* Copies the top-level string member `key` of a JSON object into out
- * (outsz bytes, NUL-terminated).  len is the length of json; len == 0 means
- * json is NUL-terminated and strlen(json) is used (so an empty document
- * cannot be passed by length).  Returns the string's length, or
+ * (outsz bytes, NUL-terminated).  len is always the length of json (which
+ * need not be NUL-terminated; 0 is an empty document, never strlen).  Returns the string's length, or
  * SINCH_BATCH_ERR when json is not an object, the member is absent or not
  * a string, or it does not fit in outsz - 1 bytes.  For reading
  * "batch_id" and the like without a JSON library; thread-safe. */
