@@ -148,9 +148,13 @@ describe("client against the sandbox", function()
     local found = assert(client:find("campaign", "wrapped"))
     assert.equal(1, #found)
     assert.equal("01WRAPPED", found[1].batch_id)
+    -- `{}` lists nothing and is no list either: no answer, never "no batch"
     m:fault{ kind = "status", status = 200, method = "GET", body = {} }
-    found = assert(client:find("campaign", "none"))
-    assert.equal(0, #found)
+    local err
+    found, err = client:find("campaign", "none")
+    assert.is_nil(found)
+    assert.equal("json", err.kind)
+    assert.is_falsy(err.may_have_been_processed)
   end)
 
   it("cancels a scheduled batch by id and by metadata", function()
@@ -580,6 +584,23 @@ describe("client rules against the sandbox", function()
     local none, cerr = core.client{ project_id = "p", key_id = "k", key_secret = "s" }
     assert.is_nil(none)
     assert.matches("^region: required, one of us, eu, br", cerr.message)
+  end)
+
+  it("keeps the key secret out of an error whose non-JSON answer echoes it JSON-escaped", function()
+    local secret = 's3"cr&t\\x/y'
+    local c = assert(batch.client{ project_id = m.project_id, base_url = m.url, key_id = "k",
+                                   key_secret = secret, max_attempts = 1 })
+    -- escaped as encoders do, mixed: \" and \\ and \u0026, the slash as it is or escaped
+    m:fault{ path = "/oauth2/token", kind = "status", status = 400,
+             body = '<html>bad request: {"k": "s3\\"cr\\u0026t\\\\x/y", '
+               .. '"again": "s3\\"cr&t\\\\x\\/y"}</html>' }
+    local res, err = c:status("01NOSUCHBATCHXXXXXXXXXXXXX")
+    c:close()
+    assert.is_nil(res)
+    assert.is_nil(err.message:find("s3", 1, true), err.message)
+    assert.is_nil(err.message:find("u0026", 1, true), err.message)
+    assert.is_nil(err.message:find("&t", 1, true), err.message)
+    assert.matches("[redacted]", err.message, 1, true)
   end)
 
   it("sends the key secret only where it was pointed: base_url without auth_url fetches the "
