@@ -11,7 +11,6 @@
 --
 -- A client rule that differs from the reference shows up here as a failure.
 local mock = require "support.mock"
-local batch = require "sinch.batch"
 local support = require "support.api"
 
 local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"

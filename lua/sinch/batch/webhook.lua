@@ -145,7 +145,7 @@ local function check_args(secret, headers, raw_body, opts)
   -- NaN or an infinity would turn the age check and replay protection off
   -- (every comparison with NaN is false): refused
   local tol = opts.tolerance
-  if tol ~= nil and tol ~= false and (type(tol) ~= "number" or not (tol >= 0)
+  if tol ~= nil and tol ~= false and (type(tol) ~= "number" or tol ~= tol or tol < 0
                                       or tol == math.huge) then
     error("verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got "
       .. tostring(tol), 3)
