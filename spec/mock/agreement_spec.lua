@@ -99,6 +99,15 @@ local CASES = {
     end, true },
   { "two message kinds", "api", "send", function() return send_body{ message = {
       text_message = { text = "a" }, media_message = { url = "https://x.example/a.png" } } } end, true },
+  { "a media url that is not http(s) (the format is ours)", "ours", "send",
+    function() return send_body{ message = { media_message = { url = "ftp://x.example/a.png" } } } end,
+    true, { message = require("sinch.batch.message").raw{
+      media_message = { url = "ftp://x.example/a.png" } } } },
+  { "a choice message of 11 choices (at most 10)", "api", "send", function()
+      local choices = {}
+      for i = 1, 11 do choices[i] = { text_message = { text = "c" .. i } } end
+      return send_body{ message = { choice_message = { choices = choices } } }
+    end, true },
   { "no message kind", "api", "send",
     function() return send_body{ message = { agent = { display_name = "x" } } } end, true },
   { "a channel_priority_order naming no channel", "api", "send",

@@ -65,8 +65,14 @@ static int message_kind(const char *kind, json_t *m, const char *field, mock_ver
         return mock_nonempty_string(json_object_get(m, "text"), f, e);
     }
     if (strcmp(kind, "media_message") == 0) {
+        json_t *url = json_object_get(m, "url");
         mock_vsub(f, sizeof f, field, "url");
-        return mock_nonempty_string(json_object_get(m, "url"), f, e);
+        if (mock_nonempty_string(url, f, e)) return -1;
+        /* ours, --strict only: the reference states no URL format */
+        if (mock_cfg.strict && strncmp(json_string_value(url), "http://", 7) != 0 &&
+            strncmp(json_string_value(url), "https://", 8) != 0)
+            return mock_vfail(e, f, "must be an http:// or https:// URL (--strict)");
+        return 0;
     }
     if (strcmp(kind, "template_message") == 0) {
         if (!json_object_get(m, "omni_template") && !json_object_get(m, "channel_template"))
