@@ -67,6 +67,7 @@ build = {
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
     ["sinch.batch.transport.http1"] = "lua/sinch/batch/transport/http1.lua",
     ["sinch.batch.outcomes"] = "lua/sinch/batch/outcomes.lua",
+    ["sinch.batch.report_html"] = "lua/sinch/batch/report_html.lua",
     ["sinch.batch.cli.report"] = "lua/sinch/batch/cli/report.lua",
     ["sinch.batch.cli.contacts"] = "lua/sinch/batch/cli/contacts.lua",
     ["sinch.batch.cli"] = "lua/sinch/batch/cli/init.lua",

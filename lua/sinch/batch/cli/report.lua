@@ -29,6 +29,9 @@ sinch-batch report --store FILE [--journal FILE...] [options]
                        is created 0600, never over a file (unless --force) nor
                        through a symbolic link
   --csv FILE           the campaign's source CSV, when it moved since the send
+  --html FILE          also write the report as one self-contained HTML page
+                       (charts of the receipts over time, failures by reason,
+                       pending over time, the batches); --watch rewrites it
   --watch [S]          refresh every S seconds (default 2) until nothing is
                        pending and the sending is done, SIGINT, or --timeout
   --timeout S          how long --watch goes on at most (default 3600)
@@ -158,7 +161,8 @@ end
 function _M.run(argv, ctx)
   local usage, die = ctx.usage, ctx.die
   local o = ctx.parse("report", watch_arg(argv), { store = "value", journal = "list", json = "flag",
-    ["failed-csv"] = "value", csv = "value", watch = "value", timeout = "value", force = "flag" }, 0,
+    ["failed-csv"] = "value", csv = "value", html = "value", watch = "value", timeout = "value",
+    force = "flag" }, 0,
     _M.HELP)
   if not o.store then usage("report needs --store FILE (the receipts store)") end
   local every = o.watch and tonumber(o.watch)
@@ -195,15 +199,23 @@ function _M.run(argv, ctx)
   end
 
   local function render(ids)
-    local pending, done = 0, true
-    for _, id in ipairs(ids) do
+    local pending, done, reports = 0, true, {}
+    for i, id in ipairs(ids) do
       local r, rerr = store:report(id)
       if not r then die(rerr) end
+      reports[i] = r
       io.stdout:write(o.json and json(r) or text(r))
       pending = pending + r.pending
       if r.sending_done == false then done = false end
     end
     io.stdout:flush()
+    if o.html then -- the page: sinch.batch.report_html, from the same store:report
+      local report_html = require "sinch.batch.report_html"
+      local page, herr = report_html.render(store, ids, { reports = reports })
+      if not page then die(herr) end
+      local ok, werr = report_html.write(o.html, page)
+      if not ok then die("--html " .. werr) end
+    end
     return pending, done
   end
 
