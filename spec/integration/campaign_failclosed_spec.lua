@@ -220,7 +220,7 @@ describe("campaign fault suite: fail closed", function()
       it("(" .. mode .. ")", function()
         local srv = faults.start("close_without_answer", 30, mode)
         local c = assert(batch.client{ project_id = "p", app_id = APP, base_url = srv.url,
-          auth_url = srv.url, key_id = "k", key_secret = "s", timeout = 1, max_attempts = 2,
+          auth_url = srv.url, key_id = "k", key_secret = "s", timeout = 3, max_attempts = 2,
           backoff_base = 0.01 })
         local j = tmp(".journal")
         os.remove(j)
