@@ -133,8 +133,8 @@ describe("campaign fault suite: fail closed", function()
     m:fault{ kind = "delay", delay_ms = 400, method = "POST", path = m:path("/messages"), times = 3 }
     local wait = cli_bg{ "send", "--text", "Hi ${name}", "--csv", csv, "--journal", j,
                          "--concurrency", "1", "--no-progress" }
-    for _ = 1, 500 do
-      if exists(j) then break end
+    for _ = 1, 500 do -- until the first batch is on its way
+      if (read_file(j) or ""):find('"intent"', 1, true) then break end
       socket.sleep(0.01)
     end
     assert.is_true(exists(j))

@@ -76,6 +76,13 @@ end
 -- those given.  @return opts | nil, err
 local function from_journal(opts)
   local st, err = journal_m.peek(opts.journal)
+  local f = st == false and io.open(opts.journal, "rb")
+  if f then -- there, but empty: maybe a run writing its first line
+    f:close()
+    local busy, berr = journal_m.open(opts.journal, {})
+    if not busy then return nil, berr end
+    busy:close()
+  end
   if st == false then
     return errors.fail("invalid", fmt("journal %s: no such journal to resume (give message and "
       .. "source to start a campaign)", opts.journal))
