@@ -76,9 +76,8 @@ end
 -- those given.  @return opts | nil, err
 local function from_journal(opts)
   local st, err = journal_m.peek(opts.journal)
-  local f = st == false and io.open(opts.journal, "rb")
-  if f then -- there, but empty: maybe a run writing its first line
-    f:close()
+  if st == false and require("sinch.batch.log").size(opts.journal) then
+    -- there, but empty: maybe a run writing its first line
     local busy, berr = journal_m.open(opts.journal, {})
     if not busy then return nil, berr end
     busy:close()

@@ -4,6 +4,7 @@
 -- The journal is read by the log's one reader (through the journal module).
 local errors = require "sinch.batch.errors"
 local journal = require "sinch.batch.campaign.journal"
+local log = require "sinch.batch.log"
 local cjson = require "cjson.safe"
 
 local pairs, tostring = pairs, tostring
@@ -11,21 +12,13 @@ local fmt = string.format
 
 local _M = {}
 
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local n = f:seek("end")
-  f:close()
-  return n
-end
-
 --- Joins journal `path` into `store`: the campaign (id, source path, rows),
 -- every chunk whatever became of it, every accepted batch with its rows.
 -- Idempotent and cheap to call again while the journal grows: an unchanged
 -- journal is not read again, and batches already known are not rewritten.
 -- @return { campaign = id, batches = n (newly joined), unchanged = bool } | nil, err
 function _M.import(store, path)
-  local size = file_size(path)
+  local size = log.size(path)
   if not size then
     return nil, errors.new("invalid", fmt("journal %s: cannot read it", path))
   end
