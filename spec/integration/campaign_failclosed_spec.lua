@@ -133,8 +133,8 @@ describe("campaign fault suite: fail closed", function()
     m:fault{ kind = "delay", delay_ms = 400, method = "POST", path = m:path("/messages"), times = 3 }
     local wait = cli_bg{ "send", "--text", "Hi ${name}", "--csv", csv, "--journal", j,
                          "--concurrency", "1", "--no-progress" }
-    for _ = 1, 500 do
-      if exists(j) then break end
+    for _ = 1, 500 do -- until the first batch is on its way
+      if (read_file(j) or ""):find('"intent"', 1, true) then break end
       socket.sleep(0.01)
     end
     assert.is_true(exists(j))
@@ -220,7 +220,7 @@ describe("campaign fault suite: fail closed", function()
       it("(" .. mode .. ")", function()
         local srv = faults.start("close_without_answer", 30, mode)
         local c = assert(batch.client{ project_id = "p", app_id = APP, base_url = srv.url,
-          auth_url = srv.url, key_id = "k", key_secret = "s", timeout = 1, max_attempts = 2,
+          auth_url = srv.url, key_id = "k", key_secret = "s", timeout = 3, max_attempts = 2,
           backoff_base = 0.01 })
         local j = tmp(".journal")
         os.remove(j)

@@ -2,19 +2,19 @@
 -- cancel, create_contacts, delete_contacts, insert_consents).  Made by
 -- `require("sinch.batch").client{…}`.
 local core = require "sinch.batch.core"
-local errors = require "sinch.batch.errors"
 local cjson = require "cjson.safe"
 local options = require "sinch.batch.options"
 local fields = require "sinch.batch.fields"
 local batch = require "sinch.batch.batch"
 local ledger_mod = require "sinch.batch.ledger"
+local answer = require "sinch.batch.answer"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local error, setmetatable, getmetatable, next, require = error, setmetatable, getmetatable, next, require
 local floor = math.floor
 local fmt = string.format
-local encode, decode = cjson.encode, cjson.decode
-local fail, invalid, is_array = errors.fail, fields.invalid, fields.is_array
+local encode = cjson.encode
+local invalid, is_array = fields.invalid, fields.is_array
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -117,51 +117,8 @@ function Client:close()
 end
 Client.__close = Client.close
 
---- The one decoder of API answers, for every driver (client calls, the
--- campaign's libcurl multi and light-thread drivers).  A send's 2xx is
--- accepted only with a `batch_id`; anything else from a 2xx send may have
--- been accepted (ambiguous).  A find's answer must be a list of batches (or
--- an object holding exactly one): an empty body, `{}` or a truncated answer
--- is no answer, so a campaign never reads it as "not sent".
--- @return the decoded answer | nil, err
-function _M.decode(op, status, resp)
-  if op == "send" then
-    local data = resp ~= "" and decode(resp) or nil
-    if type(data) ~= "table" or type(data.batch_id) ~= "string" or data.batch_id == "" then
-      return fail("json", fmt("HTTP %d: the send's answer has no batch_id (%d bytes); the batch "
-        .. "may have been accepted", status, #resp), { status = status, may_have_been_processed = true })
-    end
-    return data
-  elseif op == "find" then
-    local data = decode(resp)
-    local list = type(data) == "table" and is_array(data) and next(data) ~= nil and data or nil
-    if type(data) == "table" and list == nil then
-      for _, v in pairs(data) do
-        if type(v) == "table" and is_array(v) then
-          if list then list = nil break end
-          list = v
-        end
-      end
-      if list == nil and resp:match("^%s*%[%s*%]%s*$") then list = data end
-    end
-    local ok = list ~= nil
-    for _, b in ipairs(list or {}) do
-      if type(b) ~= "table" or type(b.batch_id) ~= "string" then ok = false end
-    end
-    if not ok then
-      return fail("json", fmt("HTTP %d: the metadata search's answer is not a list of batches "
-        .. "(%d bytes)", status, #resp), { status = status })
-    end
-    return setmetatable(list, cjson.array_mt)
-  end
-  if resp == "" then return {} end
-  local data = decode(resp)
-  if data == nil then
-    return fail("json", fmt("HTTP %d: the response is not JSON (%d bytes)", status, #resp),
-      { status = status })
-  end
-  return data
-end
+--- The one decoder of API answers, for every driver (sinch.batch.answer).
+_M.decode = answer.decode
 
 -- Runs one API operation and decodes its answer.
 function Client:_call(op, body, a, b)
@@ -172,7 +129,7 @@ function Client:_call(op, body, a, b)
     status, resp = self.core:call(op, body, a, b)
   end
   if not status then return nil, resp end
-  return _M.decode(op, status, resp)
+  return answer.decode(op, status, resp)
 end
 
 --- A batch under construction (the fast path): recipients go straight into
