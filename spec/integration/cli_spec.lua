@@ -485,7 +485,16 @@ describe("bin/sinch-batch against the sandbox", function()
     local code, _, e = cli{ "report", "--store", dir .. ".receipts", "--journal", dir .. ".nope" }
     assert.equal(1, code)
     assert.matches(dir .. ".nope", e, 1, true)
+    -- a mistyped store path is refused as bad usage, and nothing is created
     code, _, e = cli{ "report", "--store", dir .. ".empty" }
+    assert.equal(2, code, e)
+    assert.matches("no such file", e, 1, true)
+    assert.is_nil(io.open(dir .. ".empty", "rb"))
+    code, _, e = cli{ "report", "--store", "mysql://h/db" }
+    assert.equal(2, code, e)
+    assert.matches("unknown scheme", e, 1, true)
+    assert(require("sinch.batch.outcomes").open(dir .. ".empty")):close() -- a store, no campaign
+    code, _, e = cli{ "report", "--store", "sqlite:" .. dir .. ".empty" }
     assert.equal(1, code)
     assert.matches("no campaign", e)
     for _, ext in ipairs{ "", "-wal", "-shm" } do os.remove(dir .. ".empty" .. ext) end

@@ -139,7 +139,10 @@ static void bind_args(lua_State *L, sqlite3_stmt *st, int from) {
             break;
         case LUA_TNUMBER: {
             lua_Number x = lua_tonumber(L, idx);
-            if (x == (lua_Number)(sqlite3_int64)x)
+            /* the cast is defined only for values inside int64's range
+             * (a callback's messageIndex may be 1e300, or NaN) */
+            if (x >= -9223372036854775808.0 && x < 9223372036854775808.0 &&
+                x == (lua_Number)(sqlite3_int64)x)
                 sqlite3_bind_int64(st, i, (sqlite3_int64)x);
             else
                 sqlite3_bind_double(st, i, (double)x);
