@@ -453,7 +453,8 @@ function Store:failed(campaign)
   self:_check()
   local rows, err = query(self, "SELECT o.batch_id, o.msg_index, o.reason, o.description " ..
     "FROM outcomes o JOIN batches b ON b.batch_id = o.batch_id " ..
-    "WHERE o.rank = ? AND (CAST(? AS TEXT) IS NULL OR b.campaign = ?) ORDER BY b.chunk, o.batch_id, o.msg_index",
+    "WHERE o.rank = ? AND (CAST(? AS TEXT) IS NULL OR b.campaign = ?) " ..
+    "ORDER BY b.chunk, o.batch_id, o.msg_index",
     FAILED, campaign, campaign)
   if not rows then return nil, err end
   -- each batch's rows once (not once per failed recipient: they are long)
