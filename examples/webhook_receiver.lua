@@ -250,6 +250,7 @@ local function read_line(c)
   while true do
     local i = c.buf:find("\n", 1, true)
     if i then
+      if i > MAX_LINE + 2 then return nil, "too long" end
       local line = c.buf:sub(1, i - 1):gsub("\r$", "")
       c.buf = c.buf:sub(i + 1)
       return line
