@@ -2,14 +2,16 @@
 -- keep-alive HTTP/1.1, as a process of its own (a spec or a bench kills the
 -- receiver under it).  Run from the repository's root:
 --
---   lua5.4 spec/support/flood.lua PORT PATH FROM TO CONNS SECRET RUN ACKED
+--   lua5.4 spec/support/flood.lua PORT PATH FROM TO CONNS SECRET RUN ACKED [AT PIDS]
 --
 -- POSTs receipts FROM..TO-1 to 127.0.0.1:PORT/PATH over CONNS connections at
 -- once (one socket.select loop), and writes to the file ACKED the number of
 -- every receipt answered 2xx, one per line, when done.  A connection that
 -- fails (the receiver was killed) drops its request — it was not
 -- acknowledged — and connects again; when it cannot, it stops.  Prints
--- "sent N acked M refused R" on stdout.  Receipt i is batch B<i // 1000>,
+-- "sent N acked M refused R" on stdout.  With AT and PIDS (comma-separated),
+-- sends SIGKILL to PIDS as soon as the AT-th 2xx arrives: a point of the
+-- flood that does not depend on when the receiver writes.  Receipt i is batch B<i // 1000>,
 -- index i % 1000, message M<i>; every 20th is FAILED.
 local build = os.getenv("SINCH_BATCH_BUILD") or "build"
 local flavour = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:gsub("%D", ""))
@@ -49,7 +51,7 @@ function _M.request(path, secret, i, run, ts)
   return table.concat(req)
 end
 
-local function main(port, path, from, to, nconns, secret, run, acked_path)
+local function main(port, path, from, to, nconns, secret, run, acked_path, kill_at, kill_pids)
   local ts = tostring(os.time())
   local next_id, acked, sent, refused = from, {}, 0, 0
   local conns = {} -- socket -> { co, want }
@@ -142,6 +144,7 @@ local function main(port, path, from, to, nconns, secret, run, acked_path)
       if ok then status, close = response(r) end
       if status and status >= 200 and status < 300 then
         acked[#acked + 1] = i
+        if #acked == kill_at then os.execute("kill -9 " .. kill_pids:gsub(",", " ")) end
       elseif status then
         refused = refused + 1
       end
@@ -195,7 +198,7 @@ end
 
 if arg and arg[0] and arg[0]:match("flood%.lua$") and arg[1] then
   main(tonumber(arg[1]), arg[2], tonumber(arg[3]), tonumber(arg[4]), tonumber(arg[5]), arg[6],
-    arg[7], arg[8])
+    arg[7], arg[8], tonumber(arg[9]), arg[10])
 end
 
 return _M
