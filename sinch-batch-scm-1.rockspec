@@ -63,6 +63,8 @@ build = {
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
     ["sinch.batch.transport.http1"] = "lua/sinch/batch/transport/http1.lua",
     ["sinch.batch.outcomes"] = "lua/sinch/batch/outcomes.lua",
+    ["sinch.batch.store"] = "lua/sinch/batch/store.lua",
+    ["sinch.batch.store.postgres"] = "lua/sinch/batch/store/postgres.lua",
     ["sinch.batch.cli.report"] = "lua/sinch/batch/cli/report.lua",
     ["sinch.batch.cli.contacts"] = "lua/sinch/batch/cli/contacts.lua",
     -- the receipts store's SQLite calls: a module of its own, so that only
