@@ -360,7 +360,8 @@ function _M.init_worker()
 end
 
 --- GET /report?campaign=TAG: the receipts store's report of the batches sent
--- with that ledger tag (all batches without one).
+-- with that ledger tag (all batches without one); as an HTML page
+-- (sinch.batch.report_html) when the client accepts text/html.
 function _M.report()
   local s, err = get_store()
   if not s then return reply(500, { error = "store", message = tostring(err) }) end
@@ -368,6 +369,13 @@ function _M.report()
   local r
   r, err = s:report(campaign)
   if not r then return reply(500, { error = "store", message = tostring(err) }) end
+  if (ngx.var.http_accept or ""):find("text/html", 1, true) then -- a browser: the page
+    local page, perr = require("sinch.batch.report_html").render(s, { campaign, n = 1 }, { reports = { r } })
+    if not page then return reply(500, { error = "store", message = tostring(perr) }) end
+    ngx.header["Content-Type"] = "text/html; charset=utf-8"
+    ngx.print(page)
+    return ngx.exit(200)
+  end
   return reply(200, r)
 end
 

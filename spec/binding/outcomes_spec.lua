@@ -147,7 +147,8 @@ describe("outcomes store", function()
     end
     before_each(function()
       jpath = os.tmpname()
-      journal{ { event = "header", version = 1, campaign = "cJ", path = "list.csv" },
+      journal{ { event = "header", format = "sinch-batch-log", version = 1, kind = "journal",
+                 campaign = "cJ", path = "list.csv" },
                { event = "intent", chunk = 1, rows = { 2, 4 } },
                { event = "accepted", chunk = 1, batch_id = "J1" },
                { event = "bad_row", row = 3, reason = "bad number" },
@@ -203,7 +204,7 @@ describe("outcomes store", function()
       local f = assert(io.open(other, "w")); f:write("phone,name\n"); f:close()
       local ok, err = s:import_journal(other)
       assert.is_nil(ok)
-      assert.matches("no campaign header", err.message)
+      assert.matches("is not a sinch%-batch log", err.message)
       assert.matches(other, err.message, 1, true)
       os.remove(other)
       ok, err = s:import_journal(other)

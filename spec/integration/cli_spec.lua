@@ -108,9 +108,10 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.matches("line 2 skipped: a quoted field is not closed", err)
     assert.matches("no recipient to send", err)
     rc, out, err = cli{ "send", "--text", "x", "--csv", "spec/fixtures/csv/no-such-file.csv" }
-    assert.equal(1, rc)
+    assert.equal(2, rc) -- an input mistake: one line, exit 2, nothing created
     assert.equal("", out)
-    assert.matches("no%-such%-file%.csv", err)
+    assert.matches("^sinch%-batch: %-%-csv spec/fixtures/csv/no%-such%-file%.csv: cannot read it "
+      .. "[^\n]*\n$", err)
     assert.equal(0, #m:requests())
   end)
 
@@ -127,9 +128,9 @@ describe("bin/sinch-batch against the sandbox", function()
                    SINCH_KEY_SECRET = false, SINCH_BATCH_BASE_URL = false }
     rc, out, err = cli({ "send", "--text", "Hi ${name} ${zip}", "--csv", "spec/fixtures/csv/basic.csv",
                          "--dry-run" }, none)
-    assert.equal(1, rc, err) -- a real send would fail: ${zip} has no column
-    assert.same({ dry_run = true, rows = 3, batches = 1, bad_rows = 0, missing_parameters = { "zip" },
-                  unused_parameters = { "code" } }, cjson.decode(out).summary)
+    assert.equal(2, rc, err) -- as the real send: ${zip} has no column, nothing goes out
+    assert.equal("", out)
+    assert.matches("the message uses ${zip} but no CSV column gives it", err, 1, true)
     rc, out, err = cli({ "send", "--text", "Hi ${name}", "--csv", "spec/fixtures/csv/nasty.csv",
                          "--dry-run" }, none)
     assert.equal(3, rc, err)
@@ -234,7 +235,7 @@ describe("bin/sinch-batch against the sandbox", function()
       assert.equal(2, rc, table.concat(case[1], " "))
       assert.equal("", out)
       if case[2] then assert.matches("sinch%-batch: " .. case[2], err) end
-      assert.matches("usage: sinch%-batch COMMAND", err)
+      assert.matches("^[^\n]*%(see: sinch%-batch [%w%- ]*%-%-help%)\n$", err) -- one line
     end
     local rc, out, err = cli{ "--help" }
     assert.equal("", err)
@@ -317,7 +318,8 @@ describe("bin/sinch-batch against the sandbox", function()
     rc, out, err = cli{ "--json-errors", "send", "--text", "x", "--frob" }
     assert.equal("", out)
     assert.equal(2, rc)
-    assert.same({ error = { kind = "usage", exit = 2, message = "send: unknown option --frob" } },
+    assert.same({ error = { kind = "usage", exit = 2,
+                            message = "send: unknown option --frob (see: sinch-batch send --help)" } },
                 cjson.decode(err))
     rc, out, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX", "--json-errors" }
     assert.equal("", out)
@@ -364,7 +366,8 @@ describe("bin/sinch-batch against the sandbox", function()
   it("SIGINT mid-run: in-flight batches finish, exit 4 with the resume command; --resume "
      .. "sends every row exactly once", function()
     local dir = os.tmpname()
-    local csv, journal = dir .. ".csv", dir .. ".journal"
+    -- a name a shell would mangle unless the printed command quotes it
+    local csv, journal = dir .. ".csv", dir .. " it's ${x} $(false).journal"
     local f = assert(io.open(csv, "w"))
     f:write("phone,name\n")
     for i = 1, 12000 do f:write(("+4671%07d,n%d\n"):format(i, i)) end
@@ -397,8 +400,9 @@ describe("bin/sinch-batch against the sandbox", function()
     end
     local out, err = mock.read_file(dir .. ".out"), mock.read_file(dir .. ".err")
     assert.equal(4, rc, err)
-    assert.matches("interrupted; %d+ batches accepted%. Resume %(exactly once%) with: sinch%-batch "
-      .. "send .* %-%-resume", err)
+    local resume = err:match("interrupted; %d+ batches accepted%. Resume %(exactly once%) with: "
+      .. "(sinch%-batch send %-%-resume [^\n]+)\n")
+    assert.truthy(resume, err)
     assert.matches("rows, %d+ batches, %d+ recipients", err) -- the progress line
     local first = cjson.decode(out:match("([^\n]*)\n$")).summary
     assert.is_true(first.interrupted)
@@ -407,8 +411,16 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal(first.batches, lines) -- every accepted batch was printed
     assert.equal(first.batches, m:stats().batches_accepted)
 
+    -- the printed line, pasted into a shell as it is: the journal alone finishes the campaign
+    local base = os.tmpname()
+    local paste = ("env -u SINCH_TOKEN %s bash -c %s >%s.out 2>%s.err; echo $? >%s.rc"):format(
+      table.concat(sets, " "), q(("sinch-batch() { %s bin/sinch-batch \"$@\"; }; %s"):format(LUA, resume)),
+      base, base, base)
+    assert(mock.run("bash -c " .. q(paste)))
+    rc = tonumber(mock.read_file(base .. ".rc"):match("%d+"))
     local out2
-    rc, out2, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv, "--resume", journal }
+    out2, err = mock.read_file(base .. ".out"), mock.read_file(base .. ".err")
+    for _, ext in ipairs{ "", ".out", ".err", ".rc" } do os.remove(base .. ext) end
     assert.equal(0, rc, err)
     local second = cjson.decode(out2:match("([^\n]*)\n$")).summary
     assert.equal(first.batches, second.already_sent)
@@ -429,7 +441,8 @@ describe("bin/sinch-batch against the sandbox", function()
     end
     assert.equal(12001, ledger:lookup(last.batch_id, 999).row)
     ledger:close()
-    for _, ext in ipairs{ "", ".csv", ".journal", ".out", ".err", ".pid", ".rc" } do os.remove(dir .. ext) end
+    for _, ext in ipairs{ "", ".csv", ".out", ".err", ".pid", ".rc" } do os.remove(dir .. ext) end
+    os.remove(journal)
   end)
   -- report: a campaign by hand (a journal, receipts in a store, its CSV)
   local function report_fixture()
@@ -439,7 +452,8 @@ describe("bin/sinch-batch against the sandbox", function()
       .. '+46700000003,Cy,y\n+46700000004,Di,z\n')
     f:close()
     f = assert(io.open(dir .. ".journal", "w"))
-    for _, e in ipairs{ { event = "header", version = 1, campaign = "hand", path = dir .. ".csv" },
+    for _, e in ipairs{ { event = "header", format = "sinch-batch-log", version = 1, kind = "journal",
+                          campaign = "hand", path = dir .. ".csv" },
                         { event = "intent", chunk = 1, rows = { 2, 4 } },
                         { event = "accepted", chunk = 1, batch_id = "H1" },
                         { event = "intent", chunk = 2, rows = { 5, 6 } },
@@ -483,21 +497,20 @@ describe("bin/sinch-batch against the sandbox", function()
       assert.equal("", o)
     end
     local code, _, e = cli{ "report", "--store", dir .. ".receipts", "--journal", dir .. ".nope" }
-    assert.equal(1, code)
+    assert.equal(2, code)
     assert.matches(dir .. ".nope", e, 1, true)
-    -- a mistyped store path is refused as bad usage, and nothing is created
+    -- a mistyped store: one line, exit 2, and no empty database made
     code, _, e = cli{ "report", "--store", dir .. ".empty" }
-    assert.equal(2, code, e)
-    assert.matches("no such file", e, 1, true)
-    assert.is_nil(io.open(dir .. ".empty", "rb"))
+    assert.equal(2, code)
+    assert.matches("^sinch%-batch: %-%-store [^\n]*%.empty: cannot read it[^\n]*\n$", e)
+    assert.is_nil(io.open(dir .. ".empty"))
+    -- so are a URL of an unknown scheme and sqlite:PATH of a missing file
     code, _, e = cli{ "report", "--store", "mysql://h/db" }
     assert.equal(2, code, e)
     assert.matches("unknown scheme", e, 1, true)
-    assert(require("sinch.batch.outcomes").open(dir .. ".empty")):close() -- a store, no campaign
     code, _, e = cli{ "report", "--store", "sqlite:" .. dir .. ".empty" }
-    assert.equal(1, code)
-    assert.matches("no campaign", e)
-    for _, ext in ipairs{ "", "-wal", "-shm" } do os.remove(dir .. ".empty" .. ext) end
+    assert.equal(2, code, e)
+    assert.is_nil(io.open(dir .. ".empty"))
     assert.is_nil(e:find("traceback"))
     clean()
   end)

@@ -148,9 +148,13 @@ describe("client against the sandbox", function()
     local found = assert(client:find("campaign", "wrapped"))
     assert.equal(1, #found)
     assert.equal("01WRAPPED", found[1].batch_id)
+    -- `{}` lists nothing and is no list either: no answer, never "no batch"
     m:fault{ kind = "status", status = 200, method = "GET", body = {} }
-    found = assert(client:find("campaign", "none"))
-    assert.equal(0, #found)
+    local err
+    found, err = client:find("campaign", "none")
+    assert.is_nil(found)
+    assert.equal("json", err.kind)
+    assert.is_falsy(err.may_have_been_processed)
   end)
 
   it("cancels a scheduled batch by id and by metadata", function()

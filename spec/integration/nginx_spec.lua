@@ -797,6 +797,15 @@ describe("examples/openresty", function()
     assert.equal(6, r.recipients)
     assert.equal(6, r.delivered)
     assert.equal(0, r.pending)
+    -- a browser (Accept: text/html) gets the same report as the page
+    local page, headers
+    status, page, headers = n:get("/report?campaign=source%3Dopenresty-csv",
+      { Accept = "text/html,application/xhtml+xml,*/*;q=0.8" })
+    assert.equal(200, status, page)
+    assert.matches("^text/html", headers["content-type"])
+    assert.matches('data-campaign="source=openresty-csv"', page, 1, true)
+    assert.matches('data-field="delivered">6<', page, 1, true)
+    assert.matches('id="c1-receipts"', page, 1, true)
     -- the store holds this batch's three receipts, each once
     local store = assert(require("sinch.batch.outcomes").open(n.prefix .. "/ledger/receipts.db"))
     local rows = assert(store.db:prepare("SELECT count(*) FROM receipts WHERE batch_id = ?"))

@@ -60,14 +60,16 @@ local function interpreter()
   error("no Lua interpreter with LuaSocket for spec/support/faultserver.lua")
 end
 
---- Starts the raw server for scenario name.
-function _M.start(name, lifetime)
+--- Starts the raw server for scenario name; lookup: how it answers GETs
+-- (see faultserver.lua; default "none", `[]`).
+function _M.start(name, lifetime, lookup)
   local base = os.tmpname()
   local self = setmetatable({ base = base, portfile = base .. ".port", logfile = base .. ".log",
                               pidfile = base .. ".pid" }, Server)
-  local cmd = ("%s spec/support/faultserver.lua %s %s %s %d >/dev/null 2>&1 & echo $! >%s")
+  local cmd = ("%s spec/support/faultserver.lua %s %s %s %d %s >/dev/null 2>&1 & echo $! >%s")
     :format(interpreter(), shell_quote(name), shell_quote(self.portfile),
-            shell_quote(self.logfile), lifetime or 60, shell_quote(self.pidfile))
+            shell_quote(self.logfile), lifetime or 60, shell_quote(lookup or "none"),
+            shell_quote(self.pidfile))
   assert(run("sh -c " .. shell_quote(cmd)))
   for _ = 1, 1000 do
     local port = tonumber((read_file(self.portfile) or ""):match("%d+"))

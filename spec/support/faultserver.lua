@@ -2,7 +2,7 @@
 -- 127.0.0.1 for the fault matrix (spec/support/faults.lua starts it; run
 -- as a separate process with LuaSocket):
 --
---   lua5.4 spec/support/faultserver.lua SCENARIO PORTFILE LOGFILE LIFETIME
+--   lua5.4 spec/support/faultserver.lua SCENARIO PORTFILE LOGFILE LIFETIME [LOOKUP]
 --
 -- Binds a free port, writes it to PORTFILE, and serves one connection at a
 -- time, keeping each alive.  Token requests (…/oauth2/token) and GETs get
@@ -10,11 +10,16 @@
 -- treatment (see faults.lua).  Each request is logged to LOGFILE as
 -- "<connection> <method> <path> <body bytes received>" (the body bytes:
 -- what was read, or for reset_before_body what had already arrived).
--- Exits after LIFETIME seconds whatever happens.
+-- LOOKUP says how GETs (the metadata search a campaign resolves an
+-- ambiguous send with) are answered: "none" (`[]`, the default: a
+-- well-formed answer that lists no batch), "empty" (200, no body), "object"
+-- (200, `{}`), "error500" (500), "truncated" (200, half a JSON list, then
+-- the connection closes).  Exits after LIFETIME seconds whatever happens.
 local socket = require "socket"
 
 local scenario, portfile, logfile = arg[1], arg[2], arg[3]
 local lifetime = tonumber(arg[4]) or 120
+local lookup = arg[5] or "none"
 local stop_at = socket.gettime() + lifetime
 
 local TOKEN = '{"access_token":"fault-token","expires_in":3600,"token_type":"bearer"}'
@@ -117,7 +122,21 @@ local function serve(c, n)
     else
       read_body()
       logged()
-      answer(c, 200, "[]")
+      if lookup == "empty" then
+        answer(c, 200, "")
+      elseif lookup == "object" then
+        answer(c, 200, "{}")
+      elseif lookup == "error500" then
+        answer(c, 500, '{"error":{"code":500,"message":"internal","status":"INTERNAL"}}')
+      elseif lookup == "truncated" then
+        c:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n"
+          .. '[{"batch_id":"01FAU')
+        c:close()
+        return
+      else
+        assert(lookup == "none", "unknown lookup answer " .. tostring(lookup))
+        answer(c, 200, "[]")
+      end
     end
   end
   c:close()

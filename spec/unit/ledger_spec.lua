@@ -54,12 +54,14 @@ describe("ledger", function()
     local l = open()
     l:record{ batch_id = "01A", tag = "t", rows = { 1 }, recipients = { "+1" } }
     local data = slurp(path) -- the ledger is still open
-    assert.equal(1, select(2, data:gsub("\n", "")))
+    assert.equal(2, select(2, data:gsub("\n", ""))) -- the header, the batch
     assert.equal("\n", data:sub(-1))
-    local e = require("cjson").decode(data)
-    assert.same({ batch_id = "01A", tag = "t", rows = { 1 }, recipients = { "+1" } }, e)
+    local h = require("cjson").decode(data:match("^[^\n]*"))
+    assert.same({ event = "header", format = "sinch-batch-log", version = 1, kind = "ledger" }, h)
+    local e = require("cjson").decode(data:match("\n([^\n]*)\n$"))
+    assert.same({ event = "batch", batch_id = "01A", tag = "t", rows = { 1 }, recipients = { "+1" } }, e)
     l:record{ batch_id = "01B", rows = { "row-x", "row-y" } }
-    assert.equal(2, select(2, slurp(path):gsub("\n", "")))
+    assert.equal(3, select(2, slurp(path):gsub("\n", "")))
   end)
 
   it("leaves recipients out of a line recorded with rows only", function()
@@ -67,7 +69,8 @@ describe("ledger", function()
     l:record{ batch_id = "01A", rows = { 5, 6 } }
     local data = slurp(path)
     assert.is_nil(data:find("recipients", 1, true))
-    assert.same({ batch_id = "01A", rows = { 5, 6 } }, require("cjson").decode(data))
+    assert.same({ event = "batch", batch_id = "01A", rows = { 5, 6 } },
+                require("cjson").decode(data:match("\n([^\n]*)\n$")))
     assert.same({ row = 6, batch_id = "01A", index = 1 }, l:lookup("01A", 1))
   end)
 
@@ -99,8 +102,11 @@ describe("ledger", function()
     assert.equal(6, l:lookup("01A", "1").row)
   end)
 
-  it("ignores a torn last line and starts the next record on a fresh line", function()
-    spit(path, '{"batch_id":"01A","rows":[1,2]}\n{"batch_id":"01B","rows":[3]}\n{"batch_id":"01C","ro')
+  local HEADER = '{"event":"header","format":"sinch-batch-log","version":1,"kind":"ledger"}\n'
+
+  it("leaves a torn last line alone, then ends and marks it before the next record", function()
+    spit(path, HEADER .. '{"event":"batch","batch_id":"01A","rows":[1,2]}\n'
+      .. '{"event":"batch","batch_id":"01B","rows":[3]}\n{"event":"batch","batch_id":"01C","ro')
     local l = open()
     assert.equal(2, l.count)
     assert.equal(2, l:lookup("01A", 1).row)
@@ -109,22 +115,30 @@ describe("ledger", function()
     l:close()
     local lines = {}
     for line in slurp(path):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
-    assert.same({ '{"batch_id":"01A","rows":[1,2]}', '{"batch_id":"01B","rows":[3]}',
-                  '{"batch_id":"01C","ro' }, { lines[1], lines[2], lines[3] })
-    assert.equal(4, #lines)
+    assert.equal('{"event":"batch","batch_id":"01C","ro', lines[4])
+    assert.same({ event = "torn", bytes = 37 }, require("cjson").decode(lines[5]))
+    assert.equal(6, #lines)
     local again = open()
     assert.equal(3, again.count)
-    assert.equal(1, again.skipped)
     assert.equal(9, again:lookup("01D", 0).row)
     assert.is_nil(again:lookup("01C", 0))
   end)
 
-  it("skips lines that are not ledger entries", function()
-    spit(path, 'garbage\n\n{"no_batch_id":1}\n[1,2]\n{"batch_id":"01A","rows":[7],"tag":null}\n')
-    local l = open()
-    assert.equal(1, l.count)
-    assert.equal(3, l.skipped)
-    assert.same({ row = 7, batch_id = "01A", index = 0 }, l:lookup("01A", 0))
+  it("refuses a file it cannot read, never skipping a line", function()
+    for _, text in ipairs{
+      'garbage\n',                                                   -- not a log
+      '{"batch_id":"01A","rows":[7]}\n',                             -- no header
+      HEADER .. 'garbage\n{"event":"batch","batch_id":"01A","rows":[7]}\n', -- an edited line
+      HEADER .. '{"event":"batch","batch_id":"01A","ro\n{"event":"torn","bytes":3}\n', -- a wrong mark
+      '{"event":"header","format":"sinch-batch-log","version":1,"kind":"receipts"}\n',
+    } do
+      spit(path, text)
+      local l, err = ledger.open(path)
+      assert.is_nil(l, text)
+      assert.equal("invalid", err.kind)
+      assert.matches(path, err.message, 1, true)
+      assert.equal(text, slurp(path)) -- untouched
+    end
   end)
 
   it("keeps the last entry of a batch recorded twice", function()
@@ -202,7 +216,7 @@ describe("ledger", function()
         assert.is_false(ok)
         assert.matches(c[1], msg, 1, true)
         l:close()
-        assert.equal("", slurp(path)) -- nothing was written
+        assert.equal(1, select(2, slurp(path):gsub("\n", ""))) -- nothing after the header
       end)
     end
 

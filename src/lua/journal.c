@@ -2,10 +2,18 @@
  * cannot give: an append-only file where each line goes out in one write(2)
  * and is on disk (fsync) before append() returns, and content digests.
  *
- *   local j = core.journal_open(path)   -- O_WRONLY|O_APPEND|O_CREAT, 0644
+ *   local j = core.journal_open(path [, mode])  -- never through a symlink, 0600
+ *       mode "a" (default): append, creating the file when missing
+ *            "x": create a new file (fails with EEXIST when one is there)
+ *            "e": append to an existing file only
+ *            "w": create or empty the file (only when the user said --force)
+ *       -> j | nil, err, errno_name ("EEXIST", "ENOENT", "ELOOP", ...)
  *   j:append(line [, sync])              -- line .. "\n", one write, then fsync
  *                                           unless sync == false (a leading
  *                                           "\n" ends a torn line)
+ *   j:write(bytes [, sync])              -- bytes as they are (no newline added)
+ *   j:lock() -> true | false (another process holds it) | nil, err
+ *                                        -- flock(LOCK_EX|LOCK_NB) until close
  *   j:sync()  j:fileno()  j:close()
  *   core.fsync(fd) -> true | nil, message  -- for a thread that syncs for the
  *                                           worker (OpenResty: journal.lua)
@@ -13,6 +21,7 @@
  *   core.file_digest(path) -> hex, size | nil, err
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -20,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/file.h>
 
 #include <openssl/evp.h>
 
@@ -37,13 +48,40 @@ static int io_fail(lua_State *L, const char *what, const char *path) {
     return sb_lua_fail_msg(L, SINCH_BATCH_ERROR_INTERNAL, msg);
 }
 
+static const char *errno_name(int e) {
+    switch (e) {
+    case EEXIST: return "EEXIST";
+    case ENOENT: return "ENOENT";
+    case ELOOP: return "ELOOP";
+    case EACCES: return "EACCES";
+    case EISDIR: return "EISDIR";
+    default: return "EIO";
+    }
+}
+
 static int l_journal_open(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
-    sb_journal *j = lua_newuserdata(L, sizeof *j);
+    const char *mode = luaL_optstring(L, 2, "a");
+    int flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC, e;
+    sb_journal *j;
+    switch (mode[0] == '\0' || mode[1] != '\0' ? '?' : mode[0]) {
+    case 'a': flags |= O_APPEND | O_CREAT; break;
+    case 'x': flags |= O_APPEND | O_CREAT | O_EXCL; break;
+    case 'e': flags |= O_APPEND; break;
+    case 'w': flags |= O_CREAT | O_TRUNC; break;
+    default: return luaL_argerror(L, 2, "mode: \"a\", \"x\", \"e\" or \"w\" expected");
+    }
+    j = lua_newuserdata(L, sizeof *j);
     j->fd = -1;
     luaL_setmetatable(L, SB_JOURNAL_MT);
-    j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (j->fd < 0) return io_fail(L, "cannot open for appending", path);
+    j->fd = open(path, flags, 0600);
+    if (j->fd < 0) {
+        e = errno;
+        io_fail(L, e == EEXIST ? "exists already" : e == ELOOP ? "is a symbolic link" :
+                   "cannot open for writing", path);
+        lua_pushstring(L, errno_name(e));
+        return 3;
+    }
     return 1;
 }
 
@@ -81,6 +119,40 @@ static int l_journal_append(lua_State *L) {
     /* sync == false: the caller syncs (j:sync, or core.fsync in a thread) */
     if (!(lua_isboolean(L, 3) && !lua_toboolean(L, 3)) && sync_fd(j->fd) != 0)
         return io_fail(L, "fsync failed", "file");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* j:write(bytes [, sync]) -> true | nil, err: the bytes as they are */
+static int l_journal_write(lua_State *L) {
+    sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
+    size_t len, off = 0;
+    const char *data = luaL_checklstring(L, 2, &len);
+    if (j->fd < 0) return luaL_error(L, "attempt to use a closed journal");
+    while (off < len) {
+        ssize_t w = write(j->fd, data + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return io_fail(L, "write failed", "file");
+        off += (size_t)w;
+    }
+    if (!(lua_isboolean(L, 3) && !lua_toboolean(L, 3)) && sync_fd(j->fd) != 0)
+        return io_fail(L, "fsync failed", "file");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* j:lock() -> true | false (held by another) | nil, err */
+static int l_journal_lock(lua_State *L) {
+    sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
+    if (j->fd < 0) return luaL_error(L, "attempt to use a closed journal");
+    while (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) {
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        return io_fail(L, "cannot lock", "file");
+    }
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -186,6 +258,8 @@ static int l_file_digest(lua_State *L) {
 
 static const luaL_Reg journal_methods[] = {
     {"append", l_journal_append},
+    {"write", l_journal_write},
+    {"lock", l_journal_lock},
     {"sync", l_journal_sync},
     {"fileno", l_journal_fileno},
     {"close", l_journal_close},

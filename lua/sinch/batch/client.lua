@@ -117,7 +117,53 @@ function Client:close()
 end
 Client.__close = Client.close
 
--- Runs one API operation and decodes its JSON answer.
+--- The one decoder of API answers, for every driver (client calls, the
+-- campaign's libcurl multi and light-thread drivers).  A send's 2xx is
+-- accepted only with a `batch_id`; anything else from a 2xx send may have
+-- been accepted (ambiguous).  A find's answer must be a list of batches (or
+-- an object holding exactly one): an empty body, `{}` or a truncated answer
+-- is no answer, so a campaign never reads it as "not sent".
+-- @return the decoded answer | nil, err
+function _M.decode(op, status, resp)
+  if op == "send" then
+    local data = resp ~= "" and decode(resp) or nil
+    if type(data) ~= "table" or type(data.batch_id) ~= "string" or data.batch_id == "" then
+      return fail("json", fmt("HTTP %d: the send's answer has no batch_id (%d bytes); the batch "
+        .. "may have been accepted", status, #resp), { status = status, may_have_been_processed = true })
+    end
+    return data
+  elseif op == "find" then
+    local data = decode(resp)
+    local list = type(data) == "table" and is_array(data) and next(data) ~= nil and data or nil
+    if type(data) == "table" and list == nil then
+      for _, v in pairs(data) do
+        if type(v) == "table" and is_array(v) then
+          if list then list = nil break end
+          list = v
+        end
+      end
+      if list == nil and resp:match("^%s*%[%s*%]%s*$") then list = data end
+    end
+    local ok = list ~= nil
+    for _, b in ipairs(list or {}) do
+      if type(b) ~= "table" or type(b.batch_id) ~= "string" then ok = false end
+    end
+    if not ok then
+      return fail("json", fmt("HTTP %d: the metadata search's answer is not a list of batches "
+        .. "(%d bytes)", status, #resp), { status = status })
+    end
+    return setmetatable(list, cjson.array_mt)
+  end
+  if resp == "" then return {} end
+  local data = decode(resp)
+  if data == nil then
+    return fail("json", fmt("HTTP %d: the response is not JSON (%d bytes)", status, #resp),
+      { status = status })
+  end
+  return data
+end
+
+-- Runs one API operation and decodes its answer.
 function Client:_call(op, body, a, b)
   local status, resp
   if self.transport then
@@ -126,13 +172,7 @@ function Client:_call(op, body, a, b)
     status, resp = self.core:call(op, body, a, b)
   end
   if not status then return nil, resp end
-  if resp == "" then return {} end
-  local data = decode(resp)
-  if data == nil then
-    return fail("json", fmt("HTTP %d: the response is not JSON (%d bytes)", status, #resp),
-      { status = status })
-  end
-  return data
+  return _M.decode(op, status, resp)
 end
 
 --- A batch under construction (the fast path): recipients go straight into
@@ -204,17 +244,6 @@ end
 
 local function id_ok(s) return type(s) == "string" and s ~= "" end
 
---- Sends a contact list as one campaign (sinch.batch.campaign): batches in
--- flight, a pace, a journal for exactly-once resume.  Returns its report.
-function Client:campaign(opts)
-  check_client(self, "campaign")
-  if type(opts) ~= "table" then argerror(1, "campaign", "expected a table of options") end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  o.client = self
-  return require("sinch.batch.campaign").run(o)
-end
-
 --- Status of one batch: `{ batch_id, status, meta_data, send_after }`.
 function Client:status(batch_id)
   check_client(self, "status")
@@ -229,13 +258,7 @@ function Client:find(key, value)
   if type(key) == "table" then key, value = key.key, key.value end
   if not id_ok(key) then argerror(1, "find", "key: expected a non-empty string") end
   if type(value) ~= "string" then argerror(2, "find", "value: expected a string") end
-  local res, err = self:_call("find", nil, key, value)
-  if not res then return nil, err end
-  if is_array(res) then return setmetatable(res, cjson.array_mt) end
-  for _, v in pairs(res) do -- wrapped: { batches = [...] } or similar
-    if type(v) == "table" and is_array(v) then return v end
-  end
-  return setmetatable({}, cjson.array_mt)
+  return self:_call("find", nil, key, value)
 end
 
 local function raw_body(o, fname)

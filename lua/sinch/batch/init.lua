@@ -17,7 +17,8 @@
 local core = require "sinch.batch.core"
 local errors = require "sinch.batch.errors"
 
-local error, tostring, setmetatable, require = error, tostring, setmetatable, require
+local error, tostring, setmetatable, getmetatable, require, type, pairs =
+  error, tostring, setmetatable, getmetatable, require, type, pairs
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -37,6 +38,24 @@ _M.Client = client.Client
 _M.Batch = require("sinch.batch.batch").Batch
 _M.parse_rfc3339 = fields.parse_rfc3339
 _M.LANGUAGES = fields.LANGUAGES
+
+--- client:campaign{…}: sends a contact list as one campaign (see
+-- sinch.batch.campaign): batches in flight, a pace, a journal for an
+-- exactly-once resume.  Returns its report.  Defined here, above both the
+-- client and the campaign package, so that neither requires the other's side.
+function client.Client:campaign(opts)
+  if getmetatable(self) ~= client.Client then
+    error("bad self to 'campaign' (expected a sinch.batch client; use client:campaign(...))", 2)
+  end
+  if self.closed then error("attempt to use a closed client", 2) end
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'campaign' (expected a table of options)", 2)
+  end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.client = self
+  return require("sinch.batch.campaign").run(o)
+end
 
 --- Creates a client (see sinch.batch.client.new for the options).
 -- @return client | nil, err

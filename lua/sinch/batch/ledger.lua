@@ -8,39 +8,32 @@
 --   local hit = ledger:lookup(event.batch_id, event.message_index)  -- 0-based
 --   --> { row = 3, recipient = "+46700000002", tag = "spring", batch_id = …, index = 1 }
 --
--- The file holds one JSON object per line, one line per batch:
---   {"batch_id":"01J…","tag":"spring","rows":[2,3,4],"recipients":["+4670…",…]}
--- Each line goes out in one write and is flushed before record() returns.
--- Reopening reloads it; a torn last line (a crash mid-write) is ignored and
--- the next record starts on a fresh line.  lookup() of a batch it does not
--- know reads what other processes appended since (a receiver running beside
--- the sender).  A campaign journal (sinch.batch.journal) is read as a ledger
--- too: each accepted chunk is a batch, its intent's rows are its rows, the
--- campaign id is its tag.
+-- The file is a log (sinch.batch.log, kind "ledger": one header line, then
+-- one line per batch, written in one write and fsync'd before record()
+-- returns):
+--   {"event":"batch","batch_id":"01J…","tag":"spring","rows":[2,3,4],"recipients":["+4670…",…]}
+-- Reopening reloads it, through the log's one reader (a torn last line is
+-- left alone, anything else unreadable is refused).  lookup() of a batch it
+-- does not know reads what other processes appended since (a receiver
+-- running beside the sender).  A campaign journal is read as a ledger too
+-- (a view of it): each accepted chunk is a batch, its intent's rows are its
+-- rows, the campaign id is its tag.
 
 local errors = require "sinch.batch.errors"
-local cjson = require "cjson.safe"
+local log = require "sinch.batch.log"
 
 local type, tostring, tonumber, error, setmetatable = type, tostring, tonumber, error, setmetatable
-local ipairs, pairs, pcall, floor, sort = ipairs, pairs, pcall, math.floor, table.sort
-local io_open, format, find, sub = io.open, string.format, string.find, string.sub
-local encode, decode, null = cjson.encode, cjson.decode, cjson.null
+local ipairs, pairs, pcall, sort = ipairs, pairs, pcall, table.sort
+local format = string.format
 
 local _M = { _VERSION = "0.1.0" }
 
 local Ledger = {}
 Ledger.__index = Ledger
 
+local KINDS = { ledger = true, journal = true }
+
 local function invalid(msg) return errors.fail("invalid", msg) end
-
-local function io_error(path, what, msg)
-  return errors.new("internal", format("ledger %s: %s: %s", path, what, tostring(msg)))
-end
-
-local function valid_entry(e)
-  return type(e) == "table" and type(e.batch_id) == "string" and e.batch_id ~= ""
-     and type(e.rows) == "table"
-end
 
 -- Indexes an entry; a batch recorded twice keeps its last entry.
 local function add(self, e)
@@ -48,75 +41,84 @@ local function add(self, e)
   self.index[e.batch_id] = e
 end
 
--- A line of a campaign journal (sinch.batch.journal): the intent of a chunk
--- gives its rows, its acceptance the batch id; the campaign id is the tag.
-local function journal_line(self, e)
+-- One event: a ledger's batch, or a journal's intent (the rows of a chunk)
+-- and acceptance (its batch id).
+local function apply(self, e)
   local k = e.chunk
-  if e.event == "header" then
-    self.campaign = e.campaign
+  if e.event == "batch" and type(e.batch_id) == "string" and type(e.rows) == "table" then
+    if type(e.recipients) ~= "table" then e.recipients = nil end
+    if type(e.tag) ~= "string" and type(e.tag) ~= "table" and type(e.tag) ~= "number" then
+      e.tag = nil
+    end
+    e.event = nil
+    add(self, e)
   elseif e.event == "intent" and type(k) == "number" and type(e.rows) == "table" then
     self.pending[k] = e.rows
   elseif e.event == "accepted" and type(k) == "number" and type(e.batch_id) == "string" then
-    local rows = self.pending[k] or {}
-    for i, r in ipairs(rows) do
-      if type(r) == "number" and r % 1 == 0 then rows[i] = floor(r) end
-    end
-    add(self, { batch_id = e.batch_id, tag = self.campaign, rows = rows, chunk = floor(k) })
+    add(self, { batch_id = e.batch_id, tag = self.campaign, rows = self.pending[k] or {}, chunk = k })
   end
 end
 
---- Reads complete lines from self.offset on; stops before a last line that
--- has no newline yet (torn, or still being written by another process).
+--- Reads the complete lines appended since the last read.
+-- @return true | nil, err (the file is no ledger or journal, or unreadable)
 function Ledger:refresh()
-  local f, err = io_open(self.path, "rb")
-  if not f then return nil, io_error(self.path, "cannot read", err) end
-  f:seek("set", self.offset)
-  local data = f:read("*a") or ""
-  f:close()
-  local pos, n = 1, #data
-  while pos <= n do
-    local nl = find(data, "\n", pos, true)
-    if not nl then break end
-    if nl > pos then
-      local e = decode(sub(data, pos, nl - 1))
-      if type(e) == "table" and type(e.event) == "string" then
-        journal_line(self, e)
-      elseif valid_entry(e) then
-        if e.tag == null then e.tag = nil end
-        for i, r in ipairs(e.rows) do -- cjson gives Lua 5.4 floats: 3.0 -> 3
-          if type(r) == "number" and r % 1 == 0 then e.rows[i] = floor(r) end
-        end
-        if type(e.recipients) ~= "table" then e.recipients = nil end
-        add(self, e)
-      else
-        self.skipped = self.skipped + 1
-      end
-    end
-    pos = nl + 1
+  local l, err = log.read(self.path, { offset = self.offset, kinds = KINDS, what = "ledger" })
+  if not l then return nil, err end
+  if l.header then
+    self.kind = l.header.kind
+    if l.header.kind == "journal" then self.campaign = l.header.campaign end
+  elseif self.offset == 0 and l.offset > 0 then
+    return invalid(format("%s: no header line; not a ledger", self.path))
   end
-  self.offset = self.offset + pos - 1
-  self.torn = pos <= n -- bytes after the last newline
+  for _, e in ipairs(l.events) do apply(self, e) end
+  self.offset, self.torn = l.offset, l.torn
   return true
 end
 
---- Opens (or creates) a ledger file and loads what it holds.
+--- Opens (or creates, 0600) a ledger file and loads what it holds.  A
+-- campaign journal opens read-only: its batches, for lookups.
 -- @tparam string path the file
 -- @return the ledger | nil, err
 function _M.open(path)
   if type(path) ~= "string" or path == "" then
     error("ledger.open: path: expected a file name, got " .. tostring(path), 2)
   end
-  local self = setmetatable({ path = path, index = {}, offset = 0, count = 0, skipped = 0,
-                              torn = false, pending = {} }, Ledger)
-  local f, err = io_open(path, "ab")
-  if not f then return nil, io_error(path, "cannot open for appending", err) end
-  f:setvbuf("no") -- each write() goes straight to the file
-  self.file = f
+  local self = setmetatable({ path = path, index = {}, offset = 0, count = 0, torn = 0,
+                              pending = {} }, Ledger)
+  local w, err = log.open(path, "x")
+  if w then
+    local ok, herr = w:append(log.header("ledger"))
+    if not ok then
+      w:close()
+      return nil, herr
+    end
+  elseif type(err) == "table" and err.code == "EEXIST" then
+    w, err = log.open(path, "e")
+    local f = w and io.open(path, "rb")
+    local empty = f and f:seek("end") == 0
+    if f then f:close() end
+    if empty then -- an empty file (made by mktemp, say) becomes a new ledger
+      local ok, herr = w:append(log.header("ledger"))
+      if not ok then
+        w:close()
+        return nil, herr
+      end
+    end
+  end
+  if not w then
+    return nil, errors.new("internal", format("ledger %s: cannot open for appending: %s", path,
+      tostring(type(err) == "table" and err.message or err)))
+  end
+  self.file = w
   local ok, rerr = self:refresh()
   if not ok then
-    f:close()
+    w:close()
     self.file = nil
     return nil, rerr
+  end
+  if self.kind == "journal" then -- a view: never written through the ledger
+    w:close()
+    self.file, self.view = nil, true
   end
   return self
 end
@@ -182,25 +184,23 @@ local function check_record(t)
   return rows, recipients
 end
 
---- Appends one batch; returns true, or nil, err when the file cannot be
--- written (the batch is then remembered in memory only).
+--- Appends one batch (fsync'd); returns true, or nil, err when the file
+-- cannot be written (the batch is then remembered in memory only).
 function Ledger:record(t)
   if not self.file then error("ledger:record: the ledger is closed", 2) end
   local rows, recipients = check_record(t)
   -- no recipients (rows only): leave the key out rather than write an empty {}
   local entry = { batch_id = t.batch_id, tag = t.tag, rows = rows,
                   recipients = recipients[1] ~= nil and recipients or nil }
-  local line, jerr = encode(entry)
-  if not line then error("ledger:record: cannot encode the entry: " .. tostring(jerr), 2) end
   add(self, entry)
-  -- a torn tail gets its own (bad, skipped) line; ours starts fresh
-  if self.torn then line = "\n" .. line end
-  -- one write() of the whole line: the file is unbuffered and opened for
-  -- appending, so a line never interleaves with another writer's
-  local ok, err = self.file:write(line .. "\n")
-  if ok then ok, err = self.file:flush() end
-  if not ok then return nil, io_error(self.path, "write failed", err) end
-  self.torn = false
+  self.file.torn = self.torn
+  local ok, err = self.file:append{ event = "batch", batch_id = entry.batch_id, tag = entry.tag,
+                                    rows = rows, recipients = entry.recipients }
+  if not ok then
+    return nil, errors.new("internal", format("ledger %s: write failed: %s", self.path,
+      tostring(type(err) == "table" and err.message or err)))
+  end
+  self.torn = 0
   return true
 end
 

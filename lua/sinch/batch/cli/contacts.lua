@@ -8,6 +8,14 @@ local fmt = string.format
 
 local M = {}
 
+M.HELP = {
+  ["create-contacts"] = "sinch-batch create-contacts --csv FILE [--channel NAME] [--language EN_US]\n"
+    .. "  (a column display_name or name becomes the contact's display name)\n",
+  ["delete-contacts"] = "sinch-batch delete-contacts CONTACT_ID...\n",
+  consents = "sinch-batch consents TYPE IDENTIFICATION...  (TYPE: OPT_OUT_ALL, OPT_OUT_MARKETING, "
+    .. "OPT_OUT_NOTIFICATION)\n",
+}
+
 M["create-contacts"] = function(argv, ctx)
   local o = ctx.parse("create-contacts", argv, { csv = "value", channel = "value", language = "value" }, 0)
   if not o.csv then ctx.usage("create-contacts needs --csv FILE") end

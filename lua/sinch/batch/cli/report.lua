@@ -25,8 +25,14 @@ sinch-batch report --store URL [--journal FILE...] [options]
   --json               one JSON object per campaign per line
   --failed-csv FILE    write the failed recipients' CSV rows (the source's
                        columns plus failure_reason) for a follow-up campaign:
-                       sinch-batch send --text … --csv FILE (one campaign only)
+                       sinch-batch send --text … --csv FILE (one campaign only);
+                       rows the API refused for good are listed too.  The file
+                       is created 0600, never over a file (unless --force) nor
+                       through a symbolic link
   --csv FILE           the campaign's source CSV, when it moved since the send
+  --html FILE          also write the report as one self-contained HTML page
+                       (charts of the receipts over time, failures by reason,
+                       pending over time, the batches); --watch rewrites it
   --watch [S]          refresh every S seconds (default 2) until nothing is
                        pending and the sending is done, SIGINT, or --timeout
   --timeout S          how long --watch goes on at most (default 3600)
@@ -99,7 +105,7 @@ end
 
 --- Writes the failed rows of one campaign (store:failed) as CSV.
 -- @return the number of rows written | nil, err
-function _M.write_failed_csv(out_path, src_path, failed)
+function _M.write_failed_csv(out_path, src_path, failed, force)
   local wanted = {}
   for _, f in ipairs(failed) do
     if f.row then wanted[f.row] = true end
@@ -122,12 +128,17 @@ function _M.write_failed_csv(out_path, src_path, failed)
     if strip then rec = rec:gsub(',[^,"]*$', "") end
     lines[#lines + 1] = rec .. "," .. csv_field(f.reason or "UNKNOWN")
   end
-  local out, oerr = io.open(out_path, "wb")
-  if not out then return nil, fmt("--failed-csv %s: cannot write: %s", out_path, tostring(oerr)) end
-  local ok, werr = out:write(concat(lines, "\n"), "\n")
-  out:close()
-  if not ok then return nil, fmt("--failed-csv %s: %s", out_path, tostring(werr)) end
+  local ok, werr = require("sinch.batch.cli.common").write_file(out_path,
+    concat(lines, "\n") .. "\n", force, "--failed-csv")
+  if not ok then return nil, werr end
   return #lines - 1
+end
+
+-- Whether two paths name one file (the same path, or the same content).
+local function same_file(a, b)
+  if a == b then return true end
+  local da = core.file_digest(a)
+  return da ~= nil and da == core.file_digest(b)
 end
 
 -- --watch takes an optional number: "--watch 5" / "--watch=5" / "--watch".
@@ -151,7 +162,9 @@ end
 function _M.run(argv, ctx)
   local usage, die = ctx.usage, ctx.die
   local o = ctx.parse("report", watch_arg(argv), { store = "value", journal = "list", json = "flag",
-    ["failed-csv"] = "value", csv = "value", watch = "value", timeout = "value" }, 0)
+    ["failed-csv"] = "value", csv = "value", html = "value", watch = "value", timeout = "value",
+    force = "flag" }, 0,
+    _M.HELP)
   if not o.store then usage("report needs --store FILE (the receipts store)") end
   local every = o.watch and tonumber(o.watch)
   if o.watch and (not every or every < 0.1 or every > 3600) then
@@ -164,12 +177,14 @@ function _M.run(argv, ctx)
   if o.failed_csv and #(o.journal or {}) > 1 then
     usage("--failed-csv takes one campaign: give one --journal")
   end
-  -- a URL that cannot be right (a mistyped path: nothing is created) is bad usage
-  local store, err = store_url.open(o.store, { must_exist = true })
-  if not store then
-    if err.kind == "invalid" then usage("--store: " .. err.message) end
-    die(err)
-  end
+  if o.force and not o.failed_csv then usage("--force goes with --failed-csv") end
+  -- a URL that cannot be right is bad usage; a mistyped SQLite path is no new empty store
+  local kind, target = store_url.parse(o.store)
+  if not kind then usage("--store: " .. target.message) end
+  if kind == "sqlite" then ctx.input_file(target, "--store", "report") end
+  for _, j in ipairs(o.journal or {}) do ctx.input_file(j, "--journal", "report") end
+  local store, err = store_url.open(o.store)
+  if not store then die(err) end
 
   local function campaigns()
     local ids = {}
@@ -188,15 +203,23 @@ function _M.run(argv, ctx)
   end
 
   local function render(ids)
-    local pending, done = 0, true
-    for _, id in ipairs(ids) do
+    local pending, done, reports = 0, true, {}
+    for i, id in ipairs(ids) do
       local r, rerr = store:report(id)
       if not r then die(rerr) end
+      reports[i] = r
       io.stdout:write(o.json and json(r) or text(r))
       pending = pending + r.pending
       if r.sending_done == false then done = false end
     end
     io.stdout:flush()
+    if o.html then -- the page: sinch.batch.report_html, from the same store:report
+      local report_html = require "sinch.batch.report_html"
+      local page, herr = report_html.render(store, ids, { reports = reports })
+      if not page then die(herr) end
+      local ok, werr = report_html.write(o.html, page)
+      if not ok then die("--html " .. werr) end
+    end
     return pending, done
   end
 
@@ -228,7 +251,21 @@ function _M.run(argv, ctx)
     if not src then die("the campaign's source CSV is not known: give --csv FILE") end
     local failed, ferr = store:failed(ids[1])
     if not failed then die(ferr) end
-    local n, werr = _M.write_failed_csv(o.failed_csv, src, failed)
+    -- the rows of chunks the API refused for good (400, 413, …): in the journal
+    for _, j in ipairs(o.journal or {}) do
+      local st = require("sinch.batch.campaign.journal").read(j)
+      for _, c in pairs(st and st.chunks or {}) do
+        if c.status == "refused" then
+          local why = fmt("REFUSED%s: %s", c.http_status and " (HTTP " .. c.http_status .. ")" or "",
+            tostring(c.reason))
+          for _, row in ipairs(c.rows or {}) do failed[#failed + 1] = { row = row, reason = why } end
+        end
+      end
+    end
+    if same_file(o.failed_csv, src) then
+      usage(fmt("--failed-csv %s is the campaign's source; name another file", o.failed_csv))
+    end
+    local n, werr = _M.write_failed_csv(o.failed_csv, src, failed, o.force)
     if not n then die(werr) end
     io.stderr:write(fmt("sinch-batch: %d failed rows written to %s\n", n, o.failed_csv))
   end

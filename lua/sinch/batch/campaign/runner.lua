@@ -1,0 +1,357 @@
+--- sinch.batch.campaign.runner: a campaign's loop.  Chunks start at the set
+-- pace while fewer than `concurrency` are in flight; each answer is applied
+-- once: accepted, ambiguous (looked up once `settle` has passed), refused for
+-- good (its rows fail; never sent again) or not sent (sent again, at most
+-- `retries` more calls, each with the core's own retries and backoff).  While
+-- a call waits out a Retry-After the campaign starts nothing new.
+local core = require "sinch.batch.core"
+local errors = require "sinch.batch.errors"
+local cjson = require "cjson.safe"
+local sources = require "sinch.batch.campaign.sources"
+local drivers = require "sinch.batch.campaign.drivers"
+
+local type, ipairs, tostring, error, setmetatable = type, ipairs, tostring, error, setmetatable
+local pcall = pcall
+local floor, max, min = math.floor, math.max, math.min
+local fmt, remove = string.format, table.remove
+local now_ms = core.now_ms
+
+local _M = {}
+
+local Campaign = {}
+Campaign.__index = Campaign
+_M.Campaign = Campaign
+
+-- HTTP statuses that refuse a chunk for good: its rows fail, the run goes on.
+-- (401/403 are the account's, not the chunk's: they stop nothing here but
+-- leave the chunk unsent for a resume.)
+local function refused(err)
+  local s = type(err) == "table" and err.status
+  return type(s) == "number" and s >= 400 and s < 500 and s ~= 401 and s ~= 403 and s ~= 408
+    and s ~= 429 and not err.may_have_been_processed
+end
+
+function _M.new(opts, key)
+  return setmetatable({
+    opts = opts, client = opts.client, size = opts.size or core.MAX_RECIPIENTS,
+    concurrency = opts.concurrency or 4, rate = opts.rate or 100, dedupe = opts.dedupe,
+    key = key, settle = (opts.settle or 5) * 1000, retries = opts.retries or 2,
+    report = { batches = 0, recipients = 0, rows = 0, skipped = {}, ambiguous = {}, failed = {},
+               failed_rows = {}, unsent = {}, already = 0, interrupted = false,
+               dry_run = opts.dry_run or nil },
+  }, Campaign)
+end
+
+function Campaign:bad_row(row, reason)
+  local r = self.report
+  r.skipped[#r.skipped + 1] = { row = row, reason = reason }
+  if self.journal and not self.bad_seen[row] then
+    local ok, err = self.journal:bad_row(row, reason)
+    if not ok then error(err) end
+  end
+  if self.opts.on_bad_row then self.opts.on_bad_row(row, reason) end
+end
+
+-- The body of chunk k: batch_metadata names the chunk.  For libcurl it is
+-- taken from the builder without a copy (a Body, sent in place and freed
+-- once the chunk is settled); other drivers get a string.
+function Campaign:body(k)
+  local b = self.batch
+  self.meta[self.key] = self.id .. ":" .. k
+  local ok, err = b.b:field("batch_metadata", cjson.encode(self.meta))
+  if not ok then return nil, err end
+  if self.driver.takes_body then return b.b:take() end
+  return b:body()
+end
+
+-- A chunk is settled (accepted, found or refused): its body is not sent again.
+local function settled(job)
+  local body = job.body
+  if type(body) == "userdata" then body:free() end
+  job.body = nil
+end
+
+function Campaign:progress(force)
+  local f = self.opts.on_progress
+  if not f then return end
+  local t = now_ms()
+  if not force and self.last_progress and t - self.last_progress < 100 then return end
+  self.last_progress = t
+  local r = self.report
+  local el = (t - self.t0) / 1000
+  f{ rows = r.rows, batches = r.batches, recipients = r.recipients, skipped = #r.skipped,
+     ambiguous = #self.ambiguous, inflight = self.driver.inflight,
+     elapsed = el, rate = el > 0 and r.recipients / el or 0, total = self.total }
+end
+
+local function reason_of(err)
+  return tostring(type(err) == "table" and err.message or err)
+end
+
+local function must(ok, err)
+  if not ok then error(err) end
+end
+
+function Campaign:accepted(job, batch_id, how)
+  local r = self.report
+  r.batches = r.batches + 1
+  r.recipients = r.recipients + job.count
+  if job.amb then job.amb.resolution, job.amb.batch_id = how or "resent", batch_id end
+  local body = job.body
+  settled(job)
+  if self.opts.on_batch then
+    self.opts.on_batch{ chunk = job.chunk, batch_id = batch_id, recipients = job.count,
+                        first_row = job.rows[1], last_row = job.rows[#job.rows],
+                        resent = how == "resent" or nil, found = how == "found" or nil,
+                        dry_run = r.dry_run, body = r.dry_run and body or nil }
+  end
+end
+
+-- A chunk refused for good: every row of it is a failed row.
+function Campaign:failed(job, reason, status)
+  local r = self.report
+  settled(job)
+  r.failed[#r.failed + 1] = { chunk = job.chunk, rows = job.count, first_row = job.rows[1],
+                              reason = reason, status = status }
+  for _, row in ipairs(job.rows) do
+    r.failed_rows[#r.failed_rows + 1] = { row = row, reason = reason, status = status }
+  end
+  if job.amb then job.amb.resolution = "refused" end
+end
+
+-- Applies one answer.
+function Campaign:answer(job, res, err)
+  local j = self.journal
+  if res then
+    if j then must(j:accepted(job.chunk, res.batch_id, job.resolved)) end
+    return self:accepted(job, res.batch_id, job.resolved)
+  end
+  if type(err) == "table" and err.may_have_been_processed then
+    if j then must(j:ambiguous(job.chunk, reason_of(err))) end
+    job.at = now_ms()
+    self.ambiguous[#self.ambiguous + 1] = job
+    if not job.amb then
+      job.amb = { chunk = job.chunk, reason = reason_of(err), resolution = "pending" }
+      self.report.ambiguous[#self.report.ambiguous + 1] = job.amb
+    end
+    return
+  end
+  if refused(err) then
+    if j then must(j:refused(job.chunk, reason_of(err), err.status)) end
+    return self:failed(job, reason_of(err), err.status)
+  end
+  -- certainly not accepted: another call, with the core's own retries
+  if (job.tries or 0) < self.retries and not self.stopped then
+    job.tries = (job.tries or 0) + 1
+    self.retry[#self.retry + 1] = job
+    return
+  end
+  if j then must(j:unsent(job.chunk, reason_of(err))) end
+  self:not_sent(job, reason_of(err))
+end
+
+function Campaign:not_sent(job, reason)
+  settled(job)
+  local u = self.report.unsent
+  u[#u + 1] = { chunk = job.chunk, rows = job.count, first_row = job.rows[1], reason = reason }
+end
+
+-- Looks up an ambiguous chunk: true (found, recorded), false (a well-formed
+-- answer lists no batch: resend), nil, err (no answer that can be trusted).
+function Campaign:lookup(job)
+  local list, err = self.client:find(self.key, self.id .. ":" .. job.chunk)
+  if not list then return nil, err end
+  local hit = list[1]
+  if hit == nil then return false end
+  if self.journal then must(self.journal:accepted(job.chunk, hit.batch_id, "found")) end
+  self:accepted(job, hit.batch_id, "found")
+  return true
+end
+
+function Campaign:stopping()
+  if self.stopped then return true end
+  local stop = self.opts.stop
+  if stop and stop() then
+    self.stopped = true
+    self.report.interrupted = true
+  end
+  return self.stopped
+end
+
+-- The next job to start: a retry, or the source's next chunk (chunks done in
+-- an earlier run are counted and skipped; unanswered ones are looked up).
+function Campaign:next_job()
+  local job = remove(self.retry, 1)
+  if job or self.source_done then return job end
+  local c = self.src.next()
+  if c == nil then
+    self.source_done = true
+    return nil
+  end
+  local r, old = self.report, self.old
+  self.k = self.k + 1
+  local k = self.k
+  r.rows = r.rows + c.count
+  local prev = old.chunks[k]
+  if prev and prev.digest and c.digest and prev.digest ~= c.digest then
+    error(errors.new("invalid", fmt("journal %s: chunk %d holds other rows than in the "
+      .. "earlier run (the source changed); start a new journal", self.opts.journal, k)))
+  end
+  if prev and prev.status == "accepted" then
+    r.already = r.already + 1
+    r.batches = r.batches + 1
+    r.recipients = r.recipients + c.count
+    return self:next_job()
+  end
+  if prev and prev.status == "refused" then
+    self:failed({ chunk = k, rows = c.rows, count = c.count }, prev.reason, prev.http_status)
+    return self:next_job()
+  end
+  local body, berr = self:body(k)
+  if not body then error(berr) end
+  job = { chunk = k, body = body, rows = c.rows, count = c.count, digest = c.digest,
+          written = prev ~= nil }
+  if prev and prev.status ~= "unsent" then -- unanswered or ambiguous before: look it up first
+    job.at = self.t0
+    job.amb = { chunk = k, reason = prev.reason or "no answer recorded (interrupted)",
+                resolution = "pending" }
+    r.ambiguous[#r.ambiguous + 1] = job.amb
+    self.ambiguous[#self.ambiguous + 1] = job
+    return self:next_job()
+  end
+  return job
+end
+
+-- Starts what may start now.
+function Campaign:start_due()
+  local driver = self.driver
+  local interval = 1000 / self.rate
+  while not self:stopping() and driver.inflight < self.concurrency do
+    local t = now_ms()
+    if t < self.pause_until or t < self.next_at then break end
+    local job = self:next_job()
+    if job == nil then break end
+    if self.journal and not job.written then
+      must(self.journal:intent(job.chunk, job.rows, job.digest))
+      job.written = true
+    end
+    local sok, serr = driver.start(job)
+    if not sok then self:answer(job, nil, serr) end
+    -- token bucket: a start that came late may be made up by the next one,
+    -- never more: the long-run pace is `rate`
+    self.next_at = max(self.next_at, t - interval) + interval
+  end
+end
+
+-- At the end: resolves one ambiguous send (not when stopping: the journal has them).
+function Campaign:resolve_one()
+  local job = remove(self.ambiguous, 1)
+  local wait = job.at + self.settle - now_ms()
+  if wait > 0 then drivers.sleep_ms(wait) end
+  local found, ferr = self:lookup(job)
+  if found == false and (job.resends or 0) >= self.retries then
+    -- resent that often and never answered: a resume looks again
+    job.amb.resolution = "unresolved"
+    job.amb.lookup_error = fmt("resent %d times, each send ambiguous", job.resends)
+  elseif found == false then
+    job.tries, job.resolved, job.resends = 0, "resent", (job.resends or 0) + 1
+    if self.journal then must(self.journal:intent(job.chunk, job.rows, job.digest)) end
+    job.written = true
+    self.retry[#self.retry + 1] = job
+  elseif found == nil then
+    job.amb.resolution = "unresolved"
+    job.amb.lookup_error = reason_of(ferr)
+  end
+end
+
+function Campaign:loop()
+  local driver = self.driver
+  while true do
+    self:start_due()
+    if driver.inflight == 0 and #self.retry == 0 and (self.source_done or self.stopped) then
+      if self.stopped or #self.ambiguous == 0 then break end
+      self:resolve_one()
+    else
+      local t = now_ms()
+      local timeout = 50
+      -- shorter only when a start is due (else wait for answers, not spin)
+      if driver.inflight < self.concurrency and not self.stopped
+         and (not self.source_done or #self.retry > 0) then
+        timeout = max(0, min(timeout, max(self.pause_until, self.next_at) - t))
+      end
+      if driver.inflight == 0 then
+        drivers.sleep_ms(max(1, timeout))
+      else
+        for _, a in ipairs(driver.wait(floor(timeout))) do self:answer(a[1], a[2], a[3]) end
+        local w = driver.waiting_ms()
+        if w > 0 then self.pause_until = max(self.pause_until, now_ms() + w) end
+      end
+      self:progress()
+    end
+  end
+end
+
+--- Runs the campaign to its end (or until opts.stop() says so).
+-- @return the report: { campaign, journal, batches, recipients, rows, skipped =
+--   { {row, reason} }, ambiguous = { {chunk, reason, resolution = "found" |
+--   "resent" | "refused" | "unresolved", batch_id} }, failed = { {chunk, rows,
+--   first_row, reason, status} } (refused for good), failed_rows = { {row,
+--   reason, status} }, unsent = { {chunk, rows, first_row, reason} } (not
+--   accepted: a resume sends them), already (chunks accepted in an earlier
+--   run), interrupted, unresolved, complete (every chunk accepted or refused),
+--   elapsed (s), rate (recipients/s) } | nil, err, report (the run broke off)
+function Campaign:run()
+  local r, j = self.report, self.journal
+  self.t0 = now_ms()
+  self.pause_until, self.next_at, self.ambiguous, self.retry, self.k = 0, self.t0, {}, {}, 0
+  self.old = j and j.state or { chunks = {}, bad_rows = {} }
+  self.bad_seen = {}
+  for _, b in ipairs(self.old.bad_rows or {}) do self.bad_seen[b.row] = true end
+  self.driver = drivers.for_client(self.client, self.opts.dry_run)
+  r.driver = self.driver.name
+  local src, err = sources.open(self)
+  if not src then
+    if j then j:close() end
+    self.batch:close()
+    return nil, err
+  end
+  self.src = src
+  local ok, perr = pcall(self.loop, self)
+  -- in flight after an error: let them end and record them
+  local driver = self.driver
+  while driver.inflight > 0 do
+    for _, a in ipairs(driver.wait(50)) do pcall(self.answer, self, a[1], a[2], a[3]) end
+  end
+  src.close()
+  driver.close()
+  for _, job in ipairs(self.ambiguous) do
+    if job.amb.resolution == "pending" then job.amb.resolution = "unresolved" end
+  end
+  for _, job in ipairs(self.retry) do self:not_sent(job, "not sent (stopped)") end
+  local el = (now_ms() - self.t0) / 1000
+  r.elapsed = el
+  r.rate = el > 0 and r.recipients / el or 0
+  local unresolved = 0
+  for _, a in ipairs(r.ambiguous) do
+    if a.resolution == "unresolved" or a.resolution == "pending" then unresolved = unresolved + 1 end
+  end
+  r.unresolved = unresolved
+  r.complete = ok and not r.interrupted and unresolved == 0 and #r.unsent == 0
+  if not ok then r.error = reason_of(perr) end
+  self:progress(true)
+  if j then
+    j:finish{ batches = r.batches, recipients = r.recipients, rows = r.rows,
+              skipped = #r.skipped, failed = #r.failed, unsent = #r.unsent, unresolved = unresolved,
+              interrupted = r.interrupted, complete = r.complete }
+    r.journal_written = j:exists()
+    j:close()
+  end
+  self.batch:close()
+  if not ok then
+    if type(perr) == "table" and perr.kind then return nil, perr, r end
+    error(perr, 0)
+  end
+  return r
+end
+
+return _M
