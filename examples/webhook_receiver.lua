@@ -419,19 +419,46 @@ local function accept()
   end
 end
 
--- The group commit: every receipt waiting, in one transaction.
+-- The group commit: every receipt waiting, in one transaction.  On
+-- PostgreSQL (store.send_many) the group is sent and the loop goes on
+-- reading the next group's requests while the server commits (its commit
+-- waits for its disk); the group's answers go out once it has.
+local inflight -- the group PostgreSQL is committing
+
+local function answer(group, ok, err)
+  for _, c in ipairs(group) do
+    c.result, c.store_error, c.event = ok ~= nil, err, nil
+    if conns[c.sock] then step(c) end
+  end
+end
+
 local function commit()
-  if #commit_queue == 0 then return end
+  if #commit_queue == 0 or inflight then return end
   local group = commit_queue
   commit_queue = {}
   local events = {}
   for i, c in ipairs(group) do events[i] = c.event end
   local ok, err = import_batches()
-  if ok then ok, err = store:add_many(events) end
-  for _, c in ipairs(group) do
-    c.result, c.store_error, c.event = ok ~= nil, err, nil
-    if conns[c.sock] then step(c) end
+  if ok and store.send_many then
+    ok, err = store:send_many(events)
+    if ok == true then
+      inflight = group
+      return
+    end
+  elseif ok then
+    ok, err = store:add_many(events)
   end
+  answer(group, ok, err)
+end
+
+-- the group in flight, once PostgreSQL has answered
+local function committed()
+  local n, err = store:poll_many()
+  if n == false then return end
+  local group = inflight
+  inflight = nil
+  answer(group, n, err)
+  commit() -- the next group, gathered meanwhile
 end
 
 local function timeouts(now)
@@ -452,11 +479,12 @@ while not (opts.count and verified >= opts.count) do
   if deadline and now > deadline then break end
   local readers, writers = {}, {}
   if nconns < opts.max_conns then readers[1] = server end
+  if inflight then readers[#readers + 1] = store.pollable end
   for s, c in pairs(conns) do
     if c.want == "r" then readers[#readers + 1] = s
     elseif c.want == "w" then writers[#writers + 1] = s end
   end
-  local r, w = socket.select(readers, writers, #commit_queue > 0 and 0 or 0.05)
+  local r, w = socket.select(readers, writers, #commit_queue > 0 and not inflight and 0 or 0.05)
   for _, s in ipairs(w) do
     local c = conns[s]
     if c and c.want == "w" then step(c) end
@@ -464,6 +492,8 @@ while not (opts.count and verified >= opts.count) do
   for _, s in ipairs(r) do
     if s == server then
       accept()
+    elseif store and s == store.pollable then
+      committed()
     else
       local c = conns[s]
       if c and c.want == "r" then step(c) end

@@ -74,6 +74,9 @@ describe("the PostgreSQL receipts store", function()
     local ra, rb = assert(a:report("c1")), assert(b:report("c1"))
     ra.last_receipt, rb.last_receipt = nil, nil
     assert.same(ra, rb)
+    local all_a, all_b = assert(a:report()), assert(b:report()) -- every receipt, no campaign
+    all_a.last_receipt, all_b.last_receipt = nil, nil
+    assert.same(all_a, all_b)
     assert.equal(200 - 29 + 1, rb.delivered)       -- 29 multiples of 7 below 200; 7 delivered later
     assert.equal(28 + 1, rb.failed)
     assert.same(assert(a:failed("c1")), assert(b:failed("c1")))

@@ -147,16 +147,21 @@ static void push_value(lua_State *L, PGresult *r, int row, int col) {
     }
 }
 
-/* db:query(sql, ...): $1.. from the arguments; rows, changed */
-static int l_query(lua_State *L) {
-    pq_ud *d = check_db(L, 1);
-    const char *sql = luaL_checkstring(L, 2);
-    int n = lua_gettop(L) - 2, i, row, col, nrows, ncols;
+typedef struct {
+    int n;
     Oid types[MAX_PARAMS];
     const char *values[MAX_PARAMS];
     char nums[MAX_PARAMS][32];
-    PGresult *r;
+} params;
+
+/* the arguments from index 3 on, as parameters $1.. */
+static void bind_params(lua_State *L, params *p) {
+    int i, n = lua_gettop(L) - 2;
+    Oid *types = p->types;
+    const char **values = p->values;
+    char(*nums)[32] = p->nums;
     luaL_argcheck(L, n <= MAX_PARAMS, MAX_PARAMS + 3, "too many parameters");
+    p->n = n;
     for (i = 0; i < n; i++) {
         int idx = i + 3;
         switch (lua_type(L, idx)) {
@@ -187,10 +192,14 @@ static int l_query(lua_State *L) {
             values[i] = lua_tostring(L, idx);
             break;
         default:
-            return luaL_argerror(L, idx, "expected nil, a boolean, a number or a string");
+            luaL_argerror(L, idx, "expected nil, a boolean, a number or a string");
         }
     }
-    r = PQexecParams(d->conn, sql, n, types, values, NULL, NULL, 0);
+}
+
+/* a result as rows, changed (or nil, message); clears it */
+static int push_result(lua_State *L, pq_ud *d, PGresult *r) {
+    int row, col, nrows, ncols;
     if (!result_ok(r)) {
         push_error(L, "query", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
         PQclear(r);
@@ -215,6 +224,51 @@ static int l_query(lua_State *L) {
     return 2;
 }
 
+/* db:query(sql, ...): $1.. from the arguments; rows, changed */
+static int l_query(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *sql = luaL_checkstring(L, 2);
+    params p;
+    bind_params(L, &p);
+    return push_result(L, d, PQexecParams(d->conn, sql, p.n, p.types, p.values, NULL, NULL, 0));
+}
+
+/* db:send(sql, ...): the query sent, its result to come (db:ready, db:result) */
+static int l_send(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *sql = luaL_checkstring(L, 2);
+    params p;
+    bind_params(L, &p);
+    if (!PQsendQueryParams(d->conn, sql, p.n, p.types, p.values, NULL, NULL, 0))
+        return push_error(L, "send", PQerrorMessage(d->conn));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* db:fd(): the connection's socket, for select/poll */
+static int l_fd(lua_State *L) {
+    lua_pushinteger(L, PQsocket(check_db(L, 1)->conn));
+    return 1;
+}
+
+/* db:ready(): reads what arrived; true once the result is complete */
+static int l_ready(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    if (!PQconsumeInput(d->conn)) return push_error(L, "receive", PQerrorMessage(d->conn));
+    lua_pushboolean(L, !PQisBusy(d->conn));
+    return 1;
+}
+
+/* db:result(): the sent query's rows, changed (or nil, message); waits for
+ * it when it is not complete yet */
+static int l_result(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    PGresult *r = PQgetResult(d->conn), *extra;
+    while ((extra = PQgetResult(d->conn)) != NULL) PQclear(extra); /* to the end */
+    if (r == NULL) return push_error(L, "result", "no query was sent");
+    return push_result(L, d, r);
+}
+
 static int l_tostring(lua_State *L) {
     pq_ud *d = (pq_ud *)luaL_checkudata(L, 1, PQ_MT);
     lua_pushfstring(L, "sinch.batch.PQ (%s)", d->conn ? "open" : "closed");
@@ -224,6 +278,10 @@ static int l_tostring(lua_State *L) {
 static const luaL_Reg db_methods[] = {
     {"exec", l_exec},
     {"query", l_query},
+    {"send", l_send},
+    {"fd", l_fd},
+    {"ready", l_ready},
+    {"result", l_result},
     {"close", l_close},
     {NULL, NULL},
 };

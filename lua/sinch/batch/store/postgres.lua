@@ -135,25 +135,33 @@ local function store_error(what, msg)
   return errors.new("internal", format("outcomes: %s: %s", what, tostring(msg)))
 end
 
--- ? placeholders as $1, $2, … (the queries have no ? in a literal)
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+ or 5.1
+
+-- ? placeholders as $1, $2, … (the queries have no ? in a literal), and
+-- how many there are
 local function dollars(sql)
   local n = 0
   return (sql:gsub("%?", function()
     n = n + 1
     return "$" .. n
-  end))
+  end)), n
 end
 
 -- A statement as outcomes.lua uses SQLite's: run (the rows changed), rows.
+-- Values past the statement's parameters are nils (as SQLite takes them).
 local function statement(conn, sql)
-  sql = dollars(sql)
+  local n
+  sql, n = dollars(sql)
+  local function query(...)
+    return conn:query(sql, unpack({ ... }, 1, n))
+  end
   return {
     run = function(_, ...)
-      local rows, changed = conn:query(sql, ...)
+      local rows, changed = query(...)
       if not rows then return nil, changed end
       return changed
     end,
-    rows = function(_, ...) return conn:query(sql, ...) end,
+    rows = function(_, ...) return query(...) end,
     close = function() end,
   }
 end
@@ -179,17 +187,18 @@ local function array(t, n)
   return "{" .. concat(parts, ",") .. "}"
 end
 
--- Store:add_many on PostgreSQL: one statement, one round trip.
-local function add_many(self, events)
+-- The arrays of a group of receipts (ADD_MANY's parameters), or nil when
+-- none of the events is a batch's delivery receipt.
+local function group_args(events)
   if type(events) ~= "table" then
-    error("outcomes: add_many: expected an array of events, got " .. type(events), 3)
+    error("outcomes: add_many: expected an array of events, got " .. type(events), 4)
   end
   local cols = { {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} }
   local n, now = 0, os_time()
   local now_iso = os_date("!%Y-%m-%dT%H:%M:%SZ", now)
   for _, ev in ipairs(events) do
     if type(ev) ~= "table" then
-      error("outcomes: add: expected an event from webhook.parse, got " .. type(ev), 3)
+      error("outcomes: add: expected an event from webhook.parse, got " .. type(ev), 4)
     end
     if ev.type == "message_delivery" and ev.batch_id then
       n = n + 1
@@ -209,16 +218,49 @@ local function add_many(self, events)
       cols[11][n] = n
     end
   end
-  if n == 0 then return 0 end
+  if n == 0 then return nil end
   local args = {}
   for i = 1, 11 do args[i] = array(cols[i], n) end
-  local rows, err = self.db.conn:query(ADD_MANY, args[1], args[2], args[3], args[4], args[5],
-    args[6], args[7], args[8], args[9], args[10], args[11])
+  return args
+end
+
+-- Store:add_many on PostgreSQL: one statement, one round trip.
+local function add_many(self, events)
+  local args = group_args(events)
+  if not args then return 0 end
+  local rows, err = self.db.conn:query(ADD_MANY, unpack(args, 1, 11))
   if not rows then return nil, store_error("add receipts", err) end
   return rows[1][1]
 end
 
 local backend = { add_many = add_many }
+
+--- store:send_many(events): add_many without waiting for the commit, for a
+-- receiver that keeps reading requests meanwhile (PostgreSQL's commit waits
+-- for its disk).  Returns true (sent: watch `store.pollable` with
+-- socket.select, then call store:poll_many()), a number (nothing needed
+-- sending: that many new receipts), or nil and an error.  No other call
+-- may use the store until poll_many has answered.
+local function send_many(self, events)
+  local args = group_args(events)
+  if not args then return 0 end
+  local ok, err = self.db.conn:send(ADD_MANY, unpack(args, 1, 11))
+  if not ok then return nil, store_error("add receipts", err) end
+  return true
+end
+
+--- store:poll_many(): false while the group sent is not committed yet; then
+-- the number of new receipts, or nil and an error.
+local function poll_many(self)
+  local conn = self.db.conn
+  local ready, err = conn:ready()
+  if ready == nil then return nil, store_error("add receipts", err) end
+  if not ready then return false end
+  local rows
+  rows, err = conn:result()
+  if not rows then return nil, store_error("add receipts", err) end
+  return rows[1][1]
+end
 
 --- Opens (creating its tables) the store at a PostgreSQL URL.
 -- @tparam string url postgresql://user[:password]@host:port/db[?options]
@@ -240,7 +282,10 @@ function _M.open(url, opts)
   db.conn = conn
   local st = {}
   for name, sql in pairs(STATEMENTS) do st[name] = statement(conn, sql) end
-  return outcomes._new(db, st, shown, backend)
+  local s = outcomes._new(db, st, shown, backend)
+  s.send_many, s.poll_many = send_many, poll_many
+  s.pollable = { getfd = function() return conn:fd() end, dirty = function() return false end }
+  return s
 end
 
 return _M
