@@ -530,6 +530,13 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal(2, code)
     assert.matches("^sinch%-batch: %-%-store [^\n]*%.empty: cannot read it[^\n]*\n$", e)
     assert.is_nil(io.open(dir .. ".empty"))
+    -- so are a URL of an unknown scheme and sqlite:PATH of a missing file
+    code, _, e = cli{ "report", "--store", "mysql://h/db" }
+    assert.equal(2, code, e)
+    assert.matches("unknown scheme", e, 1, true)
+    code, _, e = cli{ "report", "--store", "sqlite:" .. dir .. ".empty" }
+    assert.equal(2, code, e)
+    assert.is_nil(io.open(dir .. ".empty"))
     assert.is_nil(e:find("traceback"))
     clean()
   end)
