@@ -121,6 +121,10 @@ local function receipt_key(ev)
   if ev.message_id then return ev.message_id .. "|" .. status end
   return format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status)
 end
+--- The key that makes a retried callback count once (see above).
+-- @function receipt_key
+-- @param ev a parsed delivery receipt
+-- @return the key
 _M.receipt_key = receipt_key
 
 -- One receipt, inside a transaction the caller holds.  Returns true when it
@@ -209,6 +213,10 @@ local function decode_rows(s)
   for item in s:gmatch("[^,]+") do rows[#rows + 1] = tonumber(item) or item end
   return rows
 end
+--- The CSV rows of a stored batch, from the store's comma-separated text.
+-- @function decode_rows
+-- @param s the stored text
+-- @return { row, … } (numbers where they are numbers)
 _M.decode_rows = decode_rows
 
 --- Records which campaign rows a batch carries (from the journal): message
@@ -395,6 +403,7 @@ function Store:failed(campaign)
   return out
 end
 
+--- Closes the store's database (writes go through before it returns).
 function Store:close()
   if self.st then
     for _, st in pairs(self.st) do st:close() end
