@@ -320,9 +320,19 @@ describe("webhook.verify", function()
       { "verify: raw_body: expected the raw request body as a string, got nil", v.secret, h, nil },
       { "verify: unknown option 'tolerence' (known: now, replay, tolerance)",
         v.secret, h, v.body, { tolerence = 5 } },
-      { "verify: opts.tolerance: expected seconds >= 0 or false, got -1",
+      { "verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got -1",
         v.secret, h, v.body, { tolerance = -1 } },
-      { "verify: opts.now: expected a number of seconds, got string", v.secret, h, v.body, { now = "1" } },
+      -- NaN would turn the age check and replay protection off
+      { "verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got " .. tostring(0 / 0),
+        v.secret, h, v.body, { tolerance = 0 / 0 } },
+      { "verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got "
+        .. tostring(math.huge), v.secret, h, v.body, { tolerance = math.huge } },
+      { "verify: opts.now: expected a finite number of seconds, got string", v.secret, h, v.body,
+        { now = "1" } },
+      { "verify: opts.now: expected a finite number of seconds, got " .. tostring(0 / 0),
+        v.secret, h, v.body, { now = 0 / 0 } },
+      { "verify: opts.now: expected a finite number of seconds, got " .. tostring(-math.huge),
+        v.secret, h, v.body, { now = -math.huge } },
       { "verify: opts.replay: expected true or a store with :seen(nonce, ttl)",
         v.secret, h, v.body, { replay = 5 } },
     }

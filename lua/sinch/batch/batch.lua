@@ -70,7 +70,8 @@ function _M.new(client, opts, fname)
   -- unused names, DISPATCH_ONLY
   local check = opts.check ~= false
   b:plan{ check = check, defaults = defaults, validate = true, channels = recipient.channels,
-          dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }
+          dispatch_only = opts.processing_strategy == "DISPATCH_ONLY",
+          e164 = opts.strict_phone == true }
   local names = check and b:params() or {}
   sort(names)
   return setmetatable({ b = b, params = names, check = check, client = client,

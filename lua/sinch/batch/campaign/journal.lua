@@ -131,11 +131,8 @@ end
 --- Peeks at a journal without locking it: its state, or false when there is
 -- no file (or an empty one), or nil, err when it is not a journal.
 function _M.peek(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local size = f:seek("end")
-  f:close()
-  if size == 0 then return false end
+  local size = log.size(path)
+  if not size or size == 0 then return false end
   return _M.read(path)
 end
 
