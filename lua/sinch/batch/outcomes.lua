@@ -315,6 +315,11 @@ function Store:report(campaign)
 end
 
 -- the report's time queries: Store:timeline, Store:batches, outcomes.epoch
+
+--- Seconds since the epoch of a receipt's RFC 3339 time (UTC or an offset).
+-- @function epoch
+-- @param s the time
+-- @return seconds, or nil
 _M.epoch = require("sinch.batch.outcomes.timeline").install(Store, { query = query,
   DELIVERED = DELIVERED })
 
@@ -350,6 +355,9 @@ function Store:journal_seen(path)
   if not rows then return nil, err end
   return rows[1] and { size = rows[1][1], campaign = rows[1][2] } or false
 end
+--- The batch ids of a campaign the store already knows.
+-- @param campaign the campaign id
+-- @return a set { [batch_id] = true } | nil, err
 function Store:known_batches(campaign)
   local rows, err = query(self, "SELECT batch_id FROM batches WHERE campaign = ?", campaign)
   if not rows then return nil, err end
@@ -359,6 +367,11 @@ function Store:known_batches(campaign)
 end
 --- Runs fn() in one transaction (committed when it returns non-nil).
 function Store:transaction(fn) return txn(self, fn) end
+--- Records what became of chunk `k` of a campaign (the report's batches).
+-- @param campaign the campaign id
+-- @param k the chunk number
+-- @param c { status, batch_id, rows = { row numbers }, reason }
+-- @return true | nil, err
 function Store:add_chunk(campaign, k, c)
   local rows = c.rows or {}
   local ok, err = self.st.chunk:run(campaign, k, c.status, c.batch_id, #rows, rows[1], rows[#rows],
@@ -366,6 +379,11 @@ function Store:add_chunk(campaign, k, c)
   if not ok then return nil, store_error("insert chunk", err) end
   return true
 end
+--- Records that the journal at `path` was joined up to `size` bytes.
+-- @param path the journal's path
+-- @param size its size when joined
+-- @param campaign its campaign id
+-- @return true | nil, err
 function Store:journal_joined(path, size, campaign)
   local ok, err = self.st.journal:run(path, size, campaign)
   if not ok then return nil, store_error("record journal", err) end
