@@ -312,7 +312,7 @@ describe("campaign fault suite: fail closed", function()
     local csv, bad, j, j2 = tmp(".csv"), tmp(".bad.csv"), tmp(".journal"), tmp(".journal2")
     os.remove(j)
     contacts(csv, 5)
-    write_file(bad, "phone,name\n12,a\nabc,b\n")
+    write_file(bad, "phone,name\n1 2,a\nabc,b\n")
     local rc, out, err = cli{ "send", "--text", "Hi ${nam}", "--csv", csv, "--journal", j }
     assert.equal(2, rc, err)
     assert.equal("", out)
@@ -340,7 +340,7 @@ describe("campaign fault suite: fail closed", function()
 
   it("--dry-run applies the send's own row rules: the same rows skipped for the same reasons", function()
     local csv = tmp(".csv")
-    write_file(csv, "phone,name\n+46720000001,Ann\n+46720000002,\n+46720000003,Cy\n123,Di\n")
+    write_file(csv, "phone,name\n+46720000001,Ann\n+46720000002,\n+46720000003,Cy\n12 3,Di\n")
     local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv, "--dry-run" }
     assert.equal(3, rc, err)
     assert.same({ dry_run = true, rows = 2, batches = 1, bad_rows = 2 }, summary_of(out))
