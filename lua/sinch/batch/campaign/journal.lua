@@ -190,7 +190,8 @@ function Journal:create(first)
     w, err = log.open(self.path, "x")
     if not w then
       if type(err) == "table" and err.code == "EEXIST" then
-        err = errors.new("invalid", fmt("journal %s: another run created it meanwhile; refused",
+        err = errors.new("invalid", fmt("journal %s exists now (another run made it, or a "
+          .. "symbolic link is there); refused",
           self.path))
       end
       return nil, err
