@@ -8,16 +8,19 @@
 -- same ledger file; a worker that meets a batch it does not know reads what
 -- the others appended.
 --
--- Receipts go into the receipts store (sinch.batch.outcomes, SQLite in WAL
--- mode, SINCH_BATCH_RECEIPTS): the callback handler only queues the event;
--- a timer of each worker writes the queue in one transaction every 0.2 s,
--- so no request waits on the disk, and GET /report?campaign=TAG counts
--- delivered, failed (by reason) and pending recipients of the batches sent
--- with that tag.
+-- Receipts go into the receipts store (sinch.batch.outcomes: SQLite in WAL
+-- mode, or PostgreSQL for receivers on several hosts; SINCH_BATCH_RECEIPTS
+-- is a path or a URL).  A callback is answered 200 only once its receipt is
+-- committed: never lost once acknowledged (Sinch does not resend a callback
+-- it got a 2xx for).  The write runs in nginx's thread pool
+-- (ngx.run_worker_thread, sinch_store_thread.lua), so the worker never
+-- waits on the disk, and it is group-committed: the callbacks that arrive
+-- while one transaction runs share the next one.  GET /report?campaign=TAG
+-- counts delivered, failed (by reason) and pending recipients of the
+-- batches sent with that tag.
 local batch = require "sinch.batch"
 local chunk = require "sinch.batch.chunk"
 local ledger_mod = require "sinch.batch.ledger"
-local outcomes = require "sinch.batch.outcomes"
 local cjson = require "cjson.safe"
 
 local _M = {}
@@ -31,19 +34,39 @@ local function csv_path()
 end
 
 local client, ledger, store -- per worker
--- per worker: receipts and batches waiting for the flush timer, and the
--- receipts whose log line waits for their batch's ledger line
-local queue, batches_queue, to_log = {}, {}, {}
+local store_receipt -- below
+-- per worker: the receipts whose log line waits for their batch's ledger line
+local to_log = {}
 local FLUSH_EVERY = 0.2 -- seconds
 local LOG_TRIES = 10   -- flushes a receipt's log line waits for its batch
+local POOL = "default" -- nginx.conf's thread_pool
+local STORE_WAIT = 30  -- seconds a callback waits for its group's commit
 
+local function store_url()
+  return os.getenv("SINCH_BATCH_RECEIPTS") or (ngx.config.prefix() .. "ledger/receipts.db")
+end
+local function store_sync()
+  local v = os.getenv("SINCH_BATCH_RECEIPTS_SYNC")
+  return (v == "FULL" or v == "NORMAL") and v or nil
+end
+
+-- The worker's own store, for GET /report only (reads, off the hot path).
 local function get_store()
   if store then return store end
-  local path = os.getenv("SINCH_BATCH_RECEIPTS") or (ngx.config.prefix() .. "ledger/receipts.db")
-  local s, err = outcomes.open(path)
+  local s, err = require("sinch.batch.store").open(store_url())
   if not s then return nil, err end
   store = s
   return store
+end
+
+-- Writes receipts and batches in the thread pool: the number of new
+-- receipts, or nil and a message.
+local function write_store(events, batches)
+  local ok, n, err = ngx.run_worker_thread(POOL, "sinch_store_thread", "write", store_url(),
+    store_sync(), events, batches)
+  if not ok then return nil, tostring(n) end -- the pool refused or the thread failed
+  if n == nil then return nil, err end
+  return n
 end
 
 local function get_ledger()
@@ -56,11 +79,13 @@ local function get_ledger()
 end
 
 -- After an accepted send: the receipts store learns which rows the batch
--- carries (at the next flush, off the request path).
+-- carries (in the thread pool: the worker does not wait on the disk).  The
+-- ledger has it already; a failure here only delays the join (logged).
 local function note_batch(batch_id)
   local e = ledger and ledger:entry(batch_id)
   if e then
-    batches_queue[#batches_queue + 1] = { batch_id = batch_id, campaign = e.tag, rows = e.rows }
+    local ok, err = write_store({}, { { batch_id = batch_id, campaign = e.tag, rows = e.rows } })
+    if not ok then ngx.log(ngx.ERR, "receipts store: batch ", batch_id, ": ", err) end
   end
 end
 
@@ -197,6 +222,71 @@ local nonces = {
   end,
 }
 
+-- The group commit.  A callback joins `pending` and waits; when no write is
+-- under way it leads one: it writes every pending receipt in one
+-- transaction (its own among them), wakes the others with the result, and
+-- hands the lead to a receipt that arrived meanwhile.
+local semaphore = require "ngx.semaphore"
+local pending, writing = {}, false
+
+-- only plain values cross into the pool thread (no cjson.null)
+local function plain(ev)
+  local function v(x)
+    local t = type(x)
+    if t == "string" or t == "number" then return x end
+  end
+  local reason = type(ev.reason) == "table" and { code = v(ev.reason.code),
+    description = v(ev.reason.description) } or nil
+  return { type = ev.type, batch_id = v(ev.batch_id), message_index = v(ev.message_index),
+           message_id = v(ev.message_id), status = v(ev.status), reason = reason,
+           event_time = v(ev.event_time), accepted_time = v(ev.accepted_time) }
+end
+
+local function lead()
+  while true do
+    local group = pending
+    pending = {}
+    local events = {}
+    for i, item in ipairs(group) do events[i] = item.event end
+    local n, err = write_store(events, nil)
+    for _, item in ipairs(group) do
+      item.done, item.stored, item.err = true, n ~= nil, err
+      item.sema:post(1)
+    end
+    if #pending == 0 then
+      writing = false
+      return
+    end
+    for _, item in ipairs(pending) do -- the next group's leader: one still waiting
+      if not item.gone then
+        item.lead = true
+        item.sema:post(1)
+        return
+      end
+    end
+  end
+end
+
+-- true once the receipt is committed, or nil and a message
+store_receipt = function(event)
+  local item = { event = plain(event), sema = semaphore.new(0) }
+  pending[#pending + 1] = item
+  if not writing then
+    writing = true
+    lead()
+  end
+  while not item.done do
+    local ok = item.sema:wait(STORE_WAIT)
+    if not ok then
+      item.gone = true -- still written with its group, but answered 503
+      return nil, "no commit within " .. STORE_WAIT .. " s"
+    end
+    if item.lead and not item.done then lead() end
+  end
+  if item.stored then return true end
+  return nil, item.err
+end
+
 function _M.callback()
   local secret = os.getenv("SINCH_WEBHOOK_SECRET")
   if secret == nil or secret == "" then
@@ -214,8 +304,15 @@ function _M.callback()
   local event
   event, err = batch.webhook.parse(raw)
   if not event then return reply(400, { error = err.message }) end
-  -- queued: the worker's flush timer stores it and logs it with its row
-  queue[#queue + 1] = event
+  if event.type == "message_delivery" and event.batch_id then
+    local stored, serr = store_receipt(event)
+    if not stored then
+      -- not acknowledged: Sinch sends it again
+      ngx.log(ngx.ERR, "receipts store: ", serr)
+      return reply(503, { error = "store" })
+    end
+  end
+  to_log[#to_log + 1] = { event = event, tries = 0 } -- logged with its row by the timer
   return reply(200, { ok = true })
 end
 
@@ -234,28 +331,11 @@ local function log_event(event, hit)
   ngx.log(ngx.NOTICE, "callback ", cjson.encode(entry))
 end
 
--- The flush timer: the queued receipts and batches go to the store in one
--- transaction; log lines go out once the ledger knows their batch (a
+-- The log timer: log lines go out once the ledger knows their batch (a
 -- receipt can overtake the ledger line: send() records the batch once the
 -- API has answered, and the API may post callbacks before that), or after
--- LOG_TRIES flushes without it.  The store joins rows whenever they come.
+-- LOG_TRIES rounds without it.  The store joins rows whenever they come.
 local function flush(premature)
-  local events, batches = queue, batches_queue
-  queue, batches_queue = {}, {}
-  if #events > 0 or #batches > 0 then
-    local s, err = get_store()
-    if s then
-      for _, b in ipairs(batches) do
-        local ok, berr = s:add_batch(b)
-        if not ok then ngx.log(ngx.ERR, "receipts store: ", tostring(berr)) end
-      end
-      local ok, aerr = s:add_many(events)
-      if not ok then ngx.log(ngx.ERR, "receipts store: ", tostring(aerr)) end
-    else
-      ngx.log(ngx.ERR, "receipts store: ", tostring(err))
-    end
-    for _, e in ipairs(events) do to_log[#to_log + 1] = { event = e, tries = 0 } end
-  end
   if #to_log == 0 then return end
   local l = get_ledger()
   local waiting = {}
@@ -273,7 +353,7 @@ local function flush(premature)
   to_log = waiting
 end
 
---- init_worker_by_lua: starts the worker's flush timer.
+--- init_worker_by_lua: starts the worker's log timer.
 function _M.init_worker()
   local ok, err = ngx.timer.every(FLUSH_EVERY, flush)
   if not ok then ngx.log(ngx.ERR, "cannot start the receipts flush timer: ", err) end

@@ -288,7 +288,7 @@ describe("bin/sinch-batch against the sandbox", function()
     local rc, out, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX" }
     assert.equal(1, rc)
     assert.equal("", out)
-    assert.matches("http error: HTTP 404 NOT_FOUND: ", err, 1, true)
+    assert.matches("refused by the API: HTTP 404 NOT_FOUND: ", err, 1, true)
     assert.matches("01NOSUCHBATCHXXXXXXXXXXXXX", err)
 
     rc, out, err = cli{ "consents", "OPT_OUT_SOMETIMES", "+46700000030" }
@@ -299,7 +299,7 @@ describe("bin/sinch-batch against the sandbox", function()
     rc, out, err = cli({ "find", "campaign", "x" }, { SINCH_KEY_SECRET = SECRET })
     assert.equal(1, rc)
     assert.equal("", out)
-    assert.matches("auth error %(HTTP 401%)", err)
+    assert.matches("not authorized %(HTTP 401%)", err)
     assert.is_nil(err:find(SECRET, 1, true))
   end)
   it("strict options: typos, values given to flags and missing values are usage errors", function()
@@ -529,6 +529,13 @@ describe("bin/sinch-batch against the sandbox", function()
     code, _, e = cli{ "report", "--store", dir .. ".empty" }
     assert.equal(2, code)
     assert.matches("^sinch%-batch: %-%-store [^\n]*%.empty: cannot read it[^\n]*\n$", e)
+    assert.is_nil(io.open(dir .. ".empty"))
+    -- so are a URL of an unknown scheme and sqlite:PATH of a missing file
+    code, _, e = cli{ "report", "--store", "mysql://h/db" }
+    assert.equal(2, code, e)
+    assert.matches("unknown scheme", e, 1, true)
+    code, _, e = cli{ "report", "--store", "sqlite:" .. dir .. ".empty" }
+    assert.equal(2, code, e)
     assert.is_nil(io.open(dir .. ".empty"))
     assert.is_nil(e:find("traceback"))
     clean()

@@ -200,7 +200,7 @@ describe("chunk.csv", function()
     assert.is_nil(src)
     assert.equal("invalid", err.kind)
     assert.equal("header: the file is empty, the first row must name the columns", err.message)
-    assert.equal("sinch.batch: invalid error: header: the file is empty, the first row must "
+    assert.equal("sinch.batch: invalid request: header: the file is empty, the first row must "
       .. "name the columns", tostring(err))
   end)
 

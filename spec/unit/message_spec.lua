@@ -541,5 +541,19 @@ describe("sinch.batch.message", function()
         assert(seen[kind], "no example prints a " .. kind)
       end
     end)
+
+    it("runs from any directory with no module path set (each finds lua/ and build/)", function()
+      local build = os.getenv("SINCH_BATCH_BUILD") or "build"
+      local p = assert(io.popen("cd examples/messages && ls *.lua"))
+      for name in p:lines() do
+        local q = assert(io.popen(("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
+          .. "SINCH_BATCH_BUILD='%s' %s '%s/examples/messages/%s' 2>&1"):format(build, lua,
+          os.getenv("PWD"), name)))
+        local out = q:read("*a")
+        q:close()
+        assert(pcall(cjson.decode, out), name .. " from / printed: " .. out)
+      end
+      p:close()
+    end)
   end)
 end)

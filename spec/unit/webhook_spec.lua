@@ -162,7 +162,7 @@ describe("webhook.verify", function()
     local _, err = webhook.verify(v.secret, headers_of(v), v.body .. " ", at(v))
     local expected_for_tampered = webhook.sign(v.secret, v.body .. " ", v.nonce, v.timestamp)
     local text = tostring(err)
-    assert.equal("sinch.batch: auth error: header x-sinch-webhook-signature: "
+    assert.equal("sinch.batch: not authorized: header x-sinch-webhook-signature: "
                  .. "signature does not match the body, "
                  .. "nonce and timestamp", text)
     assert.is_nil(text:find(v.secret, 1, true))
@@ -656,7 +656,7 @@ describe("webhook.parse", function()
       assert.matches("^callback body: ", err.message)
     end
     local _, err = webhook.parse("[1]")
-    assert.equal("sinch.batch: json error: callback body: expected a JSON object", tostring(err))
+    assert.equal("sinch.batch: invalid JSON: callback body: expected a JSON object", tostring(err))
   end)
 
   it("raises on a body that is not a string", function()

@@ -133,6 +133,11 @@ local function identity_of(r)
   if type(first) == "table" and type(first.identity) == "string" then return first.identity end
   return nil
 end
+--- A recipient as one string: an identity, a contact id, or the first
+-- channel identity of a Recipient / RecipientAndParam table.
+-- @function identity_of
+-- @param r a recipient
+-- @return the string, or nil
 _M.identity_of = identity_of
 
 -- Checks a record; returns its rows and recipients (identity strings).

@@ -62,24 +62,40 @@ end
 local SCHEMA = require("sinch.batch.outcomes.schema").SCHEMA
 local STATEMENTS = require("sinch.batch.outcomes.schema").STATEMENTS
 
-local OPEN_OPTIONS = { busy_timeout = "number" }
+local OPEN_OPTIONS = { busy_timeout = "number", synchronous = "string" }
+-- (issue 21) synchronous: NORMAL (a commit survives the process being
+-- killed: WAL) or FULL (it survives a power loss too)
+local SYNCHRONOUS = { NORMAL = true, FULL = true }
 
 --- Opens (creating) a store.
 -- @tparam string path the database file
--- @tparam[opt] table opts `busy_timeout` (ms, default 10000)
+-- @tparam[opt] table opts `busy_timeout` (ms, default 10000), `synchronous`
+--   ("NORMAL", the default, or "FULL")
 -- @return the store, or nil and an error
+-- (sinch.batch.store.open takes a URL: SQLite or PostgreSQL)
 function _M.open(path, opts)
   if type(path) ~= "string" or path == "" then
     error("outcomes.open: path: expected a file name, got " .. tostring(path), 2)
   end
   opts = opts or {}
   options.assert(opts, OPEN_OPTIONS, "outcomes.open", nil, 1)
+  if opts.synchronous ~= nil and not SYNCHRONOUS[opts.synchronous] then
+    error("outcomes.open: synchronous: expected \"NORMAL\" or \"FULL\", got " ..
+      tostring(opts.synchronous), 2)
+  end
   local db, err = sqlite().open(path, opts.busy_timeout)
   if not db then return nil, store_error("open " .. path, err) end
   local ok, serr = db:exec(SCHEMA)
   if not ok then
     db:close()
     return nil, store_error("schema of " .. path, serr)
+  end
+  if opts.synchronous then
+    ok, serr = db:exec("PRAGMA synchronous = " .. opts.synchronous)
+    if not ok then
+      db:close()
+      return nil, store_error("synchronous of " .. path, serr)
+    end
   end
   local self = setmetatable({ db = db, path = path, st = {} }, Store)
   for name, sql in pairs(STATEMENTS) do
@@ -105,6 +121,10 @@ local function receipt_key(ev)
   if ev.message_id then return ev.message_id .. "|" .. status end
   return format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status)
 end
+--- The key that makes a retried callback count once (see above).
+-- @function receipt_key
+-- @param ev a parsed delivery receipt
+-- @return the key
 _M.receipt_key = receipt_key
 
 -- One receipt, inside a transaction the caller holds.  Returns true when it
@@ -114,17 +134,19 @@ local function add_one(self, ev)
     error("outcomes: add: expected an event from webhook.parse, got " .. type(ev), 3)
   end
   if ev.type ~= "message_delivery" or not ev.batch_id then return false end
+  local index = ev.message_index
+  if not _M.index_ok(index) then index = nil end -- 1e300, NaN, -1: no outcome row
   local reason = type(ev.reason) == "table" and ev.reason or nil
   local code = reason and type(reason.code) == "string" and reason.code or nil
   local desc = reason and type(reason.description) == "string" and reason.description or nil
   local at = ev.event_time or ev.accepted_time or now_iso()
-  local n, err = self.st.receipt:run(receipt_key(ev), ev.batch_id, ev.message_index,
+  local n, err = self.st.receipt:run(receipt_key(ev), ev.batch_id, index,
     ev.message_id, ev.status, code, desc, at, os_time())
   if not n then return nil, store_error("insert receipt", err) end
   if n == 0 then return false end
   local rank = _M.STATUS_RANK[ev.status or ""] or PENDING
-  if ev.message_index ~= nil then
-    local ok, oerr = self.st.outcome:run(ev.batch_id, ev.message_index, rank, ev.status,
+  if index ~= nil then
+    local ok, oerr = self.st.outcome:run(ev.batch_id, index, rank, ev.status,
       rank == FAILED and code or nil, rank == FAILED and desc or nil, at)
     if not ok then return nil, store_error("update outcome", oerr) end
   end
@@ -164,6 +186,7 @@ end
 -- @return the number of new receipts, or nil and an error
 function Store:add_many(events)
   self:_check()
+  if self.backend then return self.backend.add_many(self, events) end -- (issue 21) PostgreSQL
   if type(events) ~= "table" then
     error("outcomes: add_many: expected an array of events, got " .. type(events), 2)
   end
@@ -190,6 +213,10 @@ local function decode_rows(s)
   for item in s:gmatch("[^,]+") do rows[#rows + 1] = tonumber(item) or item end
   return rows
 end
+--- The CSV rows of a stored batch, from the store's comma-separated text.
+-- @function decode_rows
+-- @param s the stored text
+-- @return { row, … } (numbers where they are numbers)
 _M.decode_rows = decode_rows
 
 --- Records which campaign rows a batch carries (from the journal): message
@@ -352,7 +379,8 @@ function Store:failed(campaign)
   self:_check()
   local rows, err = query(self, "SELECT o.batch_id, o.msg_index, o.reason, o.description " ..
     "FROM outcomes o JOIN batches b ON b.batch_id = o.batch_id " ..
-    "WHERE o.rank = ? AND (? IS NULL OR b.campaign = ?) ORDER BY b.chunk, o.batch_id, o.msg_index",
+    "WHERE o.rank = ? AND (CAST(? AS TEXT) IS NULL OR b.campaign = ?) " ..
+    "ORDER BY b.chunk, o.batch_id, o.msg_index",
     FAILED, campaign, campaign)
   if not rows then return nil, err end
   -- each batch's rows once (not once per failed recipient: they are long)
@@ -375,6 +403,7 @@ function Store:failed(campaign)
   return out
 end
 
+--- Closes the store's database (writes go through before it returns).
 function Store:close()
   if self.st then
     for _, st in pairs(self.st) do st:close() end
@@ -384,6 +413,19 @@ function Store:close()
     self.db:close()
     self.db = nil
   end
+end
+
+-- (issue 21) another database's store (sinch.batch.store.postgres): its
+-- connection `db` and statements `st` answer as the SQLite ones do
+-- (run, rows, close); `backend.add_many` writes a group its own way.
+function _M._new(db, st, path, backend)
+  return setmetatable({ db = db, st = st, path = path, backend = backend }, Store)
+end
+
+--- Whether a message index can be stored as one: a whole number from 0 to
+-- 2^53 (a callback's messageIndex of 1e300 is stored without an outcome).
+function _M.index_ok(i)
+  return type(i) == "number" and i >= 0 and i < 9007199254740992 and i % 1 == 0
 end
 
 function Store:__tostring()

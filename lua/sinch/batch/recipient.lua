@@ -199,17 +199,41 @@ end
 -- identity; `telegram(id)`, `kakaotalk`, `kakaotalkchat`, `applebc`: any identity.
 -- @function sms
 _M.sms = helper("SMS")
+--- A recipient on MMS (see `sms`).
+-- @function mms
 _M.mms = helper("MMS")
+--- A recipient on WHATSAPP (see `sms`).
+-- @function whatsapp
 _M.whatsapp = helper("WHATSAPP")
+--- A recipient on RCS (see `sms`).
+-- @function rcs
 _M.rcs = helper("RCS")
+--- A recipient on VIBERBM (see `sms`).
+-- @function viber
 _M.viber = helper("VIBERBM")
+--- A recipient on MESSENGER (see `sms`).
+-- @function messenger
 _M.messenger = helper("MESSENGER")
+--- A recipient on INSTAGRAM (see `sms`).
+-- @function instagram
 _M.instagram = helper("INSTAGRAM")
+--- A recipient on LINE (see `sms`).
+-- @function line
 _M.line = helper("LINE")
+--- A recipient on WECHAT (see `sms`).
+-- @function wechat
 _M.wechat = helper("WECHAT")
+--- A recipient on TELEGRAM (see `sms`).
+-- @function telegram
 _M.telegram = helper("TELEGRAM")
+--- A recipient on KAKAOTALK (see `sms`).
+-- @function kakaotalk
 _M.kakaotalk = helper("KAKAOTALK")
+--- A recipient on KAKAOTALKCHAT (see `sms`).
+-- @function kakaotalkchat
 _M.kakaotalkchat = helper("KAKAOTALKCHAT")
+--- A recipient on APPLEBC (see `sms`).
+-- @function applebc
 _M.applebc = helper("APPLEBC")
 
 --- A recipient by contact id (CONVERSATION processing mode only).

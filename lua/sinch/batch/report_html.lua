@@ -32,6 +32,10 @@ local BLUE, ORANGE, GREEN = "#0072B2", "#E69F00", "#009E73"
 
 local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
 local function esc(s) return (tostring(s):gsub("[&<>\"']", ESC)) end
+--- Text made safe in HTML (`& < > " '` as entities).
+-- @function escape
+-- @param s any value (tostring)
+-- @return the escaped string
 _M.escape = esc
 
 local function int(n) return floor(tonumber(n) or 0) end

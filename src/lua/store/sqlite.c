@@ -15,6 +15,7 @@
  */
 #include <sqlite3.h>
 #include <string.h>
+#include <time.h>
 
 #include "binding.h" /* the Lua 5.1 compatibility macros */
 
@@ -23,7 +24,24 @@
 
 typedef struct {
     sqlite3 *db;
+    long busy_ms; /* how long a write waits for another connection's */
 } db_ud;
+
+/* The busy handler: SQLite's own sleeps 1 to 100 ms between tries, so two
+ * receivers group-committing into one file (nginx workers, the plain
+ * receiver) would wait milliseconds for a transaction that takes tens of
+ * microseconds.  This one tries again every 50 us for the first 20 ms,
+ * then every 1 ms, until busy_ms have passed. */
+static int busy_wait(void *arg, int tries) {
+    const db_ud *d = (const db_ud *)arg;
+    long waited_us = tries < 400 ? tries * 50L : 20000L + (tries - 400) * 1000L;
+    struct timespec ts;
+    if (waited_us >= d->busy_ms * 1000L) return 0;
+    ts.tv_sec = 0;
+    ts.tv_nsec = tries < 400 ? 50000L : 1000000L;
+    nanosleep(&ts, NULL);
+    return 1;
+}
 
 typedef struct {
     sqlite3_stmt *st;
@@ -56,6 +74,7 @@ static int l_open(lua_State *L) {
     luaL_argcheck(L, busy >= 0 && busy <= 3600000, 2, "busy timeout: 0 to 3600000 ms");
     d = (db_ud *)lua_newuserdata(L, sizeof *d);
     d->db = NULL;
+    d->busy_ms = 0;
     luaL_setmetatable(L, DB_MT);
     rc = sqlite3_open_v2(path, &d->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -67,7 +86,8 @@ static int l_open(lua_State *L) {
         d->db = NULL;
         return 2;
     }
-    sqlite3_busy_timeout(d->db, (int)busy);
+    d->busy_ms = (long)busy;
+    sqlite3_busy_handler(d->db, busy_wait, d);
     return 1;
 }
 
@@ -139,7 +159,10 @@ static void bind_args(lua_State *L, sqlite3_stmt *st, int from) {
             break;
         case LUA_TNUMBER: {
             lua_Number x = lua_tonumber(L, idx);
-            if (x == (lua_Number)(sqlite3_int64)x)
+            /* the cast is defined only for values inside int64's range
+             * (a callback's messageIndex may be 1e300, or NaN) */
+            if (x >= -9223372036854775808.0 && x < 9223372036854775808.0 &&
+                x == (lua_Number)(sqlite3_int64)x)
                 sqlite3_bind_int64(st, i, (sqlite3_int64)x);
             else
                 sqlite3_bind_double(st, i, (double)x);

@@ -6,7 +6,7 @@
 -- The failed-rows CSV has the source's header and rows, byte for byte, plus a
 -- trailing `failure_reason` column (an earlier one is replaced).  `sinch-batch
 -- send --csv` never sends that column as a parameter.
-local outcomes = require "sinch.batch.outcomes"
+local store_url = require "sinch.batch.store"
 local core = require "sinch.batch.core"
 local cjson = require "cjson"
 
@@ -16,9 +16,10 @@ local floor = math.floor
 local _M = {}
 
 _M.HELP = [[
-sinch-batch report --store FILE [--journal FILE...] [options]
-  --store FILE         the receipts store (examples/webhook_receiver.lua --store,
-                       the OpenResty example's store)
+sinch-batch report --store URL [--journal FILE...] [options]
+  --store URL          the receipts store (examples/webhook_receiver.lua --store,
+                       the OpenResty example's store): a file or sqlite:FILE
+                       (SQLite; it must exist), or postgresql://user@host/db
   --journal FILE       a campaign's journal (repeatable); joined into the store
                        first. Without it: every campaign the store knows
   --json               one JSON object per campaign per line
@@ -177,9 +178,12 @@ function _M.run(argv, ctx)
     usage("--failed-csv takes one campaign: give one --journal")
   end
   if o.force and not o.failed_csv then usage("--force goes with --failed-csv") end
-  ctx.input_file(o.store, "--store", "report") -- a mistyped path is no new empty store
+  -- a URL that cannot be right is bad usage; a mistyped SQLite path is no new empty store
+  local kind, target = store_url.parse(o.store)
+  if not kind then usage("--store: " .. target.message) end
+  if kind == "sqlite" then ctx.input_file(target, "--store", "report") end
   for _, j in ipairs(o.journal or {}) do ctx.input_file(j, "--journal", "report") end
-  local store, err = outcomes.open(o.store)
+  local store, err = store_url.open(o.store)
   if not store then die(err) end
 
   local function campaigns()

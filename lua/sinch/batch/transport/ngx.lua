@@ -41,6 +41,10 @@ _M.Transport = Transport
 local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true,
                           ssl_cert = true, ssl_session_fetch = true }
 _M.COSOCKET_PHASES = COSOCKET_PHASES
+--- A URL's parts (sinch.batch.transport.http1).
+-- @function parse_url
+-- @param url "http(s)://host[:port]/path?q"
+-- @return scheme, host, port, path (nil on a bad URL)
 _M.parse_url = http1.parse_url
 
 local OPTIONS = { shared_dict = "string", pool_size = "number", keepalive_timeout = "number",
@@ -126,6 +130,7 @@ end
 
 -- One HTTP exchange, sent at most once (sinch.batch.transport.http1).
 -- Returns status, headers, body | nil, failure.
+
 --- Milliseconds a call of this transport still waits out a Retry-After or a
 -- backoff (0 when none does): a campaign starts nothing new until then.
 function Transport:waiting_ms()
@@ -214,6 +219,11 @@ local function phase_error()
       .. "call from rewrite, access, content or an ngx.timer", tostring(phase))
   end
 end
+--- The error text for a call made in an nginx phase without cosockets, or
+-- nil in a phase that has them.
+-- @function phase_error
+-- @param phase the phase name (ngx.get_phase())
+-- @return the text, or nil
 _M.phase_error = phase_error
 
 -- Feeds the result of one _perform to call: true | nil, err

@@ -1,0 +1,157 @@
+-- The receipts store on PostgreSQL: a cluster of the spec's own (initdb and
+-- pg_ctl into a temporary directory, a free port of 127.0.0.1), the same
+-- events into a SQLite store and a PostgreSQL one give the same reports;
+-- two receivers (two processes, standing for two hosts) write one
+-- PostgreSQL store, and `sinch-batch report --store postgresql://…` equals
+-- the truth this spec counts.
+local cjson = require "cjson.safe"
+local mock = require "support.mock"
+local pg = require "support.pg"
+local receiver = require "support.receiver"
+local flood = require "support.flood"
+local store = require "sinch.batch.store"
+
+local SECRET = "pg-spec-secret"
+local shell_quote = mock.shell_quote
+
+local function remove_db(db)
+  for _, sfx in ipairs{ "", "-wal", "-shm" } do os.remove(db .. sfx) end
+end
+
+local function event(batch, index, status, code, message_id, at)
+  return { type = "message_delivery", batch_id = batch, message_index = index,
+           message_id = message_id, status = status, event_time = at or "2026-11-29T10:00:00Z",
+           reason = code and { code = code, description = "why " .. code } or nil }
+end
+
+describe("the PostgreSQL receipts store", function()
+  local cluster
+
+  setup(function()
+    if pg.available() then cluster = pg.start() end
+  end)
+
+  teardown(function()
+    if cluster then cluster:stop() end
+  end)
+
+  local function need()
+    -- .ci/setup installs postgresql and libpq-dev; without them this says so
+    assert(cluster, "PostgreSQL (initdb, pg_ctl) and sinch.batch.pq are needed: run .ci/setup")
+  end
+
+  it("takes the same events as SQLite, with the same idempotent upserts, into the same report", function()
+    need()
+    local url = cluster:database("same_report")
+    local db = os.tmpname()
+    remove_db(db)
+    local a, b = assert(store.open(db)), assert(store.open(url))
+    -- duplicates, a late QUEUED after DELIVERED, DELIVERED after FAILED, an
+    -- index out of range, a receipt without a message id, quotes and backslashes
+    local evs = {}
+    for i = 0, 199 do
+      local failed = i % 7 == 0
+      evs[#evs + 1] = event("B1", i, failed and "FAILED" or "DELIVERED",
+        failed and (i % 2 == 0 and 'CODE_"Q"' or "CODE\\B") or nil, "m" .. i)
+    end
+    evs[#evs + 1] = event("B1", 3, "QUEUED_ON_CHANNEL", nil, "m3")
+    evs[#evs + 1] = event("B1", 7, "DELIVERED", nil, "m7") -- 7 FAILED first
+    evs[#evs + 1] = event("B1", 1e300, "DELIVERED", nil, "huge")
+    evs[#evs + 1] = event("B2", 5, "FAILED", "NO_ID", nil)
+    for _, s in ipairs{ a, b } do
+      assert(s:add_batch{ batch_id = "B1", campaign = "c1", chunk = 1, rows = (function()
+        local rows = {}
+        for i = 1, 200 do rows[i] = i + 1 end
+        return rows
+      end)() })
+      assert(s:add_batch{ batch_id = "B2", campaign = "c1", chunk = 2,
+                          rows = { 300, 301, 302, 303, 304, 305 } })
+      assert(s:add_campaign{ campaign = "c1", source = "c1.csv", rows = 206 })
+      assert.equal(#evs, s:add_many(evs))         -- every one new (the late QUEUED has its own key)
+      assert.equal(0, s:add_many(evs))            -- a retried group counts once
+      assert.is_false(s:add(evs[10]))             -- so does a retried callback
+    end
+    local ra, rb = assert(a:report("c1")), assert(b:report("c1"))
+    ra.last_receipt, rb.last_receipt = nil, nil
+    assert.same(ra, rb)
+    local all_a, all_b = assert(a:report()), assert(b:report()) -- every receipt, no campaign
+    all_a.last_receipt, all_b.last_receipt = nil, nil
+    assert.same(all_a, all_b)
+    assert.equal(200 - 29 + 1, rb.delivered)       -- 29 multiples of 7 below 200; 7 delivered later
+    assert.equal(28 + 1, rb.failed)
+    assert.same(assert(a:failed("c1")), assert(b:failed("c1")))
+    assert.same(assert(a:campaigns()), assert(b:campaigns()))
+    a:close()
+    b:close()
+    remove_db(db)
+  end)
+
+  it("keeps the password out of errors and tostring, and refuses an unknown scheme", function()
+    need()
+    local s = assert(store.open((cluster.url:gsub("//sinch@", "//sinch:hunter2@"))))
+    assert.is_nil(tostring(s):find("hunter2", 1, true))
+    s:close()
+    local _, err = store.open(("postgresql://sinch:hunter2@127.0.0.1:%d/nosuchdb"):format(cluster.port))
+    assert.is_nil(tostring(err):find("hunter2", 1, true))
+    assert.matches("nosuchdb", tostring(err), 1, true)
+    local _, serr = store.open("mysql://u:p@h/db")
+    assert.matches("unknown scheme", serr.message, 1, true)
+  end)
+
+  it("takes the receipts of two receivers at once; report --store postgresql://… equals the truth", function()
+    need()
+    local url = cluster:database("two_receivers")
+    -- the campaign's batches: B0..B9, 1000 recipients each (rows 2..10001)
+    local s = assert(store.open(url))
+    for b = 0, 9 do
+      local rows = {}
+      for i = 1, 1000 do rows[i] = b * 1000 + i + 1 end
+      assert(s:add_batch{ batch_id = "B" .. b, campaign = "c2", chunk = b + 1, rows = rows })
+    end
+    assert(s:add_campaign{ campaign = "c2", source = "c2.csv", rows = 10000 })
+    s:close()
+    local r1 = receiver.start{ "--secret", SECRET, "--store", url }
+    local r2 = receiver.start{ "--secret", SECRET, "--store", url }
+    -- receipts 0..5999 to the first, 4000..9999 to the second: 2000 of them
+    -- reach both (as Sinch's retries could), and count once
+    local build = os.getenv("SINCH_BATCH_BUILD") or "build"
+    local files, cmds = {}, {}
+    for k, spec in ipairs{ { r1.port, 0, 6000 }, { r2.port, 4000, 10000 } } do
+      files[k] = os.tmpname()
+      cmds[k] = ("SINCH_BATCH_BUILD=%s %s spec/support/flood.lua %d /callbacks %d %d 8 %s two%d %s "
+        .. ">/dev/null"):format(shell_quote(build), receiver.LUA, spec[1], spec[2], spec[3], SECRET, k,
+        shell_quote(files[k]))
+    end
+    local ok = os.execute(cmds[1] .. " & " .. cmds[2] .. "; wait")
+    assert.is_truthy(ok == true or ok == 0)
+    r1:stop()
+    r2:stop()
+    -- the truth: which receipts were acknowledged
+    local seen, delivered, failed = {}, 0, 0
+    for _, f in ipairs(files) do
+      for line in io.lines(f) do
+        local i = tonumber(line)
+        if not seen[i] then
+          seen[i] = true
+          if i % 20 == 0 then failed = failed + 1 else delivered = delivered + 1 end
+        end
+      end
+      os.remove(f)
+    end
+    assert.equal(10000, delivered + failed)
+    local p = assert(io.popen(("%s bin/sinch-batch report --store %s --json 2>&1"):format(receiver.LUA,
+      shell_quote(url))))
+    local out = p:read("*a")
+    p:close()
+    local r = assert(cjson.decode(out), out).report
+    assert.equal("c2", r.campaign)
+    assert.equal(10000, r.recipients)
+    assert.equal(delivered, r.delivered)
+    assert.equal(failed, r.failed)
+    assert.same({ RECIPIENT_NOT_REACHABLE = failed }, r.failed_by_reason)
+    assert.equal(0, r.pending)
+    assert.equal(10000, r.receipts)
+    assert.equal(flood.key(0), "M0|FAILED") -- the flood's receipts, as the store keys them
+  end)
+end)
+
