@@ -9,15 +9,18 @@
  *     fuzz/fuzz_mock.c src/mock/admin.c src/mock/callbacks.c src/mock/oauth.c \
  *     src/mock/outcomes.c src/mock/reply.c src/mock/routes.c src/mock/server.c \
  *     src/mock/state.c src/mock/util.c src/mock/validate.c src/mock/validate_send.c \
- *     src/mock/webhook.c src/core/rules.c \
+ *     src/mock/webhook.c \
  *     -ljansson -lmicrohttpd -lcrypto -lcurl -lpthread -o fuzz_mock
  * (every .c file of src/mock but main.c; -lcurl for webhook.c's sender, never
  * started here)
  *   ./fuzz_mock -runs=5000 fuzz/corpus/mock
  *
+ * (no client code: the sandbox checks on its own)
+ *
  * Input: "METHOD PATH\n" then the body.  A method starting with '!' is sent
  * without the Bearer token (else a valid one is sent); a path's
- * "?metadataKey=K&metadataValue=V" becomes the GET arguments.
+ * "?metadataKey=K&metadataValue=V" becomes the GET arguments.  An input of
+ * odd length runs with --strict (our stricter checks), even without.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     mock_cfg.key_secret = "demo-secret";
     mock_cfg.token_ttl = 3600;
     mock_cfg.max_batches = 64;
+    mock_cfg.cancel_delay_ms = 1000; /* cancels take effect later (POST /_mock/advance) */
     mock_cfg.quiet = 1;
     mock_cfg.projects[mock_cfg.nprojects++] = "demo-project";
     /* callbacks are built (and dropped: the sender thread never starts) */
@@ -87,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         key = arg(q, "metadataKey=");
         value = arg(q, "metadataValue=");
     }
+    mock_cfg.strict = (int)(size & 1);
     mock_lock();
     if (++runs % 2000 == 0) mock_reset(); /* bounded state */
     ok = token[0] ? mock_token_check(token, &index) : 0;

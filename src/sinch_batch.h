@@ -145,9 +145,11 @@ typedef struct sinch_batch_client sinch_batch_client;
 
 typedef struct sinch_batch_config {
     const char *project_id;   /* required */
-    const char *region;       /* "us" (default), "eu", "br" */
+    const char *region;       /* "us", "eu", "br": required unless base_url */
     const char *base_url;     /* overrides the region's URL (no trailing /) */
-    const char *auth_url;     /* default "https://auth.sinch.com" */
+    const char *auth_url;     /* default: base_url when given, else
+                                 "https://auth.sinch.com" (a key secret goes
+                                 only where the caller pointed) */
     const char *key_id;       /* OAuth2 client credentials ...            */
     const char *key_secret;   /* ... both, or neither when token is set   */
     const char *token;        /* a static bearer token instead of keys */
@@ -330,14 +332,19 @@ SINCH_BATCH_API sinch_batch_op sinch_batch_call_op(const sinch_batch_call *call)
  * larger than this: no API answer comes near it. */
 #define SINCH_BATCH_MAX_RESPONSE ((size_t)64 * 1024 * 1024)
 
-/* A phone identity: an optional "+", then 7 to 15 digits, the first not 0
- * ("+46700000001" and "46700000001" both pass: the API docs say only "a
- * phone number" and Sinch's own callback example has no "+"). */
+/* What can be a phone identity: an optional "+", then one or more digits
+ * (the API reference calls the identity an MSISDN and states no format;
+ * "+0987654321", its own example form, passes).  docs/api-rules.md. */
 SINCH_BATCH_API int sinch_batch_phone_ok(const char *s, size_t len);
+/* Our stricter check (not the API's; opt in with SINCH_BATCH_PLAN_E164 or
+ * the CSV reader's check_e164 = 2): the E.164 shape, an optional "+" then 7
+ * to 15 digits, the first not 0. */
+SINCH_BATCH_API int sinch_batch_phone_e164(const char *s, size_t len);
 
-/* The parameter grammar: "${" NAME "}" where NAME is one or more bytes, none
- * of them "}" (so "${first name}" names "first name", as the API reads it;
- * "${}" is plain text).  Finds the next reference at or after *pos: returns 1
+/* The parameter grammar (ours: the reference shows "${name}" and no
+ * grammar): "${" NAME "}" where NAME is one or more bytes, none of them "}",
+ * not all of them blanks (so "${first name}" names "first name"; "${}" and
+ * "${  }" are plain text).  Finds the next reference at or after *pos: returns 1
  * and sets *name / *name_len (pointing into s) and *pos past the "}", or 0
  * when there is none left. */
 SINCH_BATCH_API int sinch_batch_param_next(const char *s, size_t len, size_t *pos,
@@ -426,11 +433,14 @@ SINCH_BATCH_API size_t sinch_batch_builder_count(const sinch_batch_builder *b);
  * "recipients[3].parameters.code: empty; the message uses ${code}").
   * With SINCH_BATCH_PLAN_RECIPIENT each channel must be in `channels` (NULL: the
  * built-in table) and phone channels take phone identities
- * (sinch_batch_phone_ok).  SINCH_BATCH_PLAN_DISPATCH_ONLY: contact_id
- * recipients are refused.  `channels` must outlive the builder. */
+ * (sinch_batch_phone_ok; with SINCH_BATCH_PLAN_E164 also our stricter
+ * sinch_batch_phone_e164).  SINCH_BATCH_PLAN_DISPATCH_ONLY: contact_id
+ * recipients are refused (the API reference: DISPATCH mode takes
+ * identified_by only).  `channels` must outlive the builder. */
 #define SINCH_BATCH_PLAN_PARAMS 1u
 #define SINCH_BATCH_PLAN_RECIPIENT 2u
 #define SINCH_BATCH_PLAN_DISPATCH_ONLY 4u
+#define SINCH_BATCH_PLAN_E164 8u
 SINCH_BATCH_API int sinch_batch_builder_plan(sinch_batch_builder *b, unsigned flags,
                                              const sinch_batch_channel *channels);
 /* The value a missing (or empty) ${name} takes; a name the message does not
@@ -465,9 +475,8 @@ SINCH_BATCH_API sinch_batch_call *sinch_batch_send(sinch_batch_client *c, sinch_
 /* ------------------------------------------------------------------ JSON */
 
 /* Copies the top-level string member `key` of a JSON object into out
- * (outsz bytes, NUL-terminated).  len is the length of json; len == 0 means
- * json is NUL-terminated and strlen(json) is used (so an empty document
- * cannot be passed by length).  Returns the string's length, or
+ * (outsz bytes, NUL-terminated).  len is always the length of json (which
+ * need not be NUL-terminated; 0 is an empty document, never strlen).  Returns the string's length, or
  * SINCH_BATCH_ERR when json is not an object, the member is absent or not
  * a string, or it does not fit in outsz - 1 bytes.  For reading
  * "batch_id" and the like without a JSON library; thread-safe. */
@@ -606,7 +615,8 @@ typedef struct sinch_batch_csv_opts {
                                      seen before, as "duplicate of line N" */
     int check_e164;               /* 1 (default): identities on a phone
                                      channel must pass sinch_batch_phone_ok
-                                     ("+" optional) */
+                                     ("+" optional, digits); 2: also our
+                                     sinch_batch_phone_e164; 0: no check */
     char delimiter;               /* default ',' */
     const sinch_batch_channel *channels; /* which channels are phone channels;
                                      NULL = sinch_batch_channels().  Must

@@ -26,10 +26,15 @@
 # SINCH_BATCH_CSV (default contacts.csv here), SINCH_BATCH_LEDGER (default
 # <prefix>/ledger/example.ledger).
 #
-# As root, nginx runs its workers as `nobody`: they must be able to read this
-# checkout and SINCH_BATCH_CSV, and to append to the ledger, so the ledger's
-# directory is handed to nobody here (a root-owned 0755 directory would
-# refuse the appends).  A SINCH_BATCH_LEDGER elsewhere needs the same.
+# As root, nginx runs its workers as `nobody`, who may not be able to enter
+# this checkout (a clone under /root, or in a `mktemp -d` directory, is 0700).
+# So, started as root, this script copies what the workers read (lua/, the
+# handlers beside this script, the LuaJIT modules from the build directory and
+# SINCH_BATCH_CSV) into <prefix>/app, readable by all, and points nginx.conf
+# there; the workers never read the checkout and still run unprivileged.  They
+# append to the ledger and the receipts store, so <prefix>/ledger is handed to
+# nobody (a SINCH_BATCH_LEDGER or SINCH_BATCH_RECEIPTS elsewhere needs the
+# same).  Edits to the handlers then take effect at the next run.sh.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +42,11 @@ repo=$(cd "$here/../.." && pwd)
 build=${SINCH_BATCH_BUILD:-$repo/build}
 case $build in /*) ;; *) build=$(pwd)/$build ;; esac
 nginx=${SINCH_BATCH_NGINX:-nginx}
+if [ ! -e "$build/luajit/sinch/batch/core.so" ]; then
+  echo "run.sh: no LuaJIT build of sinch.batch in $build; build it first:" >&2
+  echo "  cmake -S $repo -B $build && cmake --build $build" >&2
+  exit 1
+fi
 made=
 if [ -n "${SINCH_BATCH_PREFIX:-}" ]; then
   prefix=$SINCH_BATCH_PREFIX
@@ -46,14 +56,30 @@ else
 fi
 mkdir -p "$prefix/logs" "$prefix/tmp" "$prefix/ledger"
 chmod 755 "$prefix"
-if [ "$(id -u)" = 0 ]; then chown nobody "$prefix/ledger"; fi
 export SINCH_BATCH_CSV="${SINCH_BATCH_CSV:-$here/contacts.csv}"
 export SINCH_BATCH_LEDGER="${SINCH_BATCH_LEDGER:-$prefix/ledger/example.ledger}"
+# where nginx.conf points the workers: this checkout, or (as root) a copy
+lua_root=$repo handlers=$here cmods=$build
+if [ "$(id -u)" = 0 ]; then
+  app=$prefix/app
+  rm -rf "$app"
+  mkdir -p "$app/handlers"
+  cp -R "$repo/lua" "$app/lua"
+  cp "$here"/*.lua "$app/handlers/"
+  cp -R "$build/luajit" "$app/luajit"
+  if [ -f "$SINCH_BATCH_CSV" ]; then
+    cp "$SINCH_BATCH_CSV" "$app/contacts.csv"
+    SINCH_BATCH_CSV=$app/contacts.csv
+  fi
+  chmod -R a+rX "$app"
+  lua_root=$app handlers=$app/handlers cmods=$app
+  chown nobody "$prefix/ledger"
+fi
 
 # nginx.conf with this checkout's paths and the port filled in; the
 # load_module lines only where Debian's module files are (not OpenResty)
 write_conf() {
-  sed -e "s|@REPO@|$repo|g" -e "s|@HERE@|$here|g" -e "s|@BUILD@|$build|g" -e "s|@PORT@|$1|g" \
+  sed -e "s|@REPO@|$lua_root|g" -e "s|@HERE@|$handlers|g" -e "s|@BUILD@|$cmods|g" -e "s|@PORT@|$1|g" \
     "$here/nginx.conf" > "$prefix/nginx.conf.new"
   if [ ! -e /usr/lib/nginx/modules/ngx_http_lua_module.so ]; then
     sed -i -e '/^load_module /d' "$prefix/nginx.conf.new"

@@ -199,7 +199,7 @@ describe("sinch.batch.core", function()
       assert.equal(404, err.status)
       assert.equal("NOT_FOUND", err.api_status)
       assert.matches("batch nope not found", err.message)
-      assert.equal("sinch.batch: http error: HTTP 404 NOT_FOUND: batch nope not found", tostring(err))
+      assert.equal("sinch.batch: refused by the API: HTTP 404 NOT_FOUND: batch nope not found", tostring(err))
     end)
 
     it("keeps the client alive while a call holds it, even after close", function()

@@ -217,6 +217,7 @@ describe("outcomes store", function()
   it("writes failed rows as CSV: the source's bytes, a quoted multi-line field, the reason last", function()
     local cli_report = require "sinch.batch.cli.report"
     local src, out = os.tmpname(), os.tmpname()
+    os.remove(out) -- the CSV is never written over a file
     local f = assert(io.open(src, "w"))
     f:write('phone,name,note\r\n+46700000001,Ann,"two\nlines"\r\n+46700000002,Bob,x\r\n'
       .. '+46700000003,Cy,"a ""q"""\r\n')
@@ -229,7 +230,8 @@ describe("outcomes store", function()
       .. '+46700000003,Cy,"a ""q""",RECIPIENT_NOT_REACHABLE\n', text)
     -- a follow-up of a follow-up: the old reason column is replaced, not repeated
     local out2 = os.tmpname()
-    assert.equal(1, assert(cli_report.write_failed_csv(out2, out, { { row = 4, reason = "X_Y" } })))
+    assert.matches("exists already", select(2, cli_report.write_failed_csv(out2, out, {})))
+    assert.equal(1, assert(cli_report.write_failed_csv(out2, out, { { row = 4, reason = "X_Y" } }, true)))
     assert.equal('phone,name,note,failure_reason\n+46700000003,Cy,"a ""q""",X_Y\n',
       assert(io.open(out2)):read("*a"))
     local ok, err = cli_report.write_failed_csv(out2, src, { { row = 9, reason = "X" } })

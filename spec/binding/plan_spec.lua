@@ -124,14 +124,14 @@ describe("builder plan", function()
       local b = new{ validate = true }
       assert.equal(1, b:add(sms("46700000001"), nil))
       assert.equal(2, b:add(sms("+46700000002")))
-      local n, err = b:add(sms("0701234"))
+      local n, err = b:add(sms("070 1234"))
       assert.is_nil(n)
       assert.equal('recipients[3].recipient.identified_by.channel_identities[1].identity: '
-        .. '"0701234" is not a phone number (an optional +, then 7 to 15 digits, the first not 0) '
+        .. '"070 1234" is not a phone number (an optional +, then digits) '
         .. 'for channel SMS', err.message)
       b:columns{}
-      err = select(2, b:add_row("SMS", "+0701234567"))
-      assert.matches("channel_identities%[1%]%.identity: \"%+0701234567\" is not a phone number",
+      err = select(2, b:add_row("SMS", "+07o1234567"))
+      assert.matches("channel_identities%[1%]%.identity: \"%+07o1234567\" is not a phone number",
         err.message)
       assert.equal(2, b:count())
     end)
@@ -144,6 +144,23 @@ describe("builder plan", function()
       assert.is_nil(n)
       assert.matches('^recipients%[2%]%.recipient%.identified_by%.channel_identities%[1%]%.channel: '
         .. 'unknown channel "TELEGRAM" %(known: ', err.message)
+    end)
+
+    it("adds our E.164 shape with e164 = true, on every path (add, add_row, add_entries)", function()
+      local plain = new{ validate = true }
+      assert.equal(1, plain:add(sms("+0987654321")))
+      local b = new{ validate = true, e164 = true }
+      local n, err = b:add(sms("+0987654321"))
+      assert.is_nil(n)
+      assert.matches('"%+0987654321" is not in E.164 shape', err.message)
+      n, err = b:add_entries({ { recipient = sms("+0987654321") } }, 1, 1)
+      assert.is_nil(n)
+      assert.matches("not in E.164 shape", err.message)
+      b:columns{}
+      n, err = b:add_row("SMS", "+0987654321")
+      assert.is_nil(n)
+      assert.matches("not in E.164 shape", err.message)
+      assert.equal(1, b:add_row("SMS", "+46700000001"))
     end)
 
     it("refuses contacts under DISPATCH_ONLY", function()

@@ -138,7 +138,7 @@ describe("report page: the store's batches", function()
     assert(j:intent(1, { 2, 3, 4 }, "d1"))
     assert(j:accepted(1, "B1"))
     assert(j:intent(2, { 5, 6 }, "d2"))
-    assert(j:failed(2, "400 INVALID_ARGUMENT"))
+    assert(j:refused(2, "400 INVALID_ARGUMENT", 400))
     assert(j:intent(3, { 7 }, "d3"))
     assert(j:ambiguous(3, "timeout after the body was sent"))
     assert(j:intent(4, { 8, 9 }, "d4"))
@@ -150,7 +150,7 @@ describe("report page: the store's batches", function()
     assert.equal(4, #bs)
     assert.same({ chunk = 1, status = "accepted", batch_id = "B1", recipients = 3, first_row = 2,
                   last_row = 4, delivered = 1, failed = 1 }, bs[1])
-    assert.same({ chunk = 2, status = "failed", recipients = 2, first_row = 5, last_row = 6,
+    assert.same({ chunk = 2, status = "refused", recipients = 2, first_row = 5, last_row = 6,
                   reason = "400 INVALID_ARGUMENT", delivered = 0, failed = 0 }, bs[2])
     assert.same({ "ambiguous", 7, 7, "timeout after the body was sent" },
       { bs[3].status, bs[3].first_row, bs[3].last_row, bs[3].reason })

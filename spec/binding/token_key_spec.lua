@@ -37,7 +37,7 @@ describe("client:token_key", function()
   end)
 
   it("is nil for a static token: there is nothing to share", function()
-    local c = assert(core.client{ project_id = "p", token = "static-token" })
+    local c = assert(core.client{ project_id = "p", region = "us", token = "static-token" })
     assert.is_nil(c:token_key())
     c:close()
   end)

@@ -15,6 +15,7 @@ static sinch_batch_config config(void) {
     sinch_batch_config cfg;
     sinch_batch_config_init(&cfg);
     cfg.project_id = "proj-1";
+    cfg.region = "us";
     cfg.key_id = "kid";
     cfg.key_secret = SECRET;
     return cfg;
@@ -35,8 +36,7 @@ static void test_defaults(void) {
     sinch_batch_config cfg;
     memset(&cfg, 0x55, sizeof cfg);
     sinch_batch_config_init(&cfg);
-    CHECK_STR(cfg.region, "us");
-    CHECK_STR(cfg.auth_url, "https://auth.sinch.com");
+    CHECK(cfg.region == NULL && cfg.auth_url == NULL);
     CHECK(cfg.project_id == NULL && cfg.base_url == NULL && cfg.token == NULL);
     CHECK(cfg.key_id == NULL && cfg.key_secret == NULL && cfg.user_agent == NULL);
     CHECK_INT(cfg.max_attempts, 3);
@@ -69,11 +69,14 @@ static void test_regions_and_urls(void) {
         sinch_batch_client_free(c);
     }
 
-    /* no region: us */
+    /* no region and no base_url: refused, as in Lua and the CLI */
     cfg.region = NULL;
-    c = sinch_batch_client_new(&cfg, NULL);
-    CHECK_STR(sinch_batch_client_base_url(c), "https://us.conversationbatch.api.sinch.com");
-    sinch_batch_client_free(c);
+    c = sinch_batch_client_new(&cfg, &err);
+    CHECK(c == NULL);
+    CHECK_STR(err.message, "region: required, one of us, eu, br (the region of your "
+                           "Conversation API app), or give base_url");
+    cfg.region = "";
+    CHECK(sinch_batch_client_new(&cfg, NULL) == NULL);
 
     /* base_url wins over the region, trailing slashes dropped */
     cfg.region = "xx";
@@ -227,6 +230,14 @@ static void test_error_helpers(void) {
         CHECK_INT(sb_redact(&out, in, strlen(in), &slash), 1);
         CHECK_STR(out.data, "1 [redacted] 2 [redacted] 3 [redacted] 4 [redacted] 5 ab/c");
         CHECK_INT(sb_redact(&out, "nothing here", 12, &slash), 0);
+        /* any JSON escaping, mixed as encoders mix it: \" and \\ and \u0026 */
+        {
+            sb_secrets amp = {{"k&y\"z\\w/v", NULL, NULL, NULL}, 1};
+            const char *mixed = "a k\\u0026y\\\"z\\\\w/v b k\\u0026y\\\"z\\\\w\\/v c k&y\"z\\w/v "
+                                "d k\\u0026Y";
+            CHECK_INT(sb_redact(&out, mixed, strlen(mixed), &amp), 1);
+            CHECK_STR(out.data, "a [redacted] b [redacted] c [redacted] d k\\u0026Y");
+        }
         sb_buf_free(&out);
         /* redacted before the cut: not even the first bytes stay */
         sb_clean(text, 8, esc, strlen(esc), &slash);
@@ -237,17 +248,29 @@ static void test_error_helpers(void) {
 static void test_json_get_string(void) {
     static const char doc[] = "{\"batch_id\":\"01ABC\",\"n\":1,\"nested\":{\"batch_id\":\"no\"}}";
     char out[16];
-    CHECK_INT(sinch_batch_json_get_string(doc, 0, "batch_id", out, sizeof out), 5);
+    CHECK_INT(sinch_batch_json_get_string(doc, strlen(doc), "batch_id", out, sizeof out), 5);
     CHECK_STR(out, "01ABC");
     CHECK_INT(sinch_batch_json_get_string(doc, strlen(doc), "n", out, sizeof out),
               SINCH_BATCH_ERR);
-    CHECK_INT(sinch_batch_json_get_string(doc, 0, "missing", out, sizeof out), SINCH_BATCH_ERR);
-    CHECK_INT(sinch_batch_json_get_string(doc, 0, "batch_id", out, 5), SINCH_BATCH_ERR);
-    CHECK_INT(sinch_batch_json_get_string(doc, 0, "batch_id", out, 6), 5);
-    CHECK_INT(sinch_batch_json_get_string("not json", 0, "batch_id", out, sizeof out),
+    CHECK_INT(sinch_batch_json_get_string(doc, strlen(doc), "missing", out, sizeof out), SINCH_BATCH_ERR);
+    CHECK_INT(sinch_batch_json_get_string(doc, strlen(doc), "batch_id", out, 5), SINCH_BATCH_ERR);
+    CHECK_INT(sinch_batch_json_get_string(doc, strlen(doc), "batch_id", out, 6), 5);
+    CHECK_INT(sinch_batch_json_get_string("not json", 8, "batch_id", out, sizeof out),
               SINCH_BATCH_ERR);
-    CHECK_INT(sinch_batch_json_get_string("[\"batch_id\"]", 0, "batch_id", out, sizeof out),
+    CHECK_INT(sinch_batch_json_get_string("[\"batch_id\"]", 12, "batch_id", out, sizeof out),
               SINCH_BATCH_ERR);
+    /* len is always taken: 0 is an empty document, never strlen of a buffer
+     * that need not end in NUL */
+    {
+        static const char doc2[] = "{\"a\":\"bcd\"}";
+        char unterminated[sizeof doc2 - 1];
+        memcpy(unterminated, doc2, sizeof unterminated);
+        CHECK_INT(sinch_batch_json_get_string(unterminated, 0, "a", out, sizeof out),
+                  SINCH_BATCH_ERR);
+        CHECK_INT(sinch_batch_json_get_string(unterminated, sizeof unterminated, "a", out,
+                                              sizeof out), 3);
+        CHECK_STR(out, "bcd");
+    }
 }
 
 int main(void) {

@@ -119,3 +119,112 @@ describe_or_skip("the fault campaign (100,000 recipients, every fault, kill -9, 
     end
   end)
 end)
+
+local KILL_CHILD = [[
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = %q .. "/" .. %q .. "/?.so;" .. package.cpath
+local batch = require "sinch.batch"
+local client = assert(batch.client{ project_id = "demo-project", app_id = "01APPIDXXXXXXXXXXXXXXXXXXX",
+  base_url = %q, auth_url = %q, key_id = "demo-key", key_secret = "demo-secret",
+  timeout = 1, backoff_base = 0.05 })
+local rep, err = client:campaign{ journal = %q, concurrency = 2, rate = 3, settle = 0.3, size = 500,
+  message = batch.message.text("Hi ${name}"), source = %q }
+io.stdout:write(require("cjson").encode{ complete = rep and rep.complete, batches = rep and rep.batches,
+  already = rep and rep.already, err = err and tostring(err) }, "\n")
+]]
+
+describe_or_skip("20 random kill -9 points in a 20,000-row campaign, then resume", function()
+  local m
+  setup(function() m = mock.start{ args = { "--quiet" } } end)
+  teardown(function() if m then m:stop() end end)
+
+  it("accepts each row exactly once, and every run ends", function()
+    local rows = 20000
+    local base = os.tmpname()
+    local csv, jpath = base .. ".csv", base .. ".journal"
+    local f = assert(io.open(csv, "w"))
+    f:write("phone,name\n")
+    for i = 1, rows do f:write(("+4674%07d,n%d\n"):format(i, i)) end
+    f:close()
+    os.remove(jpath)
+    local build = os.getenv("SINCH_BATCH_BUILD") or "build"
+    local flavour = LUA == "luajit" and "luajit" or "lua54"
+    local child = base .. ".lua"
+    f = assert(io.open(child, "w"))
+    f:write(KILL_CHILD:format(build, flavour, m.url, m.url, jpath, csv))
+    f:close()
+    local q = mock.shell_quote
+    -- every send answers late, so that kills land mid-run; now and then one
+    -- is accepted but answered 500 (ambiguous), or refused 503 (not accepted)
+    local p = m:path("/messages")
+    m:fault{ kind = "delay", delay_ms = 250, method = "POST", path = p, times = 100000 }
+    local seed = tonumber(os.getenv("SINCH_BATCH_SEED") or "") or os.time()
+    math.randomseed(seed)
+    local function start(path)
+      for _, ext in ipairs{ ".pid", ".rc", ".out" } do os.remove(base .. ext) end
+      assert(mock.run(("sh -c %s >/dev/null 2>&1 &"):format(q(("%s %s >%s.out 2>%s.err & echo $! >%s.pid; "
+        .. "wait $!; echo $? >%s.rc"):format(LUA, q(path), base, base, base, base)))))
+      for _ = 1, 500 do
+        local pid = tonumber((mock.read_file(base .. ".pid") or ""):match("%d+"))
+        if pid then return pid end
+        socket.sleep(0.005)
+      end
+      error("the campaign did not start")
+    end
+    local function ended(limit)
+      for _ = 1, limit do
+        local rc = tonumber((mock.read_file(base .. ".rc") or ""):match("%d+"))
+        if rc then return rc end
+        socket.sleep(0.01)
+      end
+    end
+    local kills, rounds, phases = 0, 0, {}
+    while kills < 20 and rounds < 40 do
+      rounds = rounds + 1
+      if rounds % 4 == 0 then
+        m:fault{ kind = "accept_then_error", method = "POST", path = p }
+      elseif rounds % 7 == 0 then
+        m:fault{ kind = "status", status = 503, method = "POST", path = p }
+      end
+      local pid = start(child)
+      socket.sleep(0.03 + math.random() * 0.6)
+      local lines = select(2, (mock.read_file(jpath) or ""):gsub("\n", ""))
+      if mock.run("kill -9 " .. pid .. " 2>/dev/null") then
+        kills = kills + 1
+        phases[#phases + 1] = lines
+      else -- it ended before the kill: it must have ended well
+        assert.equal(0, ended(1000), mock.read_file(base .. ".err"))
+      end
+      assert.is_truthy(ended(1000), "a killed run did not end") -- its shell saw it die
+    end
+    assert.equal(20, kills)
+    -- the last run, not killed: it ends, and the campaign is complete
+    start(child)
+    local rc = ended(6000)
+    assert.equal(0, rc, mock.read_file(base .. ".err"))
+    local last = cjson.decode(mock.read_file(base .. ".out"))
+    assert.is_true(last.complete, mock.read_file(base .. ".out"))
+    local st = m:stats()
+    local j = assert(journal.read(jpath))
+    local chunks, recipients, twice = 0, 0, 0
+    for key, e in pairs(st.by_metadata) do
+      if key:find("^sinch_campaign=" .. j.header.campaign .. ":") then
+        chunks, recipients = chunks + 1, recipients + e.recipients
+        twice = twice + e.batches - 1
+      end
+    end
+    local in_journal = 0
+    for _ in pairs(j.batches) do in_journal = in_journal + 1 end
+    print(("\nkill -9: %d rows, 40 chunks of 500; %d kills in %d runs (seed %d) at journal lines %s; "
+      .. "%d batches accepted twice, %d rows lost"):format(rows, kills, rounds, seed,
+      table.concat(phases, ","), twice, rows - recipients))
+    assert.equal(0, twice)
+    assert.equal(rows, recipients)
+    assert.equal(40, chunks)
+    assert.equal(40, in_journal)
+    assert.equal(40, st.batches_accepted)
+    for _, ext in ipairs{ "", ".csv", ".journal", ".lua", ".out", ".err", ".pid", ".rc" } do
+      os.remove(base .. ext)
+    end
+  end)
+end)

@@ -119,7 +119,7 @@ describe("sinch.batch.campaign", function()
     local f = assert(io.open(csv, "w"))
     f:write("phone,name\n")
     for i = 1, 2100 do f:write(("+4670%07d,n%d\n"):format(i, i)) end
-    f:write("12,short\n")
+    f:write("1-2,short\n")
     f:close()
     local rep = assert(client:campaign{ message = msg, source = csv, csv = { channel = "SMS" },
                                          journal = jpath })

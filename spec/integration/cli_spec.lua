@@ -173,6 +173,8 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal(m:path("/messages"), req.path)
     assert.same({ batch_id = id }, cjson.decode(req.body))
     assert.equal("GET", api_requests(m)[6].method)
+    -- the API cancels later (the sandbox after 1 s): the CLI looked again until CANCELLED
+    assert.equal("GET", api_requests(m)[7].method)
     rc, out = cli{ "status", id }
     assert.equal(0, rc)
     assert.equal("CANCELLED", cjson.decode(out).status)
@@ -183,8 +185,12 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal(1, rc)
     assert.equal(0, #cjson.decode(out).cancelled)
     assert.matches("cancel: no batch matched campaign=c2", err, 1, true)
+    local deletes = {}
+    for _, r in ipairs(api_requests(m)) do
+      if r.method == "DELETE" then deletes[#deletes + 1] = r end
+    end
     assert.same({ metadata_key = "campaign", metadata_value = "c2" },
-                cjson.decode(api_requests(m)[8].body))
+                cjson.decode(deletes[#deletes].body))
     -- a batch already sent cannot be cancelled
     rc, out = cli{ "send", "--text", "now", "--to", "+46700000002" }
     assert.equal(0, rc)
@@ -193,6 +199,26 @@ describe("bin/sinch-batch against the sandbox", function()
     assert.equal(1, rc)
     assert.equal(sent, cjson.decode(out).not_cancelled[1].batch_id)
     assert.matches("1 batch(es) not cancelled: " .. sent, err, 1, true)
+  end)
+
+  it("cancel reports a batch still SCHEDULED after its lookups as pending, exit 0", function()
+    local slow = mock.start{ args = { "--cancel-delay-ms", "600000" } }
+    local ok, e = pcall(function()
+      local env = { SINCH_BATCH_BASE_URL = slow.url }
+      local when = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 3600)
+      local rc, out = cli({ "send", "--text", "later", "--to", "+46700000001", "--send-after", when },
+                          env)
+      assert.equal(0, rc)
+      local id = cjson.decode(out).batch_id
+      local err
+      rc, out, err = cli({ "cancel", id }, env)
+      assert.equal(0, rc, err)
+      assert.same({ { batch_id = id, status = "SCHEDULED" } }, cjson.decode(out).pending)
+      assert.matches("1 batch(es) still SCHEDULED: the cancel was accepted and may yet happen",
+                     err, 1, true)
+    end)
+    slow:stop()
+    assert(ok, e)
   end)
 
   it("delete-contacts and consents", function()
@@ -262,7 +288,7 @@ describe("bin/sinch-batch against the sandbox", function()
     local rc, out, err = cli{ "status", "01NOSUCHBATCHXXXXXXXXXXXXX" }
     assert.equal(1, rc)
     assert.equal("", out)
-    assert.matches("http error: HTTP 404 NOT_FOUND: ", err, 1, true)
+    assert.matches("refused by the API: HTTP 404 NOT_FOUND: ", err, 1, true)
     assert.matches("01NOSUCHBATCHXXXXXXXXXXXXX", err)
 
     rc, out, err = cli{ "consents", "OPT_OUT_SOMETIMES", "+46700000030" }
@@ -273,7 +299,7 @@ describe("bin/sinch-batch against the sandbox", function()
     rc, out, err = cli({ "find", "campaign", "x" }, { SINCH_KEY_SECRET = SECRET })
     assert.equal(1, rc)
     assert.equal("", out)
-    assert.matches("auth error %(HTTP 401%)", err)
+    assert.matches("not authorized %(HTTP 401%)", err)
     assert.is_nil(err:find(SECRET, 1, true))
   end)
   it("strict options: typos, values given to flags and missing values are usage errors", function()

@@ -170,10 +170,14 @@ describe("client against the sandbox", function()
     assert.equal("DELETE", req.method)
     assert.equal("/v1/projects/" .. m.project_id .. "/messages", req.path)
     assert.same({ batch_id = a.batch_id }, cjson.decode(req.body))
+    -- the API cancels later: still SCHEDULED until the sandbox's delay passes
+    assert.equal("SCHEDULED", assert(client:status(a.batch_id)).status)
+    m:advance(1)
     assert.equal("CANCELLED", assert(client:status(a.batch_id)).status)
 
     assert(client:cancel{ metadata = { campaign = "c2" } })
     assert.same({ metadata_key = "campaign", metadata_value = "c2" }, cjson.decode(last_api_request(m).body))
+    m:advance(1)
     assert.equal("CANCELLED", assert(client:status(b.batch_id)).status)
   end)
 
@@ -261,9 +265,9 @@ describe("client against the sandbox", function()
       local cases = {
         { { recipients = {} }, "recipients: a batch needs at least 1 recipient" },
         { { message_metadata = { _batch_id = "x" } },
-          "message_metadata._batch_id: reserved, the API sets it to the batch id" },
+          "message_metadata._batch_id: reserved, the API overwrites it with the batch id (our check" },
         { { send_after = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 8 * 86400) }, "more than 7 days ahead" },
-        { { ttl = "10m" }, 'ttl: "10m" must be a whole number of seconds' },
+        { { ttl = "10m" }, 'ttl: "10m" is not a duration like "86400s"' },
         { { processing_strategy = "FAST" },
           'processing_strategy: "FAST" is not one of DEFAULT, DISPATCH_ONLY' },
         { { processing_strategy = "DISPATCH_ONLY", recipients = { { recipient = R.contact("01C") } } },
@@ -449,7 +453,7 @@ describe("client rules against the sandbox", function()
     client = m:client{ app_id = APP, backoff_base = 0.01, seed = 7 }
   end)
 
-  it("sends phone numbers with or without +", function()
+  it("sends phone numbers with or without +, and the reference's own \"+0987654321\" form", function()
     local res, err = client:send{ message = M.text("Hi"), recipients = {
       { recipient = R.sms("46700000001") },
       support.sms("48123456789"),
@@ -460,9 +464,20 @@ describe("client rules against the sandbox", function()
     local body = cjson.decode(last_api_request(m).body)
     local ids = body.recipient_and_params[2].recipient.identified_by.channel_identities
     assert.equal("48123456789", ids[1].identity)
-    local _, bad = client:send{ message = M.text("Hi"), recipients = { support.sms("0701234567") } }
+    -- one such number used to refuse the whole send
+    res, err = client:send{ message = M.text("Hi"), recipients = {
+      { recipient = R.sms("+0987654321") }, support.sms("0701234567"),
+      { recipient = R.whatsapp("+0987654321") } } }
+    assert.is_nil(err)
+    assert.is_string(res.batch_id)
+    local _, bad = client:send{ message = M.text("Hi"), recipients = { support.sms("070 1234567") } }
     assert.equal("invalid", bad.kind)
-    assert.matches("recipients%[1%]%.recipient.*0701234567.*not a phone number", bad.message)
+    assert.matches("recipients%[1%]%.recipient.*070 1234567.*not a phone number", bad.message)
+    -- our stricter E.164 shape only when asked for
+    _, bad = client:send{ message = M.text("Hi"), strict_phone = true,
+                          recipients = { { recipient = R.sms("+0987654321") } } }
+    assert.equal("invalid", bad.kind)
+    assert.matches("not in E.164 shape", bad.message)
   end)
 
   it("sends app-scoped identities without an app_id (the batch's applies)", function()
@@ -515,8 +530,9 @@ describe("client rules against the sandbox", function()
     assert.matches("the Body was freed", err)
   end)
 
-  it("takes ttl from 3 to 315576000000 seconds, as the docs and the sandbox do", function()
-    for _, ttl in ipairs{ 3, "3s", 315576000000, "315576000000s" } do
+  it("takes ttl in the reference's \"<int>s\" form, bounded to 3..315576000000 s (our bound, "
+     .. "the single-send API's; raw through fields)", function()
+    for _, ttl in ipairs{ 3, "3s", 315576000000, "315576000000s", "0086400s" } do
       local res, err = client:send{ message = M.text("Hi"), ttl = ttl,
         recipients = { { recipient = R.sms("+46700000001") } } }
       assert.is_nil(err, tostring(ttl))
@@ -525,14 +541,25 @@ describe("client rules against the sandbox", function()
         cjson.decode(last_api_request(m).body).ttl)
     end
     local before = #api_requests(m)
-    for _, ttl in ipairs{ 2, "2s", 1, 315576000001, "315576000001s", 2.5, "0s", "60" } do
+    for _, ttl in ipairs{ 2, "2s", 1, 315576000001, "315576000001s", "0s" } do
       local res, err = client:send{ message = M.text("Hi"), ttl = ttl,
         recipients = { { recipient = R.sms("+46700000001") } } }
       assert.is_nil(res)
       assert.equal("invalid", err.kind)
-      assert.matches("^ttl: .* from 3 to 315576000000", err.message)
+      assert.matches("^ttl: .* outside 3 to 315576000000 seconds %(our bound", err.message)
+    end
+    for _, ttl in ipairs{ 2.5, "60", "1.5s", 0 / 0, math.huge } do
+      local res, err = client:send{ message = M.text("Hi"), ttl = ttl,
+        recipients = { { recipient = R.sms("+46700000001") } } }
+      assert.is_nil(res)
+      assert.matches("^ttl: .* is not a duration like \"86400s\"", err.message)
     end
     assert.equal(before, #api_requests(m)) -- nothing sent
+    -- the raw value passes through, and the sandbox (like the reference) takes it
+    local res, err = client:send{ message = M.text("Hi"), fields = { ttl = "2s" },
+      recipients = { { recipient = R.sms("+46700000001") } } }
+    assert.is_nil(err)
+    assert.is_string(res.batch_id)
   end)
 
   it("passes unknown fields and raw messages through to the API as they are", function()
@@ -552,6 +579,43 @@ describe("client rules against the sandbox", function()
     assert.matches("base_url", err)
     local c = assert(batch.client{ project_id = "p", key_id = "k", key_secret = "s", region = "br" })
     c:close()
+    -- the same rule in the C core (its own error, not Lua's)
+    local core = require "sinch.batch.core"
+    local none, cerr = core.client{ project_id = "p", key_id = "k", key_secret = "s" }
+    assert.is_nil(none)
+    assert.matches("^region: required, one of us, eu, br", cerr.message)
+  end)
+
+  it("keeps the key secret out of an error whose non-JSON answer echoes it JSON-escaped", function()
+    local secret = 's3"cr&t\\x/y'
+    local c = assert(batch.client{ project_id = m.project_id, base_url = m.url, key_id = "k",
+                                   key_secret = secret, max_attempts = 1 })
+    -- escaped as encoders do, mixed: \" and \\ and \u0026, the slash as it is or escaped
+    m:fault{ path = "/oauth2/token", kind = "status", status = 400,
+             body = '<html>bad request: {"k": "s3\\"cr\\u0026t\\\\x/y", '
+               .. '"again": "s3\\"cr&t\\\\x\\/y"}</html>' }
+    local res, err = c:status("01NOSUCHBATCHXXXXXXXXXXXXX")
+    c:close()
+    assert.is_nil(res)
+    assert.is_nil(err.message:find("s3", 1, true), err.message)
+    assert.is_nil(err.message:find("u0026", 1, true), err.message)
+    assert.is_nil(err.message:find("&t", 1, true), err.message)
+    assert.matches("[redacted]", err.message, 1, true)
+  end)
+
+  it("sends the key secret only where it was pointed: base_url without auth_url fetches the "
+     .. "token from base_url, never from auth.sinch.com", function()
+    local c = assert(batch.client{ project_id = m.project_id, base_url = m.url,
+                                   key_id = m.key_id, key_secret = m.key_secret })
+    local res, err = c:status("01NOSUCHBATCHXXXXXXXXXXXXX")
+    c:close()
+    assert.is_nil(res)
+    assert.equal(404, err.status) -- authenticated by the sandbox: the token came from it
+    local token_requests = 0
+    for _, r in ipairs(m:requests()) do
+      if r.path == "/oauth2/token" then token_requests = token_requests + 1 end
+    end
+    assert.equal(1, token_requests)
   end)
 
   describe("cancel with confirm", function()
@@ -581,6 +645,37 @@ describe("client rules against the sandbox", function()
       table.sort(want)
       assert.same(want, res.cancelled)
       assert.same({}, res.not_cancelled)
+    end)
+
+    it("polls until the asynchronous cancel has happened, not one lookup at once", function()
+      local a = schedule("x4")
+      local res = assert(client:cancel{ batch_id = a.batch_id, confirm = { interval = 0.1 } })
+      assert.same({ a.batch_id }, res.cancelled)
+      assert.same({}, res.pending)
+      assert.same({}, res.not_cancelled)
+      local lookups = 0
+      for _, r in ipairs(m:requests()) do
+        if r.method == "GET" and r.path:find(a.batch_id, 1, true) then lookups = lookups + 1 end
+      end
+      assert.is_true(lookups > 1, "lookups: " .. lookups) -- the first one saw SCHEDULED
+    end)
+
+    it("reports a cancel still SCHEDULED at its deadline as pending, not as failed", function()
+      local a = schedule("x5")
+      local res = assert(client:cancel{ batch_id = a.batch_id,
+                                        confirm = { timeout = 0.2, interval = 0.05 } })
+      assert.same({}, res.cancelled)
+      assert.same({}, res.not_cancelled)
+      assert.same({ { batch_id = a.batch_id, status = "SCHEDULED" } }, res.pending)
+      m:advance(1)
+      assert.equal("CANCELLED", assert(client:status(a.batch_id)).status)
+      assert.has_error(function() client:cancel{ batch_id = a.batch_id, confirm = { wait = 1 } } end)
+      assert.has_error(function() client:cancel{ batch_id = a.batch_id, confirm = 1 } end)
+    end)
+
+    it("reports an unknown batch id as not cancelled (not found)", function()
+      local res = assert(client:cancel{ batch_id = "01NOSUCHBATCHXXXXXXXXXXXXX", confirm = true })
+      assert.same({ { batch_id = "01NOSUCHBATCHXXXXXXXXXXXXX" } }, res.not_cancelled)
     end)
 
     it("shows a cancel that matched nothing", function()

@@ -32,7 +32,7 @@ local CSV = "\239\187\191" .. table.concat({
   'SMS,+46700000003,"Cy ""the"" 3rd",1003',          -- 4
   'SMS,+46700000004,"Di',                            -- 5
   'line two",1004',                                  -- 6 (still line 5's row)
-  "SMS,0700000007,Ed,1007",                          -- 7 bad: not E.164
+  "SMS,0700 000007,Ed,1007",                         -- 7 bad: not a phone number
   "SMS,+46700000008,Fa",                             -- 8 bad: 3 fields
   "SMS,+46700000009,Gus,1009",                       -- 9
   "SMS,,Hal,1010",                                   -- 10 bad: empty identity
@@ -55,8 +55,8 @@ local GOOD = {
 }
 local GOOD_LINES = { 2, 3, 4, 5, 9, 11, 12, 14 }
 local BAD = {
-  { line = 7, reason = 'identity: not a phone number (an optional "+" and 7 to 15 digits, the '
-    .. "first not 0) for channel SMS" },
+  { line = 7, reason = 'identity: not a phone number (an optional "+", then digits) '
+    .. "for channel SMS" },
   { line = 8, reason = "the row has 3 fields, the header has 4" },
   { line = 10, reason = "identity: is empty" },
   { line = 13, reason = "the row has 5 fields, the header has 4" },

@@ -169,19 +169,23 @@ describe("sinch.batch.transport.ngx in nginx", function()
       assert.equal(1, #found.result)
       assert.equal(id, found.result[1].batch_id)
 
-      ok{ op = "cancel", args = { { batch_id = id } } }
+      -- the API cancels later (the sandbox after 1 s): confirm polls, sleeping with ngx.sleep
+      local res = ok{ op = "cancel", args = { { batch_id = id, confirm = { interval = 0.2 } } } }
+      assert.same({ id }, res.result.cancelled)
       assert.equal("CANCELLED", ok{ op = "status", args = { id } }.result.status)
 
       local api = api_requests()
       local seen = {}
       for _, r in ipairs(api) do seen[#seen + 1] = r.method .. " " .. r.path end
+      assert.is_true(#seen >= 7, #seen .. " requests") -- at least two lookups before CANCELLED
+      local lookup = "GET /v1/projects/demo-project/messages/" .. id
       assert.same({
         "POST /v1/projects/demo-project/messages",
         "GET /v1/projects/demo-project/messages/" .. id,
         "GET /v1/projects/demo-project/messages",
         "DELETE /v1/projects/demo-project/messages",
-        "GET /v1/projects/demo-project/messages/" .. id,
-      }, seen)
+      }, { seen[1], seen[2], seen[3], seen[4] })
+      for i = 5, #seen do assert.equal(lookup, seen[i]) end
       assert.matches("metadataKey=campaign", api[3].query)
       assert.same({ batch_id = id }, cjson.decode(api[4].body))
     end)

@@ -52,7 +52,7 @@ describe("campaign outcomes (20,000 rows, 5 % failures, duplicates, out of order
   teardown(function()
     if m then m:stop() end
     if receiver_pid then mock.run("kill " .. receiver_pid .. " 2>/dev/null") end
-    for _, ext in ipairs{ "", ".csv", ".journal", ".journal2", ".failed.csv", ".log", ".rerr",
+    for _, ext in ipairs{ "", ".csv", ".journal", ".journal2", ".failed.csv", ".failed2.csv", ".log", ".rerr",
                           ".receipts", ".receipts-wal", ".receipts-shm" } do
       os.remove(base .. ext)
     end
@@ -192,10 +192,14 @@ describe("campaign outcomes (20,000 rows, 5 % failures, duplicates, out of order
     assert.matches("Hi ${name}", raw, 1, true)
     assert.is_nil(raw:find("failure_reason", 1, true))
 
-    -- the follow-up's own failed-rows CSV is just its header
+    -- the follow-up's own failed-rows CSV is just its header; never over its own source
     rc, _, err = cli{ "report", "--journal", path(".journal2"), "--store", path(".receipts"),
-                      "--failed-csv", path(".failed.csv") }
+                      "--failed-csv", path(".failed.csv"), "--force" }
+    assert.equal(2, rc, err)
+    assert.matches("is the campaign's source", err)
+    rc, _, err = cli{ "report", "--journal", path(".journal2"), "--store", path(".receipts"),
+                      "--failed-csv", path(".failed2.csv") }
     assert.equal(0, rc, err)
-    assert.equal("phone,name,failure_reason\n", mock.read_file(path(".failed.csv")))
+    assert.equal("phone,name,failure_reason\n", mock.read_file(path(".failed2.csv")))
   end)
 end)

@@ -139,6 +139,23 @@ describe("sinch-batch-mock callbacks", function()
     assert.equal(0, st.webhooks_failed)
   end)
 
+  it("reads ${name} on its own: a name of only blanks is text, an unclosed ${ is text", function()
+    m:api("POST", "/messages", { app_id = "A",
+      message = { text_message = { text = "Hi ${ } and ${\t} ${name" } },
+      recipient_and_params = { sms(1), sms(2, { [" "] = "x" }) } })
+    local got = { take(srv), take(srv), take(srv) }
+    for i = 2, 3 do
+      assert.equal("DELIVERED", got[i].json.message_delivery_report.status)
+    end
+    m:api("POST", "/messages", { app_id = "A",
+      message = { text_message = { text = "Hi ${ x }" } }, recipient_and_params = { sms(1) } })
+    got = { take(srv), take(srv) }
+    assert.equal("FAILED", got[2].json.message_delivery_report.status)
+    assert.matches("parameter ' x ' has no value", got[2].json.message_delivery_report.reason.description,
+                   1, true)
+    stats_when(function(s) return s.webhooks_delivered == 5 end)
+  end)
+
   it("uses DISPATCH mode for DISPATCH_ONLY batches", function()
     m:api("POST", "/messages", { app_id = "A", processing_strategy = "DISPATCH_ONLY",
                                  message = { text_message = { text = "x" } },

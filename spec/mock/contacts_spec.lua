@@ -77,12 +77,18 @@ describe("sinch-batch-mock contacts and consents", function()
             "contacts[0].channel_identities: is required")
   end)
 
-  it("takes app-scoped identities with or without app_id (the docs state no refusal)", function()
+  it("requires app_id on an app-scoped channel identity (the reference: Messenger, Instagram, "
+     .. "LINE, WeChat)", function()
     for _, ch in ipairs({ "MESSENGER", "INSTAGRAM", "LINE", "WECHAT" }) do
-      local status, raw = m:api("POST", "/contacts", { contacts = { contact(1, {
-        channel_identities = { { channel = ch, identity = "psid-1" } } }) } })
-      assert.equal(200, status, ch .. ": " .. raw)
+      refused("POST", "/contacts", { contacts = { contact(1, {
+        channel_identities = { { channel = ch, identity = "psid-1" } } }) } },
+              "contacts[0].channel_identities[0].app_id: is required for the app-scoped channel " .. ch)
+      refused("POST", "/contacts", { contacts = { contact(1, {
+        channel_identities = { { channel = ch, identity = "psid-1", app_id = "" } } }) } },
+              "contacts[0].channel_identities[0].app_id: is required for the app-scoped channel " .. ch)
     end
+    assert.equal(200, (m:api("POST", "/contacts", { contacts = { contact(1, {
+      channel_identities = { { channel = "TELEGRAM", identity = "someone" } } }) } })))
     refused("POST", "/contacts", { contacts = { contact(1, { channel_identities = {
       { channel = "MESSENGER", identity = "psid-1", app_id = 5 } } }) } },
             "contacts[0].channel_identities[0].app_id: must be a string")

@@ -28,6 +28,8 @@ local function epoch(s)
   return here + (here - os.time(utc))
 end
 
+local TOO_FAR = "send_after: must be at most 7 days ahead (after rounding up to the next 5 minutes)"
+
 local function iso(secs) return os.date("!%Y-%m-%dT%H:%M:%SZ", secs) end
 
 describe("sinch-batch-mock messages", function()
@@ -132,16 +134,27 @@ describe("sinch-batch-mock messages", function()
     local status, _, _, e = m:api("POST", "/messages",
                                   batch_body(1, { send_after = iso(now + 8 * 86400) }))
     assert.equal(400, status)
-    assert.equal("send_after: must be at most 7 days ahead", e.error.message)
+    assert.equal(TOO_FAR, e.error.message)
   end)
 
-  it("takes send_after up to 7 days ahead, and not a minute more", function()
+  it("takes send_after up to 7 days ahead after rounding up to 5 minutes, and not a minute more",
+     function()
     local now = mock_now()
     local status, body = m:api("POST", "/messages",
                                batch_body(1, { send_after = iso(now + 7 * 86400 - 600) }))
     assert.equal(200, status, body)
     local _, _, _, e = m:api("POST", "/messages", batch_body(1, { send_after = iso(now + 7 * 86400 + 60) }))
-    assert.equal("send_after: must be at most 7 days ahead", e.error.message)
+    assert.equal(TOO_FAR, e.error.message)
+    -- within 7 days as given, past it once rounded up to the next 5-minute mark
+    -- (t = now + 7 days - 1 s, unless a 5-minute mark falls within 3 s of it:
+    -- then move the sandbox's clock on and take its time again)
+    local t = now + 7 * 86400 - 1
+    while (t + 299) - (t + 299) % 300 <= now + 7 * 86400 + 2 do
+      now = epoch(m:advance(5).now)
+      t = now + 7 * 86400 - 1
+    end
+    _, _, _, e = m:api("POST", "/messages", batch_body(1, { send_after = iso(t) }))
+    assert.equal(TOO_FAR, e.error.message)
   end)
 
   it("cancels a scheduled batch by id, by ids and by metadata (both forms)", function()
@@ -156,22 +169,53 @@ describe("sinch-batch-mock messages", function()
       local _, _, _, st = m:api("GET", "/messages/" .. ids[i])
       return st.status
     end
+    -- the API cancels asynchronously: SCHEDULED until --cancel-delay-ms
+    -- (1 s by default) of the sandbox's clock has passed
     local s, body = m:api("DELETE", "/messages", { batch_id = ids[1] })
     assert.equal(200, s)
     assert.equal("{}", body)
+    assert.equal("SCHEDULED", status_of(1))
+    m:advance(1)
     assert.equal("CANCELLED", status_of(1))
     assert.equal("SCHEDULED", status_of(2))
     assert.equal(200, (m:api("DELETE", "/messages", { batch_ids = { ids[2] } })))
+    m:advance(1)
     assert.equal("CANCELLED", status_of(2))
     assert.equal(200, (m:api("DELETE", "/messages", { metadata_key = "n", metadata_value = "3" })))
+    m:advance(1)
     assert.equal("CANCELLED", status_of(3))
     assert.equal("SCHEDULED", status_of(4))
     assert.equal(200, (m:api("DELETE", "/messages", { batch_metadata = { wave = "b" } })))
+    m:advance(1)
     assert.equal("CANCELLED", status_of(4))
     assert.equal("CANCELLED", status_of(5))
     -- a cancelled batch never becomes PROCESSED
     m:advance(7200)
     assert.equal("CANCELLED", status_of(1))
+  end)
+
+  it("takes the cancel delay from --cancel-delay-ms: 0 cancels at once; a cancel that takes "
+     .. "effect after send_after cancels nothing, yet was answered 200", function()
+    local m0 = mock.start{ args = { "--cancel-delay-ms", "0" } }
+    local m2 = mock.start{ args = { "--cancel-delay-ms", "120000" } }
+    local ok, err = pcall(function()
+      local _, _, _, res = m0:api("POST", "/messages", batch_body(1, {
+        send_after = iso(os.time() + 3600) }))
+      assert.equal(200, (m0:api("DELETE", "/messages", { batch_id = res.batch_id })))
+      local _, _, _, st = m0:api("GET", "/messages/" .. res.batch_id)
+      assert.equal("CANCELLED", st.status)
+      -- within a minute: kept as given; the cancel would take effect 2 minutes later
+      _, _, _, res = m2:api("POST", "/messages", batch_body(1, { send_after = iso(os.time() + 30) }))
+      assert.equal(200, (m2:api("DELETE", "/messages", { batch_id = res.batch_id })))
+      _, _, _, st = m2:api("GET", "/messages/" .. res.batch_id)
+      assert.equal("SCHEDULED", st.status)
+      m2:advance(200)
+      _, _, _, st = m2:api("GET", "/messages/" .. res.batch_id)
+      assert.equal("PROCESSED", st.status)
+    end)
+    m0:stop()
+    m2:stop()
+    assert(ok, err)
   end)
 
   it("does not cancel a batch that was sent at once, yet answers 200", function()

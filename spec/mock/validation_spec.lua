@@ -193,15 +193,12 @@ describe("sinch-batch-mock validation", function()
             .. "DISPATCH_ONLY)", "processing_strategy")
   end)
 
-  it("checks the ttl format", function()
+  it("checks the ttl format (\"<int>s\"), and no range: the reference gives none for batches", function()
     refused(body({ ttl = "1 day" }), "ttl: '1 day' is not a duration like \"86400s\"", "ttl")
     refused(body({ ttl = 86400 }), "ttl: must be a string like \"86400s\"", "ttl")
-    local range = "ttl: must be a whole number of seconds from 3 to 315576000000"
-    refused(body({ ttl = "2s" }), range, "ttl")
-    refused(body({ ttl = "0s" }), range, "ttl")
-    refused(body({ ttl = "315576000001s" }), range, "ttl")
-    refused(body({ ttl = "99999999999999999999999s" }), range, "ttl") -- no overflow
-    for _, ok in ipairs({ "3s", "86400s", "315576000000s", "000000000000003s" }) do
+    refused(body({ ttl = "1.5s" }), "ttl: '1.5s' is not a duration like \"86400s\"", "ttl")
+    for _, ok in ipairs({ "3s", "86400s", "315576000000s", "000000000000003s", "2s", "0s",
+                          "315576000001s" }) do
       local status, raw = m:api("POST", "/messages", body({ ttl = ok }))
       assert.equal(200, status, ok .. ": " .. raw)
     end
@@ -219,10 +216,47 @@ describe("sinch-batch-mock validation", function()
             "batch_metadata")
   end)
 
-  it("caps channel_properties values at 1024 characters", function()
-    refused(body({ channel_properties = { SMS_SENDER = string.rep("x", 1025) } }),
-            "channel_properties.SMS_SENDER: is longer than 1024 characters",
-            "channel_properties.SMS_SENDER")
+  it("takes limits the reference states only for single send: correlation_id, channel_properties",
+     function()
+    local status, raw = m:api("POST", "/messages", body({
+      channel_properties = { SMS_SENDER = string.rep("x", 1025) },
+      correlation_id = string.rep("c", 129) }))
+    assert.equal(200, status, raw)
+    refused(body({ correlation_id = 5 }), "correlation_id: must be a string", "correlation_id")
+  end)
+
+  it("takes an MSISDN on SMS, WhatsApp and Viber (\"+0987654321\", the reference's form), "
+     .. "refuses letters, and leaves other channels' identities alone", function()
+    for _, ch in ipairs({ "SMS", "WHATSAPP", "VIBERBM" }) do
+      for _, id in ipairs({ "+0987654321", "46700000001", "+1" }) do
+        local status, raw = m:api("POST", "/messages", body({ recipient_and_params = { {
+          recipient = { identified_by = { channel_identities = { { channel = ch, identity = id } } } },
+          parameters = { name = "x" } } } }))
+        assert.equal(200, status, ch .. " " .. id .. ": " .. raw)
+      end
+    end
+    local function with(ch, id)
+      return body({ recipient_and_params = { { recipient = { identified_by = {
+        channel_identities = { { channel = ch, identity = id } } } }, parameters = { name = "x" } } } })
+    end
+    refused(with("SMS", "+46 700"), "recipient_and_params[0].recipient.identified_by."
+            .. "channel_identities[0].identity: '+46 700' is not an MSISDN (an optional + and "
+            .. "digits) for channel SMS",
+            "recipient_and_params[0].recipient.identified_by.channel_identities[0].identity")
+    refused(with("WHATSAPP", "hello"), "recipient_and_params[0].recipient.identified_by."
+            .. "channel_identities[0].identity: 'hello' is not an MSISDN (an optional + and "
+            .. "digits) for channel WHATSAPP",
+            "recipient_and_params[0].recipient.identified_by.channel_identities[0].identity")
+    -- MMS and RCS: the reference names no format (our phone rule is --strict only)
+    for _, ch in ipairs({ "MMS", "RCS", "TELEGRAM" }) do
+      local status, raw = m:api("POST", "/messages", with(ch, "not-a-number"))
+      assert.equal(200, status, ch .. ": " .. raw)
+    end
+  end)
+
+  it("takes _batch_id in metadata (the API overwrites it)", function()
+    local status, raw = m:api("POST", "/messages", body({ message_metadata = { _batch_id = "x" } }))
+    assert.equal(200, status, raw)
   end)
 
   it("answers 413 for a body announced over 10 MiB, before reading it", function()
@@ -257,8 +291,59 @@ describe("sinch-batch-mock validation", function()
 
   it("accepts a body just under the limit up to validation", function()
     local pad = string.rep("x", 9 * 1024 * 1024)
-    local status, _, _, res = m:api("POST", "/messages", body({ correlation_id = pad }))
+    local status, _, _, res = m:api("POST", "/messages", body({ ttl = pad }))
     assert.equal(400, status)
-    assert.equal("correlation_id: must be a string of at most 128 characters", res.error.message)
+    assert.equal("ttl: '" .. string.rep("x", 32) .. "' is not a duration like \"86400s\"",
+                 res.error.message)
+  end)
+end)
+
+describe("sinch-batch-mock validation --strict (our stricter checks, labelled in docs/api-rules.md)",
+         function()
+  local m
+
+  setup(function() m = mock.start{ args = { "--strict" } } end)
+  teardown(function() if m then m:stop() end end)
+
+  local function refused(b, message)
+    local status, raw, _, res = m:api("POST", "/messages", b)
+    assert.equal(400, status, raw)
+    assert.equal(message, res.error.message)
+  end
+
+  -- a body whose recipient is in E.164 shape
+  local function sbody(extra)
+    local b = body(extra)
+    b.recipient_and_params[1].recipient = { identified_by = { channel_identities = {
+      { channel = "SMS", identity = "+46700000001" } } } }
+    return b
+  end
+
+  local function to(ch, id)
+    return body({ recipient_and_params = { { recipient = { identified_by = {
+      channel_identities = { { channel = ch, identity = id } } } }, parameters = { name = "x" } } } })
+  end
+
+  it("adds the E.164 shape, MMS and RCS as phone channels", function()
+    local field = "recipient_and_params[0].recipient.identified_by.channel_identities[0].identity"
+    refused(to("SMS", "+0987654321"), field .. ": '+0987654321' is not in E.164 shape (7 to 15 "
+            .. "digits, the first not 0; --strict)")
+    refused(to("MMS", "abc"), field .. ": 'abc' is not an MSISDN (an optional + and digits) "
+            .. "for channel MMS")
+    assert.equal(200, (m:api("POST", "/messages", to("RCS", "+46700000001"))))
+  end)
+
+  it("adds the single-send ranges and limits, and refuses _batch_id", function()
+    local range = "ttl: must be a whole number of seconds from 3 to 315576000000 (--strict: "
+      .. "the single-send range)"
+    refused(sbody({ ttl = "2s" }), range)
+    refused(sbody({ ttl = "315576000001s" }), range)
+    refused(sbody({ ttl = "99999999999999999999999s" }), range) -- no overflow
+    refused(sbody({ correlation_id = string.rep("c", 129) }),
+            "correlation_id: must be a string of at most 128 characters (--strict)")
+    refused(sbody({ channel_properties = { SMS_SENDER = string.rep("x", 1025) } }),
+            "channel_properties.SMS_SENDER: is longer than 1024 characters")
+    refused(sbody({ message_metadata = { _batch_id = "x" } }),
+            "message_metadata._batch_id: reserved: the API sets it to the batch id (--strict)")
   end)
 end)

@@ -2,8 +2,9 @@
 # cmake-install.sh BUILD_DIR: installs the build with `cmake --install` into
 # a temporary prefix (and once more through DESTDIR), then uses it from
 # outside the checkout with nothing but the prefix: require "sinch.batch"
-# under every interpreter installed, the CLI and the sandbox on the PATH,
-# and the C example built with pkg-config and run against that sandbox.
+# and a send to the installed sandbox under lua5.1-5.4 and LuaJIT, the CLI
+# on the PATH and through a symlink under each of them, and the C example
+# built with pkg-config alone and run (no LD_LIBRARY_PATH) against the sandbox.
 set -Eeuo pipefail
 trap 'echo "$(basename "$0"): failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,33 +29,37 @@ done
 [ -f "$prefix/include/sinch_batch.h" ]
 [ -x "$prefix/bin/sinch-batch" ] && [ -x "$prefix/bin/sinch-batch-mock" ]
 
-# Lua: every version installed, from the prefix only
-n=0
-for v in 5.4 5.3 5.2 5.1; do
-  [ -d "$prefix/lib/lua/$v" ] || continue
-  interp=lua$v
-  [ "$v" = 5.1 ] && command -v luajit >/dev/null && interp=luajit
-  check_require "$interp" "$prefix/share/lua/$v" "$prefix/lib/lua/$v"
-  n=$((n + 1))
-done
-[ "$n" -gt 0 ] || { echo "no Lua modules installed" >&2; exit 1; }
+# the LDoc reference is installed beside the other docs
+[ -f "$prefix/share/doc/sinch-batch/reference/index.html" ] \
+  || { echo "no LDoc reference under $prefix/share/doc/sinch-batch/reference" >&2; exit 1; }
 
-# the installed sandbox and CLI, from the PATH
+# Lua: every interpreter, from the prefix only, sends through the installed
+# sandbox (5.1's modules load under both PUC Lua 5.1 and LuaJIT)
 cd "$work"
 export PATH=$prefix/bin:$PATH
 [ "$(command -v sinch-batch-mock)" = "$prefix/bin/sinch-batch-mock" ]
 start_mock sinch-batch-mock
-check_cli "$prefix/bin"
+for interp in lua5.1 lua5.2 lua5.3 lua5.4 luajit; do
+  v=${interp#lua}; [ "$interp" = luajit ] && v=5.1
+  [ -d "$prefix/lib/lua/$v" ] || { echo "no Lua $v modules installed (for $interp)" >&2; exit 1; }
+  check_require "$interp" "$prefix/share/lua/$v" "$prefix/lib/lua/$v"
+done
 
-# the C example, as its header says: cc send_batch.c $(pkg-config ... sinch-batch-curl)
+# the installed CLI: from the PATH, and through a symlink under each interpreter
+check_cli "$prefix/bin"
+check_cli_symlinks "$prefix/bin" lua5.1 lua5.2 lua5.3 lua5.4 luajit
+
+# the C example, as its header says: cc send_batch.c $(pkg-config ... sinch-batch-curl),
+# run with no LD_LIBRARY_PATH (the libraries carry an rpath)
 cp "$src/examples/c/send_batch.c" "$work/outside/"
 cd "$work/outside"
 export PKG_CONFIG_PATH=$pcdir
 cflags=$(pkg-config --cflags --libs sinch-batch-curl)
 cc -Wall -Wextra -Werror send_batch.c $cflags -o send_batch
-out=$(LD_LIBRARY_PATH=$libdir SINCH_BATCH_BASE_URL=$mock_url SINCH_BATCH_AUTH_URL=$mock_url ./send_batch)
+out=$(env -u LD_LIBRARY_PATH SINCH_BATCH_BASE_URL=$mock_url SINCH_BATCH_AUTH_URL=$mock_url ./send_batch)
 case $out in *batch_id=*recipients=3*status=*) ;; *) echo "send_batch printed: $out" >&2; exit 1 ;; esac
 # (ldd's whole output first: grep -q ending the pipe early would make pipefail flaky)
-libs=$(LD_LIBRARY_PATH=$libdir ldd ./send_batch)
+libs=$(env -u LD_LIBRARY_PATH ldd ./send_batch)
 grep -q "libsinchbatch_curl.so.0 => $libdir/" <<<"$libs"
-echo "send_batch built with \`pkg-config --cflags --libs sinch-batch-curl\` ($cflags) ran: $(echo $out)"
+grep -q "libsinchbatch.so.0 => $libdir/" <<<"$libs"
+echo "send_batch built with \`pkg-config --cflags --libs sinch-batch-curl\` ($cflags) ran, no LD_LIBRARY_PATH: $(echo $out)"

@@ -2,8 +2,9 @@
 # luarocks.sh VERSION MOCK: installs the rock with a plain `luarocks make`
 # (no flags but the Lua version and a temporary tree) from a copy of this
 # tree, offline, and uses it from outside the checkout: require "sinch.batch"
-# with a plain interpreter (LuaJIT and PUC for 5.1), and the CLI on the PATH
-# sending to the sandbox MOCK (the rock does not install the sandbox).
+# and a send to the sandbox MOCK with a plain interpreter (LuaJIT and PUC for
+# 5.1), and the CLI on the PATH and through a symlink sending to it (the rock
+# does not install the sandbox).
 set -Eeuo pipefail
 trap 'echo "$(basename "$0"): failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,14 +28,19 @@ grep -q 'lua-cjson (2.1.0-1 provided by VM)' "$work/log"
 cd "$work"
 [ "$(luarocks --lua-version="$lua" config rocks_provided 2>/dev/null || true)" = "" ]
 
+start_mock "$mock"
 interps=("lua$lua")
 [ "$lua" = 5.1 ] && interps=(luajit lua5.1)
 for interp in "${interps[@]}"; do
-  command -v "$interp" >/dev/null || continue
+  command -v "$interp" >/dev/null || { echo "$interp: not installed" >&2; exit 1; }
   check_require "$interp" "$work/tree/share/lua/$lua" "$work/tree/lib/lua/$lua"
 done
-start_mock "$mock"
 check_cli "$work/tree/bin"
+# LuaRocks' wrapper through a symlink (it runs the Lua $lua interpreter
+# LuaRocks knows, with the tree's paths)
+mkdir "$work/links"
+ln -s "$work/tree/bin/sinch-batch" "$work/links/sinch-batch"
+check_cli "$work/links"
 # two C modules: the core without libcurl (all OpenResty loads), the driver with it
 core_so=$work/tree/lib/lua/$lua/sinch/batch/core.so
 curl_so=$work/tree/lib/lua/$lua/sinch/batch/curl.so

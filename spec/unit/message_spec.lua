@@ -134,8 +134,8 @@ describe("sinch.batch.message", function()
     end)
 
     it("check each kind's fields", function()
-      assert.equal("choice.call_message.phone_number: must be a phone number (an optional + and 7-15 digits, "
-        .. "the first not 0)", err_of(function() M.choices.call("Call", "0701234567") end))
+      assert.equal("choice.call_message.phone_number: must be a phone number (an optional +, then digits)",
+        err_of(function() M.choices.call("Call", "070 1234567") end))
       assert.same({ call_message = { title = "Call", phone_number = "46700000001" } },
         M.choices.call("Call", "46700000001"))
       assert.equal("choice.url_message.title: required", err_of(function() M.choices.url(nil,
@@ -540,6 +540,20 @@ describe("sinch.batch.message", function()
       for _, kind in ipairs(M.KINDS) do
         assert(seen[kind], "no example prints a " .. kind)
       end
+    end)
+
+    it("runs from any directory with no module path set (each finds lua/ and build/)", function()
+      local build = os.getenv("SINCH_BATCH_BUILD") or "build"
+      local p = assert(io.popen("cd examples/messages && ls *.lua"))
+      for name in p:lines() do
+        local q = assert(io.popen(("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
+          .. "SINCH_BATCH_BUILD='%s' %s '%s/examples/messages/%s' 2>&1"):format(build, lua,
+          os.getenv("PWD"), name)))
+        local out = q:read("*a")
+        q:close()
+        assert(pcall(cjson.decode, out), name .. " from / printed: " .. out)
+      end
+      p:close()
     end)
   end)
 end)

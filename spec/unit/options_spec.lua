@@ -38,11 +38,17 @@ describe("sinch.batch.fields ttl", function()
     assert.equal("3s", fields.ttl(3))
     assert.equal("86400s", fields.ttl("86400s"))
     assert.equal("315576000000s", fields.ttl(315576000000))
-    for _, bad in ipairs{ 2, "2s", 0, -5, 2.5, 315576000001, "1e3s", "60", "03s", true } do
+    assert.equal("03s", fields.ttl("03s")) -- the reference's "<int>s": sent as given
+    for _, bad in ipairs{ 2, "2s", 0, -5, 315576000001, "00s" } do
       local ok, err = fields.ttl(bad)
       assert.is_nil(ok, tostring(bad))
       assert.equal("invalid", err.kind)
-      assert.matches("^ttl: .* from 3 to 315576000000", err.message)
+      assert.matches("^ttl: .* outside 3 to 315576000000 seconds %(our bound", err.message)
+    end
+    for _, bad in ipairs{ 2.5, "1e3s", "60", "1.5s", true, 0 / 0, math.huge } do
+      local ok, err = fields.ttl(bad)
+      assert.is_nil(ok, tostring(bad))
+      assert.matches('^ttl: .* is not a duration like "86400s"', err.message)
     end
   end)
 

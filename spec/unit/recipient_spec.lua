@@ -1,5 +1,5 @@
 local R = require "sinch.batch.recipient"
-local RULE = "is not a phone number (an optional + and 7-15 digits, the first not 0)"
+local RULE = "is not a phone number (an optional +, then digits)"
 local cjson = require "cjson"
 
 -- The message of an error raised by `fn`, checking that it points at this file
@@ -41,7 +41,7 @@ describe("sinch.batch.recipient", function()
       assert.is_true(R.validate(r))
       assert.equal("01APP", R.sms("+46700000001", "01APP").identified_by.channel_identities[1].app_id)
       assert.equal("01APP", R.messenger("psid", "01APP").app_id)
-      assert.is_nil(R.validate(setmetatable({ "SMS", "0701234" }, R.Recipient)))
+      assert.is_nil(R.validate(setmetatable({ "SMS", "070-1234" }, R.Recipient)))
     end)
 
     it("encode in the API's JSON shape through R.plain", function()
@@ -82,17 +82,25 @@ describe("sinch.batch.recipient", function()
       assert.is_true(R.validate(one("SMS", "46700000001")))
     end)
 
-    it("reject numbers that are not phone numbers", function()
-      assert.equal('recipient: "0701234" ' .. RULE,
-        err_of(function() R.sms("0701234") end))
-      assert.equal('recipient: "+123456" ' .. RULE,
-        err_of(function() R.sms("+123456") end))
-      assert.equal('recipient: "+1234567890123456" ' .. RULE,
-        err_of(function() R.whatsapp("+1234567890123456") end))
-      assert.equal('recipient: "+0701234567" ' .. RULE,
-        err_of(function() R.viber("+0701234567") end))
+    it("reject what cannot be a phone number: letters, spaces, signs", function()
+      assert.equal('recipient: "070-1234" ' .. RULE,
+        err_of(function() R.sms("070-1234") end))
+      assert.equal('recipient: "+46abc" ' .. RULE,
+        err_of(function() R.sms("+46abc") end))
+      assert.equal('recipient: "++46700000001" ' .. RULE,
+        err_of(function() R.whatsapp("++46700000001") end))
+      assert.equal('recipient: "+" ' .. RULE,
+        err_of(function() R.viber("+") end))
       assert.equal('recipient: "+46 70 000 00 01" ' .. RULE,
         err_of(function() R.rcs("+46 70 000 00 01") end))
+    end)
+
+    it("take the reference's own \"+0987654321\" form, and any length (none is documented)",
+       function()
+      for _, n in ipairs{ "+0987654321", "0701234", "+123456", "+1234567890123456" } do
+        assert.equal(n, R.sms(n).identity)
+        assert.equal(n, R.viber(n).identity)
+      end
     end)
 
     it("reject a missing or non-string identity", function()
@@ -205,8 +213,8 @@ describe("sinch.batch.recipient", function()
     end)
 
     it("names the position of a bad identity", function()
-      assert.equal('recipient.any[2]: "070" ' .. RULE,
-        err_of(function() R.any{ R.sms("+46700000001"), { "SMS", "070" } } end))
+      assert.equal('recipient.any[2]: "07o" ' .. RULE,
+        err_of(function() R.any{ R.sms("+46700000001"), { "SMS", "07o" } } end))
       assert.equal("recipient.any[1]: app_id must be a non-empty string (got number)",
         err_of(function() R.any{ { channel = "MESSENGER", identity = "psid", app_id = 1 } } end))
       assert.equal("recipient.any[1].chanel: unknown field (known: app_id, channel, identity)",
@@ -243,9 +251,9 @@ describe("sinch.batch.recipient", function()
         x = 1 } } },
         "recipient.identified_by.channel_identities: expected an array (found key x)" },
       { { identified_by = { channel_identities = {
-          { channel = "SMS", identity = "+46700000001" }, { channel = "SMS", identity = "4670" } } } },
-        'recipient.identified_by.channel_identities[2]: "4670" is not a phone number (an optional + and ' ..
-          '7-15 digits, the first not 0)' },
+          { channel = "SMS", identity = "+46700000001" }, { channel = "SMS", identity = "46 70" } } } },
+        'recipient.identified_by.channel_identities[2]: "46 70" is not a phone number (an optional +, ' ..
+          'then digits)' },
       { one("INSTAGRAM", "ig", ""),
         "recipient.identified_by.channel_identities[1]: app_id must be a non-empty string "
           .. "(got an empty string)" },
@@ -265,12 +273,16 @@ describe("sinch.batch.recipient", function()
     end)
   end)
 
-  it("is_phone() (and its older name is_e164) tells numbers apart, + optional", function()
+  it("is_phone() tells what can be a phone number; is_e164() adds our E.164 shape", function()
     assert.is_true(R.is_phone("+46700000001"))
     assert.is_true(R.is_phone("46700000001"))
-    assert.is_true(R.is_e164("46700000001"))
-    assert.is_false(R.is_phone("0701234567"))
+    assert.is_true(R.is_phone("+0987654321"))
+    assert.is_false(R.is_phone("070 1234567"))
     assert.is_false(R.is_phone(46700000001))
+    assert.is_true(R.is_e164("46700000001"))
+    assert.is_false(R.is_e164("+0987654321"))
+    assert.is_false(R.is_e164("+123456"))
+    assert.is_false(R.is_e164(46700000001))
   end)
 
   it("starts from the C core's channel table", function()

@@ -162,7 +162,7 @@ describe("webhook.verify", function()
     local _, err = webhook.verify(v.secret, headers_of(v), v.body .. " ", at(v))
     local expected_for_tampered = webhook.sign(v.secret, v.body .. " ", v.nonce, v.timestamp)
     local text = tostring(err)
-    assert.equal("sinch.batch: auth error: header x-sinch-webhook-signature: "
+    assert.equal("sinch.batch: not authorized: header x-sinch-webhook-signature: "
                  .. "signature does not match the body, "
                  .. "nonce and timestamp", text)
     assert.is_nil(text:find(v.secret, 1, true))
@@ -320,9 +320,19 @@ describe("webhook.verify", function()
       { "verify: raw_body: expected the raw request body as a string, got nil", v.secret, h, nil },
       { "verify: unknown option 'tolerence' (known: now, replay, tolerance)",
         v.secret, h, v.body, { tolerence = 5 } },
-      { "verify: opts.tolerance: expected seconds >= 0 or false, got -1",
+      { "verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got -1",
         v.secret, h, v.body, { tolerance = -1 } },
-      { "verify: opts.now: expected a number of seconds, got string", v.secret, h, v.body, { now = "1" } },
+      -- NaN would turn the age check and replay protection off
+      { "verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got " .. tostring(0 / 0),
+        v.secret, h, v.body, { tolerance = 0 / 0 } },
+      { "verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got "
+        .. tostring(math.huge), v.secret, h, v.body, { tolerance = math.huge } },
+      { "verify: opts.now: expected a finite number of seconds, got string", v.secret, h, v.body,
+        { now = "1" } },
+      { "verify: opts.now: expected a finite number of seconds, got " .. tostring(0 / 0),
+        v.secret, h, v.body, { now = 0 / 0 } },
+      { "verify: opts.now: expected a finite number of seconds, got " .. tostring(-math.huge),
+        v.secret, h, v.body, { now = -math.huge } },
       { "verify: opts.replay: expected true or a store with :seen(nonce, ttl)",
         v.secret, h, v.body, { replay = 5 } },
     }
@@ -646,7 +656,7 @@ describe("webhook.parse", function()
       assert.matches("^callback body: ", err.message)
     end
     local _, err = webhook.parse("[1]")
-    assert.equal("sinch.batch: json error: callback body: expected a JSON object", tostring(err))
+    assert.equal("sinch.batch: invalid JSON: callback body: expected a JSON object", tostring(err))
   end)
 
   it("raises on a body that is not a string", function()

@@ -179,7 +179,13 @@ static int check_identity(sinch_batch_builder *b, const char *channel, const cha
     }
     if ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !sinch_batch_phone_ok(identity, identity_len))
         return invalid(b, ID_PATH ".identity: \"%s\" is not a phone number (an optional +, "
-                          "then 7 to 15 digits, the first not 0) for channel %s", pos(b), k,
+                          "then digits) for channel %s", pos(b), k,
+                       quote_name(name, sizeof name, identity, identity_len), c->name);
+    if ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && (b->plan.flags & SINCH_BATCH_PLAN_E164) &&
+        !sinch_batch_phone_e164(identity, identity_len))
+        return invalid(b, ID_PATH ".identity: \"%s\" is not in E.164 shape (an optional +, "
+                          "then 7 to 15 digits, the first not 0; our check, strict_phone) for "
+                          "channel %s", pos(b), k,
                        quote_name(name, sizeof name, identity, identity_len), c->name);
     return 0;
 }

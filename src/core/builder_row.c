@@ -77,8 +77,10 @@ int sb_builder_row(sinch_batch_builder *b, const char *channel, const char *iden
     if (pl->flags & SINCH_BATCH_PLAN_RECIPIENT) {
         const sinch_batch_channel *c = sb_plan_channel(pl, channel, clen);
         if (c == NULL ||
-            ((c->flags & SINCH_BATCH_CHANNEL_PHONE) && !phone_checked &&
-             !sinch_batch_phone_ok(identity, identity_len)))
+            ((c->flags & SINCH_BATCH_CHANNEL_PHONE) &&
+             (pl->flags & SINCH_BATCH_PLAN_E164
+                  ? !sinch_batch_phone_e164(identity, identity_len)
+                  : !phone_checked && !sinch_batch_phone_ok(identity, identity_len))))
             goto by_steps;
     }
     for (i = 0; i < pl->n_names; i++) pl->seen[i] = SB_SEEN_NONE;

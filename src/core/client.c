@@ -13,8 +13,8 @@
 
 void sinch_batch_config_init(sinch_batch_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->region = "us";
-    cfg->auth_url = "https://auth.sinch.com";
+    /* region: required unless base_url is given (docs/api-rules.md);
+     * auth_url: base_url when that is given, else https://auth.sinch.com */
     cfg->max_attempts = 3;
     cfg->timeout_ms = 30000;
     cfg->deadline_ms = 60000;
@@ -154,7 +154,7 @@ static char *joinf(const char *a, const char *b, const char *c) {
 }
 
 static int validate(const sinch_batch_config *cfg, sinch_batch_error *err) {
-    const char *region = given(cfg->region) ? cfg->region : "us";
+    const char *region = cfg->region;
     size_t pos;
 
     if (!given(cfg->project_id)) {
@@ -174,6 +174,14 @@ static int validate(const sinch_batch_config *cfg, sinch_batch_error *err) {
     }
     if (given(cfg->base_url)) {
         if (check_url("base_url", cfg->base_url, err) != 0) return -1;
+    } else if (!given(region)) {
+        /* ours: the reference's server variable defaults to us, but a batch
+         * sent to another region than its app's is refused (404); one rule
+         * for C, Lua and the CLI */
+        sb_error_set(err, SINCH_BATCH_ERROR_INVALID,
+                     "region: required, one of us, eu, br (the region of your Conversation "
+                     "API app), or give base_url");
+        return -1;
     } else if (strcmp(region, "us") != 0 && strcmp(region, "eu") != 0 &&
                strcmp(region, "br") != 0) {
         char shown[40];
@@ -268,7 +276,7 @@ sinch_batch_client *sinch_batch_client_new(const sinch_batch_config *cfg, sinch_
         sb_error_nomem(err, "client");
         return NULL;
     }
-    region = given(cfg->region) ? cfg->region : "us";
+    region = given(cfg->region) ? cfg->region : "";
     c->project_id = sb_strdup(cfg->project_id);
     c->region = sb_strdup(region);
     if (given(cfg->base_url))
@@ -277,7 +285,12 @@ sinch_batch_client *sinch_batch_client_new(const sinch_batch_config *cfg, sinch_
         c->base_url = joinf("https://", region, ".conversationbatch.api.sinch.com");
     if (c->base_url) c->api_prefix = joinf(c->base_url, "/v1/projects/", c->project_id);
     {
-        char *auth = strip_slash(given(cfg->auth_url) ? cfg->auth_url : "https://auth.sinch.com");
+        /* the key secret goes only where the user pointed: auth_url, else
+         * base_url (a sandbox or proxy serves /oauth2/token too), else the
+         * reference's https://auth.sinch.com */
+        char *auth = strip_slash(given(cfg->auth_url)   ? cfg->auth_url
+                                 : given(cfg->base_url) ? cfg->base_url
+                                                        : "https://auth.sinch.com");
         c->token_url = auth ? joinf(auth, "/oauth2/token", NULL) : NULL;
         free(auth);
     }

@@ -184,8 +184,17 @@ int sinch_batch_csv_next(sinch_batch_csv *r, sinch_batch_csv_row *row) {
                 (channel == r->channel ? r->channel_phone : is_phone_channel(r, channel));
             if (r->row_phone_checked && !sinch_batch_phone_ok(identity, identity_len)) {
                 rc = sb_csv_add_bad(r, rec->line,
-                                    "identity: not a phone number (an optional \"+\" and 7 to "
-                                    "15 digits, the first not 0) for channel %s",
+                                    "identity: not a phone number (an optional \"+\", then "
+                                    "digits) for channel %s",
+                                    channel);
+                if (rc != SINCH_BATCH_OK) return rc;
+                continue;
+            }
+            if (r->row_phone_checked && r->check_phone == 2 &&
+                !sinch_batch_phone_e164(identity, identity_len)) {
+                rc = sb_csv_add_bad(r, rec->line,
+                                    "identity: not in E.164 shape (an optional \"+\", then 7 "
+                                    "to 15 digits, the first not 0; our check) for channel %s",
                                     channel);
                 if (rc != SINCH_BATCH_OK) return rc;
                 continue;

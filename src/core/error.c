@@ -108,6 +108,54 @@ static int spellings(sb_buf *sp, const char *secret) {
     return n;
 }
 
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* How many bytes of s from i spell secret in JSON, each byte as it is or
+ * escaped any way JSON allows ("\"", "\\", "\/", "\n" and the like, or
+ * "\u0026" in either case of hex: encoders differ on what they escape, so
+ * no fixed list of spellings covers a secret of several such bytes); 0 when
+ * they do not.  Non-ASCII bytes match as they are. */
+static size_t json_spelled(const char *s, size_t len, size_t i, const char *secret) {
+    static const char shorts[] = "\bb\ff\nn\rr\tt";
+    const unsigned char *p = (const unsigned char *)secret;
+    size_t k = i;
+    for (; *p; p++) {
+        unsigned c = *p;
+        const char *sh;
+        if (k < len && s[k] != '\\' && (unsigned char)s[k] == c) {
+            k++;
+            continue;
+        }
+        if (k + 1 >= len || s[k] != '\\') return 0;
+        if ((c == '"' || c == '\\' || c == '/') && (unsigned char)s[k + 1] == c) {
+            k += 2;
+            continue;
+        }
+        for (sh = shorts; *sh; sh += 2)
+            if ((unsigned char)sh[0] == c && s[k + 1] == sh[1]) break;
+        if (*sh) {
+            k += 2;
+            continue;
+        }
+        if (c < 0x80 && s[k + 1] == 'u' && k + 5 < len) {
+            int a = hexval(s[k + 2]), b = hexval(s[k + 3]), d = hexval(s[k + 4]),
+                e = hexval(s[k + 5]);
+            if (a >= 0 && b >= 0 && d >= 0 && e >= 0 &&
+                (unsigned)((a << 12) | (b << 8) | (d << 4) | e) == c) {
+                k += 6;
+                continue;
+            }
+        }
+        return 0;
+    }
+    return k - i;
+}
+
 int sb_redact(sb_buf *out, const char *s, size_t len, const sb_secrets *sec) {
     const char *word[SB_MAX_SECRETS * 4];
     size_t wlen[SB_MAX_SECRETS * 4], nw = 0, i, j, from = 0, off;
@@ -133,6 +181,11 @@ int sb_redact(sb_buf *out, const char *s, size_t len, const sb_secrets *sec) {
             if (wlen[j] > best && s[i] == word[j][0] && len - i >= wlen[j] &&
                 memcmp(s + i, word[j], wlen[j]) == 0)
                 best = wlen[j];
+        for (j = 0; j < sec->n && j < SB_MAX_SECRETS; j++) {
+            size_t m;
+            if (sec->s[j] == NULL || sec->s[j][0] == '\0') continue;
+            if ((m = json_spelled(s, len, i, sec->s[j])) > best) best = m;
+        }
         if (best == 0) continue;
         if (!found) sb_buf_clear(out);
         found = 1;

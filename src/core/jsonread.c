@@ -26,7 +26,8 @@ int sinch_batch_json_get_string(const char *json, size_t len, const char *key, c
     size_t n;
     int rc = SINCH_BATCH_ERR;
     if (json == NULL || key == NULL || out == NULL || outsz == 0) return SINCH_BATCH_ERR;
-    root = load(json, len ? len : strlen(json));
+    if (len == 0) return SINCH_BATCH_ERR; /* an empty document: no member */
+    root = load(json, len);
     v = json_is_object(root) ? json_object_get(root, key) : NULL;
     if (json_is_string(v)) {
         n = json_string_length(v);

@@ -93,7 +93,8 @@ static void plan_channels(lua_State *L, sb_lbuilder *u) {
  *         dispatch_only = false, channels = {NAME = props} } -> b
  * check: every ${name} of the message needs a value or a default;
  * validate: known channels, phone identities (channels: the caller's table,
- * default the built-in one); dispatch_only: contact_id refused. */
+ * default the built-in one); dispatch_only: contact_id refused; e164: phone
+ * identities also in our stricter E.164 shape. */
 int sb_lbuilder_plan(lua_State *L) {
     sb_lbuilder *u = sb_lbuilder_check(L, 1);
     unsigned flags = 0;
@@ -105,6 +106,8 @@ int sb_lbuilder_plan(lua_State *L) {
     if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_RECIPIENT;
     lua_getfield(L, 2, "dispatch_only");
     if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_DISPATCH_ONLY;
+    lua_getfield(L, 2, "e164");
+    if (lua_toboolean(L, -1)) flags |= SINCH_BATCH_PLAN_E164;
     lua_settop(L, 2);
     lua_getfield(L, 2, "defaults");
     if (!lua_isnil(L, -1)) {

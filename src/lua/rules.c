@@ -1,6 +1,7 @@
 /* rules.c -- the API rules of src/core/rules.c, exposed to Lua:
  *   core.MAX_RECIPIENTS            1000
- *   core.phone_ok(s)               true when s is a phone identity (a string)
+ *   core.phone_ok(s)               true when s can be a phone identity ("+"?, digits)
+ *   core.e164_ok(s)                true when s also has our stricter E.164 shape
  *   core.param_names(s [, t])      t (or a new table) with t[name] = true per ${name}
  *   core.MAX_RESPONSE              64 MiB: the largest answer a transport reads
  *   core.CHANNELS                  { SMS = { phone = true }, MESSENGER = { app_scoped = true }, ... }
@@ -16,6 +17,18 @@ static int l_phone_ok(lua_State *L) {
     }
     s = lua_tolstring(L, 1, &len);
     lua_pushboolean(L, sinch_batch_phone_ok(s, len));
+    return 1;
+}
+
+static int l_e164_ok(lua_State *L) {
+    size_t len;
+    const char *s;
+    if (lua_type(L, 1) != LUA_TSTRING) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    s = lua_tolstring(L, 1, &len);
+    lua_pushboolean(L, sinch_batch_phone_e164(s, len));
     return 1;
 }
 
@@ -39,6 +52,7 @@ static int l_param_names(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
     {"phone_ok", l_phone_ok},
+    {"e164_ok", l_e164_ok},
     {"param_names", l_param_names},
     {NULL, NULL},
 };

@@ -27,6 +27,8 @@ static const char usage[] =
     "  --tls-key FILE         ... and this PEM key\n"
     "  --lifetime SECONDS     exit by itself after this long (default 0 = never)\n"
     "  --process-delay-ms N   time a READY batch takes to become PROCESSED (default 0)\n"
+    "  --cancel-delay-ms N    time (sandbox clock) a cancel takes to take effect, as\n"
+    "                         the API cancels asynchronously (default 1000)\n"
     "  --max-batches N        batches kept; the oldest are dropped (default 10000)\n"
     "  --strict               refuse fields this sandbox does not know (400) instead\n"
     "                         of accepting and recording them\n"
@@ -55,6 +57,7 @@ static int parse_args(int argc, char **argv) {
     mock_cfg.key_secret = "demo-secret";
     mock_cfg.token_ttl = 3600;
     mock_cfg.max_batches = 10000;
+    mock_cfg.cancel_delay_ms = 1000;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -98,6 +101,8 @@ static int parse_args(int argc, char **argv) {
             if (number(a, val, 0, 100000000L, &mock_cfg.lifetime)) return -1;
         } else if (strcmp(a, "--process-delay-ms") == 0) {
             if (number(a, val, 0, 100000000L, &mock_cfg.process_delay_ms)) return -1;
+        } else if (strcmp(a, "--cancel-delay-ms") == 0) {
+            if (number(a, val, 0, 100000000L, &mock_cfg.cancel_delay_ms)) return -1;
         } else if (strcmp(a, "--max-batches") == 0) {
             if (number(a, val, 1, INT_MAX, &v)) return -1;
             mock_cfg.max_batches = (int)v;

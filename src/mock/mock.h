@@ -7,8 +7,9 @@
  * API's server-side validation (validate*.c), the callbacks a processed
  * batch produces (callbacks.c, shaped by outcomes.c) and a background
  * webhook sender on libcurl (webhook.c).  The sandbox restates the API's
- * rules on its own; the one piece of the client it links is the ${param}
- * grammar (sinch_batch_param_next, src/core/rules.c).
+ * rules on its own, from the API reference (docs/api-rules.md): it links no
+ * rule code of the client, so a client rule that differs from the reference
+ * shows up as a disagreement in the tests.
  */
 #ifndef SINCH_BATCH_MOCK_H
 #define SINCH_BATCH_MOCK_H
@@ -34,6 +35,7 @@ typedef struct mock_config {
     const char *tls_key;
     long lifetime;           /* seconds, 0 = never */
     long process_delay_ms;
+    long cancel_delay_ms;    /* a cancel takes effect this long after it is asked for */
     int max_batches;
     int quiet;
     int strict;              /* refuse unknown fields (400) instead of recording them */
@@ -154,6 +156,7 @@ typedef struct mock_batch {
     mock_batch_status status;
     int64_t send_after_ms; /* 0: not scheduled */
     int64_t due_ms;        /* READY -> PROCESSED at this time */
+    int64_t cancel_ms;     /* 0, or a cancel asked for takes effect at this time */
     json_t *meta;          /* batch_metadata (an object, maybe empty) */
     json_t *body;          /* the request, kept until processed (only when
                               callbacks are on; else NULL once accepted) */

@@ -180,11 +180,23 @@ static void batch_process(batch *b) {
     b->body = NULL;
 }
 
+static void cancel_now(batch *b) {
+    b->status = B_CANCELLED;
+    if (mock_cfg.webhook_url) mock_emit_status(b, "BATCH_STATUS_CANCELLED");
+    json_decref(b->body);
+    b->body = NULL;
+}
+
 void mock_process_due(void) {
     int64_t now = mock_now_ms();
     size_t i;
     for (i = 0; i < S.nbatches; i++) {
         batch *b = S.batches[i];
+        /* a cancel takes effect later (the API cancels asynchronously), and
+         * only if the batch is still scheduled by then */
+        if (b->status == B_SCHEDULED && b->cancel_ms && b->cancel_ms <= now &&
+            b->cancel_ms < b->send_after_ms)
+            cancel_now(b);
         if (b->status == B_SCHEDULED && b->send_after_ms <= now) {
             b->status = B_READY;
             b->due_ms = b->send_after_ms + mock_cfg.process_delay_ms;
@@ -300,12 +312,11 @@ json_t *mock_batch_find(const char *project_id, const char *key, const char *val
     return out;
 }
 
+/* The API answers 200 at once and cancels later: the batch stays SCHEDULED
+ * for --cancel-delay-ms of the sandbox's clock (mock_process_due). */
 static void cancel_one(batch *b) {
     if (!b || b->status != B_SCHEDULED) return; /* only before send_after */
-    b->status = B_CANCELLED;
-    if (mock_cfg.webhook_url) mock_emit_status(b, "BATCH_STATUS_CANCELLED");
-    json_decref(b->body);
-    b->body = NULL;
+    if (!b->cancel_ms) b->cancel_ms = mock_now_ms() + mock_cfg.cancel_delay_ms;
 }
 
 void mock_batch_cancel(const char *project_id, json_t *body) {
@@ -334,6 +345,7 @@ void mock_batch_cancel(const char *project_id, json_t *body) {
             if (all) cancel_one(S.batches[i]);
         }
     }
+    mock_process_due();
 }
 
 /* ------------------------------------------------------------- contacts */

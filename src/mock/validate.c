@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sinch_batch.h"
 #include "validate.h"
 
 /* The docs give no maximum for consent records; this only protects the
@@ -145,25 +144,61 @@ int mock_sized_array(json_t *v, const char *field, const char *holder, const cha
     return 0;
 }
 
-/* app_id is checked for type only: the docs call it needed for app-scoped
- * channels but do not say the API refuses a request without it. */
-static int channel_identity(json_t *ci, const char *field, mock_verr *e) {
+/* The identity of SMS, WhatsApp and Viber is an MSISDN (the reference,
+ * recipients): an optional "+" then digits.  No length or first digit is
+ * documented; "+0987654321" is the reference's own example form.  --strict
+ * adds our checks: MMS and RCS are phone channels too, and the E.164 shape
+ * (7 to 15 digits, the first not 0). */
+static const char *const msisdn_channels[] = {"SMS", "WHATSAPP", "VIBERBM", NULL};
+static const char *const strict_phone_channels[] = {"MMS", "RCS", NULL};
+
+static int msisdn(const char *s, size_t n, int e164) {
+    size_t i = (n > 0 && s[0] == '+') ? 1 : 0, start = i;
+    if (i >= n) return 0;
+    for (; i < n; i++)
+        if (!(s[i] >= '0' && s[i] <= '9')) return 0;
+    if (e164 && (n - start < 7 || n - start > 15 || s[start] == '0')) return 0;
+    return 1;
+}
+
+/* App-scoped channels: the reference requires app_id in a contact's
+ * channel identity on these. */
+static const char *const app_scoped[] = {"MESSENGER", "INSTAGRAM", "LINE", "WECHAT", NULL};
+
+/* need_app: a contact (app_id required on app-scoped channels); a
+ * recipient's identity may leave it out (the batch's app_id applies). */
+static int channel_identity(json_t *ci, const char *field, int need_app, mock_verr *e) {
     char f[300];
-    json_t *ch, *app;
+    json_t *ch, *app, *id;
+    const char *chan;
     if (mock_vobject(ci, field, e)) return -1;
     ch = json_object_get(ci, "channel");
     mock_vsub(f, sizeof f, field, "channel");
     if (!ch) return mock_vfail(e, f, "is required");
     if (mock_check_enum(ch, f, mock_channels, "a channel", e)) return -1;
+    chan = json_string_value(ch);
     mock_vsub(f, sizeof f, field, "identity");
-    if (mock_nonempty_string(json_object_get(ci, "identity"), f, e)) return -1;
+    id = json_object_get(ci, "identity");
+    if (mock_nonempty_string(id, f, e)) return -1;
+    if (mock_in_list(chan, msisdn_channels) ||
+        (mock_cfg.strict && mock_in_list(chan, strict_phone_channels))) {
+        if (!msisdn(json_string_value(id), json_string_length(id), 0))
+            return mock_vfail(e, f, "'%.40s' is not an MSISDN (an optional + and digits) "
+                              "for channel %s", json_string_value(id), chan);
+        if (mock_cfg.strict && !msisdn(json_string_value(id), json_string_length(id), 1))
+            return mock_vfail(e, f, "'%.40s' is not in E.164 shape (7 to 15 digits, the first "
+                              "not 0; --strict)", json_string_value(id));
+    }
     app = json_object_get(ci, "app_id");
     mock_vsub(f, sizeof f, field, "app_id");
     if (app && !json_is_string(app)) return mock_vfail(e, f, "must be a string");
+    if (need_app && mock_in_list(chan, app_scoped) &&
+        (!app || json_string_length(app) == 0))
+        return mock_vfail(e, f, "is required for the app-scoped channel %s", chan);
     return 0;
 }
 
-int mock_identities(json_t *list, const char *field, mock_verr *e) {
+int mock_identities(json_t *list, const char *field, int need_app, mock_verr *e) {
     char f[300];
     size_t i;
     json_t *ci;
@@ -173,7 +208,7 @@ int mock_identities(json_t *list, const char *field, mock_verr *e) {
         return mock_vfail(e, field, "must hold at least 1 channel identity");
     json_array_foreach(list, i, ci) {
         mock_vat(f, sizeof f, field, i);
-        if (channel_identity(ci, f, e)) return -1;
+        if (channel_identity(ci, f, need_app, e)) return -1;
     }
     return 0;
 }
@@ -192,7 +227,7 @@ int mock_validate_create_contacts(json_t *body, mock_verr *e) {
         mock_vat(f, sizeof f, "contacts", i);
         if (mock_vobject(c, f, e)) return -1;
         mock_vsub(g, sizeof g, f, "channel_identities");
-        if (mock_identities(json_object_get(c, "channel_identities"), g, e)) return -1;
+        if (mock_identities(json_object_get(c, "channel_identities"), g, 1, e)) return -1;
         mock_vsub(g, sizeof g, f, "language");
         if (!(v = json_object_get(c, "language"))) return mock_vfail(e, g, "is required");
         if (mock_check_enum(v, g, languages, "a contact language", e)) return -1;
@@ -274,7 +309,10 @@ int mock_validate_cancel(json_t *body, mock_verr *e) {
     if ((v = json_object_get(body, "batch_ids"))) {
         json_t *id;
         forms++;
-        if (mock_sized_array(v, "batch_ids", "a request", "batch ids", "batch id", MOCK_MAX_ITEMS, e))
+        /* no maximum is documented (the body's shape is not either): 1000,
+         * as for recipients, only with --strict */
+        if (mock_sized_array(v, "batch_ids", "a request", "batch ids", "batch id",
+                             mock_cfg.strict ? MOCK_MAX_ITEMS : (size_t)-1, e))
             return -1;
         json_array_foreach(v, i, id) {
             mock_vat(f, sizeof f, "batch_ids", i);
@@ -284,8 +322,11 @@ int mock_validate_cancel(json_t *body, mock_verr *e) {
     if ((v = json_object_get(body, "metadata_key"))) {
         forms++;
         if (mock_nonempty_string(v, "metadata_key", e)) return -1;
-        if (mock_nonempty_string(json_object_get(body, "metadata_value"), "metadata_value", e))
-            return -1;
+        v = json_object_get(body, "metadata_value");
+        if (!v) return mock_vfail(e, "metadata_value", "is required");
+        if (!json_is_string(v)) return mock_vfail(e, "metadata_value", "must be a string");
+        if (mock_cfg.strict && json_string_length(v) == 0) /* ours: not documented */
+            return mock_vfail(e, "metadata_value", "must not be empty (--strict)");
     } else if (json_object_get(body, "metadata_value")) {
         return mock_vfail(e, "metadata_key", "is required with metadata_value");
     }
@@ -301,17 +342,35 @@ int mock_validate_cancel(json_t *body, mock_verr *e) {
     return 0;
 }
 
-/* The names of every ${param} in any string of v, by the one grammar
- * (sinch_batch_param_next: "${", 1+ bytes none of them "}", "}"). */
+/* The ${name}s of a message, by this sandbox's own reading of the
+ * reference ("${name}" in any string field, its value from the recipient's
+ * parameters): "${", then a name of one or more bytes none of them "}",
+ * then "}".  The reference gives no grammar; a name of only blanks is read
+ * as text, as the client does (docs/api-rules.md, labelled ours). */
+static void scan_params(const char *s, size_t len, json_t *names) {
+    size_t i = 0;
+    while (i + 1 < len) {
+        const char *close;
+        size_t j, k;
+        if (s[i] != '$' || s[i + 1] != '{') {
+            i++;
+            continue;
+        }
+        close = memchr(s + i + 2, '}', len - (i + 2));
+        if (!close) return;
+        j = (size_t)(close - s);
+        for (k = i + 2; k < j && (s[k] == ' ' || s[k] == '\t'); k++) {}
+        if (k < j) json_object_setn_new(names, s + i + 2, j - (i + 2), json_true());
+        i = j + 1;
+    }
+}
+
 static void collect_params(json_t *v, json_t *names) {
     const char *k;
     json_t *x;
     size_t i;
     if (json_is_string(v)) {
-        const char *s = json_string_value(v), *name;
-        size_t len = json_string_length(v), pos = 0, n;
-        while (sinch_batch_param_next(s, len, &pos, &name, &n))
-            json_object_setn_new(names, name, n, json_true());
+        scan_params(json_string_value(v), json_string_length(v), names);
     } else if (json_is_object(v)) {
         json_object_foreach(v, k, x) collect_params(x, names);
     } else if (json_is_array(v)) {

@@ -23,6 +23,6 @@ int mock_string_map(json_t *v, const char *field, size_t max_len, mock_verr *e);
 int mock_vobject(json_t *v, const char *field, mock_verr *e);
 int mock_sized_array(json_t *v, const char *field, const char *holder, const char *what,
                      const char *what1, size_t max, mock_verr *e);
-int mock_identities(json_t *list, const char *field, mock_verr *e);
+int mock_identities(json_t *list, const char *field, int need_app, mock_verr *e);
 
 #endif

@@ -65,8 +65,14 @@ static int message_kind(const char *kind, json_t *m, const char *field, mock_ver
         return mock_nonempty_string(json_object_get(m, "text"), f, e);
     }
     if (strcmp(kind, "media_message") == 0) {
+        json_t *url = json_object_get(m, "url");
         mock_vsub(f, sizeof f, field, "url");
-        return mock_nonempty_string(json_object_get(m, "url"), f, e);
+        if (mock_nonempty_string(url, f, e)) return -1;
+        /* ours, --strict only: the reference states no URL format */
+        if (mock_cfg.strict && strncmp(json_string_value(url), "http://", 7) != 0 &&
+            strncmp(json_string_value(url), "https://", 8) != 0)
+            return mock_vfail(e, f, "must be an http:// or https:// URL (--strict)");
+        return 0;
     }
     if (strcmp(kind, "template_message") == 0) {
         if (!json_object_get(m, "omni_template") && !json_object_get(m, "channel_template"))
@@ -128,6 +134,14 @@ static int message(json_t *m, json_t *unknown, mock_verr *e) {
     return message_kind(found, json_object_get(m, found), f, e);
 }
 
+/* --strict: our refusal of "_batch_id" in metadata (the API overwrites it). */
+static int no_batch_id(json_t *v, const char *field, mock_verr *e) {
+    char f[300];
+    if (!mock_cfg.strict || !json_object_get(v, "_batch_id")) return 0;
+    mock_vsub(f, sizeof f, field, "_batch_id");
+    return mock_vfail(e, f, "reserved: the API sets it to the batch id (--strict)");
+}
+
 static int recipient_entry(json_t *rp, const char *field, int dispatch_only, json_t *unknown,
                            mock_verr *e) {
     char f[300], g[300];
@@ -159,7 +173,7 @@ static int recipient_entry(json_t *rp, const char *field, int dispatch_only, jso
         mock_vsub(g, sizeof g, f, "identified_by");
         if (mock_vobject(ib, g, e)) return -1;
         mock_vsub(g, sizeof g, f, "identified_by.channel_identities");
-        if (mock_identities(json_object_get(ib, "channel_identities"), g, e)) return -1;
+        if (mock_identities(json_object_get(ib, "channel_identities"), g, 0, e)) return -1;
     }
     if ((v = json_object_get(rp, "parameters"))) {
         mock_vsub(f, sizeof f, field, "parameters");
@@ -167,7 +181,7 @@ static int recipient_entry(json_t *rp, const char *field, int dispatch_only, jso
     }
     if ((v = json_object_get(rp, "message_metadata"))) {
         mock_vsub(f, sizeof f, field, "message_metadata");
-        if (mock_vobject(v, f, e)) return -1;
+        if (mock_vobject(v, f, e) || no_batch_id(v, f, e)) return -1;
     }
     if ((v = json_object_get(rp, "conversation_metadata"))) {
         mock_vsub(f, sizeof f, field, "conversation_metadata");
@@ -176,8 +190,9 @@ static int recipient_entry(json_t *rp, const char *field, int dispatch_only, jso
     return 0;
 }
 
-/* "<int>s", a whole number of seconds from 3 to 315,576,000,000 (the API's
- * range); leading zeros and any length are read without overflow. */
+/* "<int>s", as the reference shows it ("86400s"); leading zeros and any
+ * length are read without overflow.  The range 3..315,576,000,000 is the
+ * single-send API's, not documented for batches: --strict only. */
 static int ttl(json_t *v, mock_verr *e) {
     const char *s;
     size_t n, i;
@@ -192,11 +207,14 @@ static int ttl(json_t *v, mock_verr *e) {
             return mock_vfail(e, "ttl", "'%.32s' is not a duration like \"86400s\"", s);
         if (secs <= TTL_MAX) secs = secs * 10 + (s[i] - '0');
     }
-    if (secs < TTL_MIN || secs > TTL_MAX)
-        return mock_vfail(e, "ttl", "must be a whole number of seconds from 3 to 315576000000");
+    if (mock_cfg.strict && (secs < TTL_MIN || secs > TTL_MAX))
+        return mock_vfail(e, "ttl", "must be a whole number of seconds from 3 to 315576000000 "
+                          "(--strict: the single-send range)");
     return 0;
 }
 
+/* More than a minute ahead: rounded up to the next 5-minute mark; at most 7
+ * days ahead, checked on the time the API would use (after rounding). */
 static int send_after(json_t *v, int64_t now_ms, int64_t *out, mock_verr *e) {
     int64_t t;
     if (!json_is_string(v))
@@ -205,9 +223,10 @@ static int send_after(json_t *v, int64_t now_ms, int64_t *out, mock_verr *e) {
     if (t < 0)
         return mock_vfail(e, "send_after", "'%.40s' is not an RFC 3339 date-time "
                     "(like 2025-10-01T08:00:00Z)", json_string_value(v));
-    if (t > now_ms + WEEK_MS) return mock_vfail(e, "send_after", "must be at most 7 days ahead");
-    /* more than a minute ahead: rounded up to the next 5-minute mark */
     if (t > now_ms + 60000 && t % FIVE_MIN_MS) t += FIVE_MIN_MS - t % FIVE_MIN_MS;
+    if (t > now_ms + WEEK_MS)
+        return mock_vfail(e, "send_after", "must be at most 7 days ahead (after rounding up "
+                          "to the next 5 minutes)");
     *out = t;
     return 0;
 }
@@ -246,7 +265,8 @@ int mock_validate_send(json_t *body, int64_t now_ms, int64_t *send_after_ms, jso
     }
     if ((v = json_object_get(body, "batch_metadata")) && mock_string_map(v, "batch_metadata", 0, e))
         return -1;
-    if ((v = json_object_get(body, "message_metadata")) && mock_vobject(v, "message_metadata", e))
+    if ((v = json_object_get(body, "message_metadata")) &&
+        (mock_vobject(v, "message_metadata", e) || no_batch_id(v, "message_metadata", e)))
         return -1;
     if ((v = json_object_get(body, "conversation_metadata")) &&
         mock_vobject(v, "conversation_metadata", e))
@@ -255,9 +275,12 @@ int mock_validate_send(json_t *body, int64_t now_ms, int64_t *send_after_ms, jso
         return -1;
     if ((v = json_object_get(body, "callback_url")) && !json_is_string(v))
         return mock_vfail(e, "callback_url", "must be a string");
+    /* 128 is the single-send limit; batches document none: --strict only */
     if ((v = json_object_get(body, "correlation_id")) &&
-        (!json_is_string(v) || json_string_length(v) > 128))
-        return mock_vfail(e, "correlation_id", "must be a string of at most 128 characters");
+        (!json_is_string(v) || (mock_cfg.strict && json_string_length(v) > 128)))
+        return mock_vfail(e, "correlation_id", mock_cfg.strict
+                              ? "must be a string of at most 128 characters (--strict)"
+                              : "must be a string");
     if ((v = json_object_get(body, "channel_priority_order"))) {
         json_t *c;
         if (!json_is_array(v))
@@ -268,8 +291,9 @@ int mock_validate_send(json_t *body, int64_t now_ms, int64_t *send_after_ms, jso
         }
     }
     if ((v = json_object_get(body, "ttl")) && ttl(v, e)) return -1;
+    /* 1024 per value is the single-send limit: --strict only */
     if ((v = json_object_get(body, "channel_properties")) &&
-        mock_string_map(v, "channel_properties", 1024, e))
+        mock_string_map(v, "channel_properties", mock_cfg.strict ? 1024 : 0, e))
         return -1;
     return 0;
 }

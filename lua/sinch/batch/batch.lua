@@ -70,7 +70,8 @@ function _M.new(client, opts, fname)
   -- unused names, DISPATCH_ONLY
   local check = opts.check ~= false
   b:plan{ check = check, defaults = defaults, validate = true, channels = recipient.channels,
-          dispatch_only = opts.processing_strategy == "DISPATCH_ONLY" }
+          dispatch_only = opts.processing_strategy == "DISPATCH_ONLY",
+          e164 = opts.strict_phone == true }
   local names = check and b:params() or {}
   sort(names)
   return setmetatable({ b = b, params = names, check = check, client = client,
@@ -125,6 +126,8 @@ function Batch:reset() self.b:reset() end
 --- Parameters given to add() that the message never uses: `{ name = count }`
 -- (they are sent, and ignored by the API; often a typo in a column name).
 function Batch:unused() return self.b:unused() end
+--- Frees the batch's body now (the garbage collector does it otherwise);
+-- the batch is not used after this.
 function Batch:close() self.b:close() end
 
 -- The entries go into the builder in C (add_entries), a run at a time; an

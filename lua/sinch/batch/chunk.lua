@@ -77,6 +77,11 @@ local function identity_key(item)
   end
   return concat(parts, "\1")
 end
+--- The identity of a RecipientAndParam (or a bare recipient) for de-duplication:
+-- the contact_id, or every channel+identity pair, as one string.
+-- @function identity_key
+-- @param item a RecipientAndParam table or a recipient
+-- @return the key, or nil when it has no identity
 _M.identity_key = identity_key
 
 local LIST_OPTIONS = { size = "any", dedupe = "any" }

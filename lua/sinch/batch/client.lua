@@ -2,19 +2,19 @@
 -- cancel, create_contacts, delete_contacts, insert_consents).  Made by
 -- `require("sinch.batch").client{…}`.
 local core = require "sinch.batch.core"
-local errors = require "sinch.batch.errors"
 local cjson = require "cjson.safe"
 local options = require "sinch.batch.options"
 local fields = require "sinch.batch.fields"
 local batch = require "sinch.batch.batch"
 local ledger_mod = require "sinch.batch.ledger"
+local answer = require "sinch.batch.answer"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local error, setmetatable, getmetatable, next, require = error, setmetatable, getmetatable, next, require
 local floor = math.floor
 local fmt = string.format
-local encode, decode = cjson.encode, cjson.decode
-local fail, invalid, is_array = errors.fail, fields.invalid, fields.is_array
+local encode = cjson.encode
+local invalid, is_array = fields.invalid, fields.is_array
 
 local _M = { _VERSION = "0.1.0" }
 
@@ -117,51 +117,8 @@ function Client:close()
 end
 Client.__close = Client.close
 
---- The one decoder of API answers, for every driver (client calls, the
--- campaign's libcurl multi and light-thread drivers).  A send's 2xx is
--- accepted only with a `batch_id`; anything else from a 2xx send may have
--- been accepted (ambiguous).  A find's answer must be a list of batches (or
--- an object holding exactly one): an empty body, `{}` or a truncated answer
--- is no answer, so a campaign never reads it as "not sent".
--- @return the decoded answer | nil, err
-function _M.decode(op, status, resp)
-  if op == "send" then
-    local data = resp ~= "" and decode(resp) or nil
-    if type(data) ~= "table" or type(data.batch_id) ~= "string" or data.batch_id == "" then
-      return fail("json", fmt("HTTP %d: the send's answer has no batch_id (%d bytes); the batch "
-        .. "may have been accepted", status, #resp), { status = status, may_have_been_processed = true })
-    end
-    return data
-  elseif op == "find" then
-    local data = decode(resp)
-    local list = type(data) == "table" and is_array(data) and next(data) ~= nil and data or nil
-    if type(data) == "table" and list == nil then
-      for _, v in pairs(data) do
-        if type(v) == "table" and is_array(v) then
-          if list then list = nil break end
-          list = v
-        end
-      end
-      if list == nil and resp:match("^%s*%[%s*%]%s*$") then list = data end
-    end
-    local ok = list ~= nil
-    for _, b in ipairs(list or {}) do
-      if type(b) ~= "table" or type(b.batch_id) ~= "string" then ok = false end
-    end
-    if not ok then
-      return fail("json", fmt("HTTP %d: the metadata search's answer is not a list of batches "
-        .. "(%d bytes)", status, #resp), { status = status })
-    end
-    return setmetatable(list, cjson.array_mt)
-  end
-  if resp == "" then return {} end
-  local data = decode(resp)
-  if data == nil then
-    return fail("json", fmt("HTTP %d: the response is not JSON (%d bytes)", status, #resp),
-      { status = status })
-  end
-  return data
-end
+--- The one decoder of API answers, for every driver (sinch.batch.answer).
+_M.decode = answer.decode
 
 -- Runs one API operation and decodes its answer.
 function Client:_call(op, body, a, b)
@@ -172,7 +129,7 @@ function Client:_call(op, body, a, b)
     status, resp = self.core:call(op, body, a, b)
   end
   if not status then return nil, resp end
-  return _M.decode(op, status, resp)
+  return answer.decode(op, status, resp)
 end
 
 --- A batch under construction (the fast path): recipients go straight into
@@ -268,44 +225,94 @@ local function raw_body(o, fname)
   end
 end
 
--- cancel{confirm = true}: the batches looked up after the cancel, split into
--- cancelled = { ids } and not_cancelled = { { batch_id =, status = } }.
-local function confirm_cancel(self, ids, k, v)
-  local statuses = {}
-  if ids then
-    for i, id in ipairs(ids) do
-      local st, err = self:status(id)
-      if not st then return nil, err end
-      statuses[i] = st
-    end
+-- Waits ms milliseconds: ngx.sleep inside nginx (never blocks the worker),
+-- else the core's sleep.
+local function sleep_ms(n)
+  if ngx and ngx.sleep and ngx.get_phase and ngx.get_phase() ~= "init" then -- luacheck: ignore 113
+    ngx.sleep(n / 1000) -- luacheck: ignore 113
   else
-    local found, err = self:find(k, v)
-    if not found then return nil, err end
-    statuses = found
+    core.sleep_ms(n)
+  end
+end
+
+-- What a status means for a cancel: CANCELLED done; SCHEDULED not yet (the
+-- API cancels asynchronously, and only before send_after); any other (READY,
+-- PROCESSED, one this library does not know) final: it will not be cancelled.
+local function cancel_state(st)
+  if type(st) ~= "table" then return "final" end
+  if st.status == "CANCELLED" then return "cancelled" end
+  if st.status == "SCHEDULED" then return "pending" end
+  return "final"
+end
+
+local CONFIRM_OPTIONS = { timeout = "seconds", interval = "seconds" }
+_M.CONFIRM_TIMEOUT, _M.CONFIRM_INTERVAL = 10, 0.5
+
+-- cancel{confirm = …}: the batches looked up after the cancel, again every
+-- `interval` until none is SCHEDULED or `timeout` has passed, split into
+-- cancelled = { ids }, pending = { {batch_id =, status =} } (still
+-- SCHEDULED at the deadline: the cancel may yet happen) and not_cancelled
+-- = { {batch_id =, status =} } (a final status, or not found).
+local function confirm_cancel(self, ids, k, v, copts)
+  local timeout, interval = _M.CONFIRM_TIMEOUT, _M.CONFIRM_INTERVAL
+  if type(copts) == "table" then
+    timeout = copts.timeout or timeout
+    interval = copts.interval or interval
+  end
+  local deadline = core.now_ms() + floor(timeout * 1000 + 0.5)
+  local statuses
+  while true do
+    statuses = {}
+    if ids then
+      for i, id in ipairs(ids) do
+        local st, err = self:status(id)
+        if not st then
+          if type(err) ~= "table" or err.status ~= 404 then return nil, err end
+          st = { batch_id = id } -- not found: nothing to cancel
+        end
+        statuses[i] = st
+      end
+    else
+      local found, err = self:find(k, v)
+      if not found then return nil, err end
+      statuses = found
+    end
+    local waiting = false
+    for _, st in ipairs(statuses) do
+      if cancel_state(st) == "pending" then waiting = true end
+    end
+    local left = deadline - core.now_ms()
+    if not waiting or left <= 0 then break end
+    sleep_ms(math.max(1, math.min(floor(interval * 1000 + 0.5), left)))
   end
   local out = { cancelled = setmetatable({}, cjson.array_mt),
+                pending = setmetatable({}, cjson.array_mt),
                 not_cancelled = setmetatable({}, cjson.array_mt) }
   for i, st in ipairs(statuses) do
     local id = type(st) == "table" and st.batch_id or ids and ids[i]
-    if type(st) == "table" and st.status == "CANCELLED" then
+    local state = cancel_state(st)
+    if state == "cancelled" then
       out.cancelled[#out.cancelled + 1] = id
     else
-      out.not_cancelled[#out.not_cancelled + 1] = { batch_id = id,
-        status = type(st) == "table" and st.status or nil }
+      local list = state == "pending" and out.pending or out.not_cancelled
+      list[#list + 1] = { batch_id = id, status = type(st) == "table" and st.status or nil }
     end
   end
   return out
 end
 
 local CANCEL_OPTIONS = { batch_id = "any", batch_ids = "any", metadata = "any", key = "any",
-                         value = "any", body = "any", confirm = "boolean" }
+                         value = "any", body = "any", confirm = "any" }
 
 --- Cancels scheduled batches: `{ batch_id = … }`, `{ batch_ids = {…} }`,
 -- `{ metadata = { key = value } }` (or `{ key = …, value = … }`), or
--- `{ body = raw_json }`.  The API answers 200 whatever it matched, so a
--- cancel that matched nothing looks like success: with `confirm = true` the
--- batches are looked up afterwards (status by id, find by metadata) and the
--- answer is `{ cancelled = { ids }, not_cancelled = { { batch_id =, status = } } }`.
+-- `{ body = raw_json }`.  The API answers 200 at once whatever it matched and
+-- cancels later (asynchronously), so with `confirm = true` (or `confirm = {
+-- timeout = 10, interval = 0.5 }`, seconds) the batches are looked up
+-- afterwards (status by id, find by metadata), again until none is still
+-- SCHEDULED or the timeout has passed.  The answer is `{ cancelled = { ids },
+-- pending = { {batch_id =, status = "SCHEDULED"} }, not_cancelled = { {batch_id
+-- =, status =} } }`: pending is not a failure, the cancel may still happen.
 function Client:cancel(o)
   check_client(self, "cancel")
   if type(o) == "string" then o = { batch_id = o } end
@@ -313,6 +320,12 @@ function Client:cancel(o)
   options.assert(o, CANCEL_OPTIONS, "cancel", 1, 1)
   local body = raw_body(o, "cancel")
   local ids, k, v
+  if o.confirm ~= nil and type(o.confirm) ~= "boolean" then
+    if type(o.confirm) ~= "table" then
+      argerror(1, "cancel", "confirm: expected true or { timeout =, interval = } (seconds)")
+    end
+    options.assert(o.confirm, CONFIRM_OPTIONS, "cancel", 1, 1)
+  end
   if body then
     if o.confirm then argerror(1, "cancel", "confirm: a raw body cannot be confirmed") end
   elseif o.batch_id ~= nil then
@@ -344,7 +357,7 @@ function Client:cancel(o)
   end
   local res, err = self:_call("cancel", body)
   if not res or not o.confirm then return res, err end
-  return confirm_cancel(self, ids, k, v)
+  return confirm_cancel(self, ids, k, v, o.confirm)
 end
 
 local function check_list(list, what, max)
@@ -357,6 +370,10 @@ local function check_list(list, what, max)
   end
   return true
 end
+
+-- The channels the reference names app-scoped (a contact's identity on them
+-- needs its app_id).
+local APP_SCOPED = { MESSENGER = true, INSTAGRAM = true, LINE = true, WECHAT = true }
 
 --- Bulk-creates 1–1000 contacts, each
 -- `{ channel_identities = {{channel=…, identity=…}}, language = "EN_US", display_name=…, … }`.
@@ -379,6 +396,15 @@ function Client:create_contacts(contacts)
         if type(id) ~= "table" or type(id.channel) ~= "string" or type(id.identity) ~= "string" then
           return invalid(fmt("%s.channel_identities[%d]: needs channel and identity strings", where, j))
         end
+        -- the reference: app_id is required on the app-scoped channels
+        if APP_SCOPED[id.channel] and (type(id.app_id) ~= "string" or id.app_id == "") then
+          return invalid(fmt("%s.channel_identities[%d].app_id: required for the app-scoped "
+            .. "channel %s", where, j, id.channel))
+        end
+      end
+      -- the reference (the Conversation API's contact model): at most 1024 characters
+      if c.metadata ~= nil and (type(c.metadata) ~= "string" or #c.metadata > 1024) then
+        return invalid(fmt("%s.metadata: expected a string of at most 1024 characters", where))
       end
       if not fields.LANGUAGES[c.language] then
         return invalid(fmt("%s.language: %q is not a contact language (e.g. EN_US)", where,

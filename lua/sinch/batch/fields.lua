@@ -58,9 +58,13 @@ function _M.parse_rfc3339(s)
 end
 local parse_rfc3339 = _M.parse_rfc3339
 
-local MAX_SCHEDULE = 7 * 86400
-local STRATEGIES = { DEFAULT = true, DISPATCH_ONLY = true }
--- ttl in whole seconds, as the API documents it (the sandbox uses the same bounds)
+-- Each rule's source is in docs/api-rules.md: "the reference" (the API's),
+-- or "ours" with how to pass the raw value through (`fields = { k = v }`
+-- sends a field as it is, unchecked).
+local MAX_SCHEDULE = 7 * 86400 -- the reference: at most 7 days ahead
+local STRATEGIES = { DEFAULT = true, DISPATCH_ONLY = true } -- the reference's enum
+-- ttl: the reference's form is "<int>s" ("86400s"); the range is the
+-- single-send API's, ours for batches (raw: fields = { ttl = "2s" })
 _M.TTL_MIN, _M.TTL_MAX = 3, 315576000000
 
 function _M.check_string_map(t, field)
@@ -75,28 +79,45 @@ function _M.check_string_map(t, field)
 end
 local check_string_map = _M.check_string_map
 
+-- Refusing _batch_id is ours: the reference says the API overwrites it (raw:
+-- fields = { message_metadata = {...} }).
 function _M.check_metadata(t, field)
   if type(t) ~= "table" then return invalid(field .. ": expected a table") end
   if t._batch_id ~= nil then
-    return invalid(field .. "._batch_id: reserved, the API sets it to the batch id")
+    return invalid(field .. "._batch_id: reserved, the API overwrites it with the batch id "
+      .. "(our check; send it raw with fields = { " .. field:match("[%w_]+$") .. " = … })")
   end
   return true
 end
 local check_metadata = _M.check_metadata
 
---- The ttl as the API takes it ("86400s"), or nil, err.
+--- The ttl as the API takes it ("86400s"), or nil, err.  A string must be
+-- the reference's form "<int>s" (sent as given); a number is whole seconds.
+-- The range 3..315576000000 is the single-send API's, ours for batches.
 function _M.ttl(v)
-  local n
+  local n, out
   if type(v) == "number" then
-    n = v
-  elseif type(v) == "string" and find(v, "^[1-9]%d*s$") then
-    n = tonumber(v:sub(1, -2))
+    if v == v and v ~= math.huge and v ~= -math.huge and v == floor(v) then n = v end
+  elseif type(v) == "string" and find(v, "^%d+s$") then
+    out = v
+    n = tonumber((v:sub(1, -2):gsub("^0+(%d)", "%1")))
   end
-  if not n or n ~= floor(n) or n < _M.TTL_MIN or n > _M.TTL_MAX then
-    return invalid(fmt("ttl: %q must be a whole number of seconds from %d to %.0f, like \"86400s\" or 86400",
-      tostring(v), _M.TTL_MIN, _M.TTL_MAX))
+  if not n then
+    return invalid(fmt("ttl: %q is not a duration like \"86400s\" (or a whole number of seconds)",
+      tostring(v)))
   end
-  return fmt("%.0fs", n)
+  if n < _M.TTL_MIN or n > _M.TTL_MAX then
+    return invalid(fmt("ttl: %s is outside %d to %.0f seconds (our bound, the single-send "
+      .. "API's; send it raw with fields = { ttl = … })", tostring(v), _M.TTL_MIN, _M.TTL_MAX))
+  end
+  return out or fmt("%.0fs", n)
+end
+
+--- The time the API schedules `t` (Unix seconds) for, asked at `now`: more
+-- than a minute ahead, rounded up to the next 5-minute mark (the reference).
+function _M.effective_send_after(t, now)
+  if t - now > 60 and t % 300 ~= 0 then return t + (300 - t % 300) end
+  return t
 end
 
 --- The options client:batch() takes.
@@ -105,7 +126,7 @@ _M.BATCH_OPTIONS = {
   message_metadata = true, conversation_metadata = true, send_after = true, ttl = true,
   processing_strategy = true, callback_url = true, channel_priority_order = true,
   channel_properties = true, correlation_id = true, defaults = true, check = true,
-  fields = true, now = true, max_recipients = true,
+  fields = true, now = true, max_recipients = true, strict_phone = true,
 }
 
 --- A batch's fields besides message and recipients, checked and encoded once
@@ -139,9 +160,12 @@ function _M.batch_fields(o)
         tostring(o.send_after)))
     end
     local now = o.now or os_time()
-    if t - now > MAX_SCHEDULE then
-      return invalid(fmt("send_after: %s is more than 7 days ahead; the API schedules at most 7 days out",
-        o.send_after))
+    if type(now) ~= "number" or now ~= now or now == math.huge or now == -math.huge then
+      return invalid("now: expected a finite number of seconds")
+    end
+    if _M.effective_send_after(t, now) - now > MAX_SCHEDULE then
+      return invalid(fmt("send_after: %s is more than 7 days ahead once rounded up to the next "
+        .. "5 minutes; the API schedules at most 7 days out", o.send_after))
     end
     add("send_after", o.send_after)
   end
@@ -158,9 +182,9 @@ function _M.batch_fields(o)
     end
     add("processing_strategy", o.processing_strategy)
   end
-  if o.callback_url ~= nil then
-    if type(o.callback_url) ~= "string" or not find(o.callback_url, "^https?://") then
-      return invalid("callback_url: expected an http(s) URL")
+  if o.callback_url ~= nil then -- the reference: a string, no format stated
+    if type(o.callback_url) ~= "string" then
+      return invalid("callback_url: expected a string (a URL)")
     end
     add("callback_url", o.callback_url)
   end
@@ -168,9 +192,11 @@ function _M.batch_fields(o)
     if not is_array(o.channel_priority_order) then
       return invalid("channel_priority_order: expected an array of channel names")
     end
+    local channels = require("sinch.batch.recipient").channels
     for i, ch in ipairs(o.channel_priority_order) do
-      if type(ch) ~= "string" then
-        return invalid(fmt("channel_priority_order[%d]: expected a channel name", i))
+      if type(ch) ~= "string" or not channels[ch] then
+        return invalid(fmt("channel_priority_order[%d]: %q is not a known channel (add one with "
+          .. "recipient.register_channel)", i, tostring(ch)))
       end
     end
     add("channel_priority_order", setmetatable(o.channel_priority_order, cjson.array_mt))

@@ -36,6 +36,11 @@ _M.errors = errors
 _M.MAX_RECIPIENTS = core.MAX_RECIPIENTS
 _M.Client = client.Client
 _M.Batch = require("sinch.batch.batch").Batch
+--- Seconds since the epoch of an RFC 3339 time ("2026-03-01T09:00:00Z",
+-- with an offset or fractional seconds), as `send_after` takes it.
+-- @function parse_rfc3339
+-- @param s the time
+-- @return seconds | nil, err
 _M.parse_rfc3339 = fields.parse_rfc3339
 _M.LANGUAGES = fields.LANGUAGES
 

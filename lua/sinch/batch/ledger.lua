@@ -94,10 +94,7 @@ function _M.open(path)
     end
   elseif type(err) == "table" and err.code == "EEXIST" then
     w, err = log.open(path, "e")
-    local f = w and io.open(path, "rb")
-    local empty = f and f:seek("end") == 0
-    if f then f:close() end
-    if empty then -- an empty file (made by mktemp, say) becomes a new ledger
+    if w and log.size(path) == 0 then -- an empty file (made by mktemp, say) becomes a new ledger
       local ok, herr = w:append(log.header("ledger"))
       if not ok then
         w:close()
@@ -136,6 +133,11 @@ local function identity_of(r)
   if type(first) == "table" and type(first.identity) == "string" then return first.identity end
   return nil
 end
+--- A recipient as one string: an identity, a contact id, or the first
+-- channel identity of a Recipient / RecipientAndParam table.
+-- @function identity_of
+-- @param r a recipient
+-- @return the string, or nil
 _M.identity_of = identity_of
 
 -- Checks a record; returns its rows and recipients (identity strings).

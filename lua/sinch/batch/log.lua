@@ -114,6 +114,15 @@ function _M.read(path, opts)
   return out
 end
 
+--- The size of a file in bytes, or nil when it cannot be opened.
+function _M.size(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
 -- writer -----------------------------------------------------------------
 
 --- The nginx thread pool that syncs logs under OpenResty (declared in

@@ -342,9 +342,30 @@ function _M.with(msg, extras)
 end
 
 
--- Parameters (sinch.batch.params).
+--- Sorted names of every `${name}` in the message (sinch.batch.params.params).
+-- @function params
+-- @param msg a message
+-- @return { "name", … }
 _M.params = params.params
+
+--- Checks that every recipient gives every parameter the message uses, before
+-- anything is sent (sinch.batch.params.check): `true, report`, or `nil, err`
+-- naming the first bad position, e.g. `recipients[3].parameters: missing
+-- value for ${code}`.
+-- @function check
+-- @param msg a message
+-- @param recipients the RecipientAndParam list
+-- @param opts optional: `defaults`, values for missing parameters
+-- @return true, report | nil, err
 _M.check = params.check
+
+--- What one recipient receives: a copy of the message with every `${name}`
+-- replaced (sinch.batch.params.preview).
+-- @function preview
+-- @param msg a message
+-- @param parameters the recipient's parameters
+-- @param opts optional: `defaults`
+-- @return the copy | nil, err
 _M.preview = params.preview
 
 return _M

@@ -42,63 +42,6 @@ _M.PENDING, _M.FAILED, _M.DELIVERED = PENDING, FAILED, DELIVERED
 --- Which receipt status means what.  Open: any other status is pending.
 _M.STATUS_RANK = { DELIVERED = DELIVERED, READ = DELIVERED, FAILED = FAILED }
 
-local SCHEMA = [[
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
-CREATE TABLE IF NOT EXISTS receipts (
-  key TEXT PRIMARY KEY,
-  batch_id TEXT NOT NULL,
-  msg_index INTEGER,
-  message_id TEXT,
-  status TEXT,
-  reason TEXT,
-  description TEXT,
-  event_time TEXT,
-  received REAL
-);
-CREATE INDEX IF NOT EXISTS receipts_batch ON receipts (batch_id, msg_index);
-CREATE TABLE IF NOT EXISTS outcomes (
-  batch_id TEXT NOT NULL,
-  msg_index INTEGER NOT NULL,
-  rank INTEGER NOT NULL,
-  status TEXT,
-  reason TEXT,
-  description TEXT,
-  at TEXT,
-  PRIMARY KEY (batch_id, msg_index)
-);
-CREATE TABLE IF NOT EXISTS batches (
-  batch_id TEXT PRIMARY KEY,
-  campaign TEXT,
-  chunk INTEGER,
-  recipients INTEGER NOT NULL,
-  rows TEXT
-);
-CREATE INDEX IF NOT EXISTS batches_campaign ON batches (campaign);
-CREATE TABLE IF NOT EXISTS journals (
-  path TEXT PRIMARY KEY,
-  size INTEGER,
-  campaign TEXT
-);
-CREATE TABLE IF NOT EXISTS chunks (
-  campaign TEXT NOT NULL,
-  chunk INTEGER NOT NULL,
-  status TEXT,
-  batch_id TEXT,
-  recipients INTEGER,
-  first_row INTEGER,
-  last_row INTEGER,
-  reason TEXT,
-  PRIMARY KEY (campaign, chunk)
-);
-CREATE TABLE IF NOT EXISTS campaigns (
-  campaign TEXT PRIMARY KEY,
-  source TEXT,
-  rows INTEGER,
-  info TEXT
-);
-]]
-
 local Store = {}
 Store.__index = Store
 
@@ -115,29 +58,9 @@ local function sqlite()
   return m
 end
 
-local STATEMENTS = {
-  receipt = "INSERT OR IGNORE INTO receipts (key, batch_id, msg_index, message_id, status, " ..
-    "reason, description, event_time, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-  outcome = "INSERT INTO outcomes (batch_id, msg_index, rank, status, reason, description, at) " ..
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, msg_index) DO UPDATE SET " ..
-    "rank = excluded.rank, status = excluded.status, reason = excluded.reason, " ..
-    "description = excluded.description, at = excluded.at WHERE excluded.rank > outcomes.rank",
-  batch = "INSERT INTO batches (batch_id, campaign, chunk, recipients, rows) VALUES (?, ?, ?, ?, ?) " ..
-    "ON CONFLICT (batch_id) DO UPDATE SET campaign = excluded.campaign, chunk = excluded.chunk, " ..
-    "recipients = excluded.recipients, rows = excluded.rows",
-  campaign = "INSERT INTO campaigns (campaign, source, rows, info) VALUES (?, ?, ?, ?) " ..
-    "ON CONFLICT (campaign) DO UPDATE SET source = coalesce(excluded.source, campaigns.source), " ..
-    "rows = coalesce(excluded.rows, campaigns.rows), info = coalesce(excluded.info, campaigns.info)",
-  chunk = "INSERT INTO chunks (campaign, chunk, status, batch_id, recipients, first_row, " ..
-    "last_row, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign, chunk) DO UPDATE SET " ..
-    "status = excluded.status, batch_id = excluded.batch_id, recipients = excluded.recipients, " ..
-    "first_row = excluded.first_row, last_row = excluded.last_row, reason = excluded.reason",
-  journal = "INSERT INTO journals (path, size, campaign) VALUES (?, ?, ?) ON CONFLICT (path) " ..
-    "DO UPDATE SET size = excluded.size, campaign = excluded.campaign",
-  begin = "BEGIN IMMEDIATE",
-  commit = "COMMIT",
-  rollback = "ROLLBACK",
-}
+-- the tables and statements (SQLite): sinch.batch.outcomes.schema
+local SCHEMA = require("sinch.batch.outcomes.schema").SCHEMA
+local STATEMENTS = require("sinch.batch.outcomes.schema").STATEMENTS
 
 local OPEN_OPTIONS = { busy_timeout = "number", synchronous = "string" }
 -- (issue 21) synchronous: NORMAL (a commit survives the process being
@@ -198,6 +121,10 @@ local function receipt_key(ev)
   if ev.message_id then return ev.message_id .. "|" .. status end
   return format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status)
 end
+--- The key that makes a retried callback count once (see above).
+-- @function receipt_key
+-- @param ev a parsed delivery receipt
+-- @return the key
 _M.receipt_key = receipt_key
 
 -- One receipt, inside a transaction the caller holds.  Returns true when it
@@ -286,6 +213,10 @@ local function decode_rows(s)
   for item in s:gmatch("[^,]+") do rows[#rows + 1] = tonumber(item) or item end
   return rows
 end
+--- The CSV rows of a stored batch, from the store's comma-separated text.
+-- @function decode_rows
+-- @param s the stored text
+-- @return { row, … } (numbers where they are numbers)
 _M.decode_rows = decode_rows
 
 --- Records which campaign rows a batch carries (from the journal): message
@@ -383,167 +314,9 @@ function Store:report(campaign)
   return r
 end
 
--- Seconds since 1970 of "YYYY-MM-DDTHH:MM:SS[.fff]…" (UTC; os.time would
--- read it as local time).
-local function epoch(s)
-  local y, mo, d, h, mi, se = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)")
-  if not y then
-    y, mo, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)")
-    if not y then return nil end
-    h, mi, se = 0, 0, 0
-  end
-  local frac = tonumber(tostring(s):match("^%d%d%d%d%-%d%d%-%d%d[T ]%d%d:%d%d:%d%d(%.%d+)")) or 0
-  y, mo = tonumber(y), tonumber(mo)
-  if mo <= 2 then y = y - 1 end -- days from the civil date (March-based years)
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local doy = floor((153 * (mo + (mo > 2 and -3 or 9)) + 2) / 5) + tonumber(d) - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  local days = era * 146097 + doe - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) + frac
-end
-_M.epoch = epoch
-
--- A timeline's step by the campaign's length: per tenth of a second up to
--- 30 seconds, per second up to 15 minutes, per minute up to 2 days, per hour
--- beyond (at most ~300, ~900, ~2900 or one per hour of the campaign points).
--- key: how much of the time the step keeps.
-local STEPS = { { unit = "tenth of a second", seconds = 0.1, key = 21, upto = 30 },
-                { unit = "second", seconds = 1, key = 19, upto = 900 },
-                { unit = "minute", seconds = 60, key = 16, upto = 2 * 86400 },
-                { unit = "hour", seconds = 3600, key = 13 } }
-
--- The step's start of a time, as the key says: "2026-11-29T16:40:26.7",
--- "2026-11-29T16:40:26", "2026-11-29T16:40", "2026-11-29T16".
-local function step_key(at, key)
-  if key <= 19 then return at:sub(1, key) end
-  local tenth = at:match("^.-:%d%d:%d%d%.(%d)")
-  return at:sub(1, 19) .. "." .. (tenth or "0")
-end
-
--- The start of a step in seconds since 1970.
-local function step_time(k)
-  if #k == 13 then return epoch(k .. ":00:00") end
-  if #k == 16 then return epoch(k .. ":00") end
-  return epoch(k)
-end
-
--- " AND b.campaign = ?" (prefix AND or WHERE) and its argument, or nothing.
-local function campaign_where(campaign, prefix)
-  if campaign == nil then return "", nil end
-  return " " .. prefix .. " b.campaign = ?", tostring(campaign)
-end
-
---- The final outcomes of a campaign over time (every receipt when `campaign`
--- is nil): how many recipients became DELIVERED and FAILED in each second,
--- minute or hour (a tenth of a second for a campaign of less than 30 s: by
--- the campaign's length), and how many were still pending
--- after it.  The sums equal `Store:report`'s delivered and failed, and the
--- last point's pending its pending.
--- @return { unit = "tenth of a second"|"second"|"minute"|"hour", seconds =
---   the step, recipients,
---   first, last (the first and last outcome's second, UTC), points = { {
---   at = "2026-11-29T16:40:26" (the step's start, UTC, as long as the unit
---   needs: "…:26.7" by tenth of a second), t = seconds since 1970, delivered, failed, failed_by_reason = {
---   CODE = n }, pending }, … } } | nil, err
-function Store:timeline(campaign)
-  self:_check()
-  local where, arg = campaign_where(campaign, "AND")
-  local rows, err = query(self, "SELECT coalesce(sum(recipients), 0) FROM batches b WHERE 1" ..
-    where, arg)
-  if not rows then return nil, err end
-  local tl = { recipients = rows[1][1], points = {} }
-  -- one pass over the outcomes, by second; the step is chosen after (a
-  -- campaign of less than 30 s: a second pass, by tenth of a second)
-  local function by(key)
-    return query(self, format("SELECT substr(o.at, 1, %d), o.rank, o.reason, count(*) " ..
-      "FROM outcomes o WHERE o.rank > 0%s GROUP BY 1, 2, 3 ORDER BY 1", key, campaign ~= nil and
-      " AND o.batch_id IN (SELECT batch_id FROM batches b WHERE b.campaign = ?)" or ""), arg)
-  end
-  rows, err = by(19)
-  if not rows then return nil, err end
-  local step = STEPS[#STEPS]
-  if rows[1] then
-    tl.first, tl.last = rows[1][1], rows[#rows][1]
-    local t1, t2 = epoch(tl.first), epoch(tl.last)
-    for _, s in ipairs(STEPS) do
-      if t1 and t2 and s.upto and t2 - t1 <= s.upto then
-        step = s
-        break
-      end
-    end
-    if step.key > 19 then
-      rows, err = by(step.key)
-      if not rows then return nil, err end
-    end
-  end
-  tl.unit, tl.seconds = step.unit, step.seconds
-  local pts, by_at, done, key = tl.points, {}, 0, step.key
-  for _, row in ipairs(rows) do
-    local at, rank, n = step_key(row[1], key), row[2], row[4]
-    local p = by_at[at]
-    if not p then
-      p = { at = at, t = step_time(at), delivered = 0, failed = 0, failed_by_reason = {} }
-      by_at[at] = p
-      pts[#pts + 1] = p
-    end
-    if rank == DELIVERED then
-      p.delivered = p.delivered + n
-    else
-      p.failed = p.failed + n
-      local code = row[3] or "UNKNOWN"
-      p.failed_by_reason[code] = (p.failed_by_reason[code] or 0) + n
-    end
-  end
-  for _, p in ipairs(pts) do
-    done = done + p.delivered + p.failed
-    p.pending = tl.recipients - done
-  end
-  return tl
-end
-
---- The batches of a campaign: every chunk its journal recorded, whatever
--- became of it (accepted, failed, ambiguous, intent: sent, no answer yet),
--- or, for a campaign known only from a ledger, its accepted batches.
--- @return an array, by chunk, of { chunk, status, batch_id, recipients,
---   first_row, last_row, reason, delivered, failed } | nil, err
-function Store:batches(campaign)
-  self:_check()
-  local where, arg = campaign_where(campaign, "WHERE")
-  local counts, err = query(self, "SELECT o.batch_id, sum(o.rank = 2), sum(o.rank = 1) " ..
-    "FROM outcomes o WHERE o.batch_id IN (SELECT batch_id FROM batches b" .. where .. ") " ..
-    "GROUP BY o.batch_id", arg)
-  if not counts then return nil, err end
-  local by_id = {}
-  for _, row in ipairs(counts) do by_id[row[1]] = row end
-  local out = {}
-  local rows
-  if campaign ~= nil then
-    rows, err = query(self, "SELECT chunk, status, batch_id, recipients, first_row, last_row, " ..
-      "reason FROM chunks WHERE campaign = ? ORDER BY chunk", tostring(campaign))
-    if not rows then return nil, err end
-    for i, row in ipairs(rows) do
-      out[i] = { chunk = row[1], status = row[2], batch_id = row[3], recipients = row[4],
-                 first_row = row[5], last_row = row[6], reason = row[7] }
-    end
-  end
-  if #out == 0 then -- a ledger's campaign (or every batch): the accepted ones
-    -- the first and the last of the rows "2,3,…,1001" (long: never read whole)
-    rows, err = query(self, "SELECT chunk, batch_id, recipients, substr(rows, 1, " ..
-      "instr(rows || ',', ',') - 1), substr(rows, length(rtrim(rows, '0123456789')) + 1) " ..
-      "FROM batches b" .. where .. " ORDER BY chunk, batch_id", arg)
-    if not rows then return nil, err end
-    for i, row in ipairs(rows) do
-      out[i] = { chunk = row[1], status = "accepted", batch_id = row[2], recipients = row[3],
-                 first_row = tonumber(row[4]), last_row = tonumber(row[5]) }
-    end
-  end
-  for _, b in ipairs(out) do
-    local c = b.batch_id and by_id[b.batch_id]
-    b.delivered, b.failed = c and c[2] or 0, c and c[3] or 0
-  end
-  return out
-end
+-- the report's time queries: Store:timeline, Store:batches, outcomes.epoch
+_M.epoch = require("sinch.batch.outcomes.timeline").install(Store, { query = query,
+  DELIVERED = DELIVERED })
 
 --- The campaigns the store knows (from imported journals or add_campaign).
 -- @return an array of campaign ids, sorted
@@ -556,18 +329,9 @@ function Store:campaigns()
   return out
 end
 
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local n = f:seek("end")
-  f:close()
-  return n
-end
-
---- Joins a campaign journal (sinch.batch.journal) into the store: the
--- campaign (id, source path, rows) and every accepted batch with its rows.
--- Idempotent and cheap to call again while the journal grows: an unchanged
--- journal is not read again, and batches already known are not rewritten.
+--- Joins a campaign journal into the store: the campaign (id, source path,
+-- rows) and every accepted batch with its rows (sinch.batch.campaign.receipts).
+-- Idempotent and cheap to call again while the journal grows.
 -- @tparam string path the journal
 -- @return { campaign = id, batches = n (newly joined), unchanged = bool } |
 --   nil, err
@@ -576,57 +340,36 @@ function Store:import_journal(path)
   if type(path) ~= "string" or path == "" then
     error("outcomes: import_journal: path: expected a journal file name", 2)
   end
-  local size = file_size(path)
-  if not size then
-    return nil, errors.new("invalid", format("journal %s: cannot read it", path))
-  end
-  local seen, err = query(self, "SELECT size, campaign FROM journals WHERE path = ?", path)
-  if not seen then return nil, err end
-  if seen[1] and seen[1][1] == size then
-    return { campaign = seen[1][2], batches = 0, unchanged = true }
-  end
-  local st, rerr = require("sinch.batch.campaign.journal").read(path)
-  if not st then return nil, rerr end
-  local h = st.header
-  if type(h) ~= "table" or h.campaign == nil then
-    return nil, errors.new("invalid", format("journal %s: no campaign header (not a journal?)", path))
-  end
-  local id = tostring(h.campaign)
+  return require("sinch.batch.campaign.receipts").import(self, path)
+end
+
+--- What the journal join needs of a store: the size of a journal when last
+-- joined, and the batches of a campaign already known.
+function Store:journal_seen(path)
+  local rows, err = query(self, "SELECT size, campaign FROM journals WHERE path = ?", path)
+  if not rows then return nil, err end
+  return rows[1] and { size = rows[1][1], campaign = rows[1][2] } or false
+end
+function Store:known_batches(campaign)
+  local rows, err = query(self, "SELECT batch_id FROM batches WHERE campaign = ?", campaign)
+  if not rows then return nil, err end
   local known = {}
-  local krows, kerr = query(self, "SELECT batch_id FROM batches WHERE campaign = ?", id)
-  if not krows then return nil, kerr end
-  for _, row in ipairs(krows) do known[row[1]] = true end
-  local rows, chunks, accepted, open_chunks = #st.bad_rows, 0, 0, 0
-  for _, c in pairs(st.chunks) do
-    chunks = chunks + 1
-    rows = rows + (c.rows and #c.rows or 0)
-    if c.status == "accepted" then accepted = accepted + 1 else open_chunks = open_chunks + 1 end
-  end
-  local info = cjson.encode{ path = path, chunks = chunks, accepted = accepted,
-    not_accepted = open_chunks, bad_rows = #st.bad_rows, runs_ended = st.ends,
-    done = st.ends > 0 and open_chunks == 0 }
-  return txn(self, function()
-    local new = 0
-    local ok, aerr = self:add_campaign{ campaign = id, source = h.path, rows = rows, info = info }
-    if not ok then return nil, aerr end
-    for k, c in pairs(st.chunks) do -- every chunk, whatever became of it (Store:batches)
-      local rows_k = c.rows or {}
-      local cok, cerr = self.st.chunk:run(id, k, c.status, c.batch_id, #rows_k, rows_k[1],
-        rows_k[#rows_k], c.reason ~= nil and tostring(c.reason) or nil)
-      if not cok then return nil, store_error("insert chunk", cerr) end
-    end
-    for batch_id, c in pairs(st.batches) do
-      if not known[batch_id] then
-        ok, aerr = self:add_batch{ batch_id = batch_id, campaign = id, chunk = c.chunk,
-                                   rows = c.rows or {} }
-        if not ok then return nil, aerr end
-        new = new + 1
-      end
-    end
-    local jok, jerr = self.st.journal:run(path, size, id)
-    if not jok then return nil, store_error("record journal", jerr) end
-    return { campaign = id, batches = new, unchanged = false }
-  end)
+  for _, row in ipairs(rows) do known[row[1]] = true end
+  return known
+end
+--- Runs fn() in one transaction (committed when it returns non-nil).
+function Store:transaction(fn) return txn(self, fn) end
+function Store:add_chunk(campaign, k, c)
+  local rows = c.rows or {}
+  local ok, err = self.st.chunk:run(campaign, k, c.status, c.batch_id, #rows, rows[1], rows[#rows],
+    c.reason ~= nil and tostring(c.reason) or nil)
+  if not ok then return nil, store_error("insert chunk", err) end
+  return true
+end
+function Store:journal_joined(path, size, campaign)
+  local ok, err = self.st.journal:run(path, size, campaign)
+  if not ok then return nil, store_error("record journal", err) end
+  return true
 end
 
 --- The failed recipients of a campaign, each with its source row.
@@ -660,6 +403,7 @@ function Store:failed(campaign)
   return out
 end
 
+--- Closes the store's database (writes go through before it returns).
 function Store:close()
   if self.st then
     for _, st in pairs(self.st) do st:close() end

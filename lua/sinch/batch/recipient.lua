@@ -20,13 +20,13 @@
 -- for your own JSON, `R.plain(r)` gives the nested table.
 --
 -- Channel names are an open table: `R.channels` maps a ConversationChannel name to
--- its properties (`phone = true`: the identity is a phone number, with or without
--- "+"; `app_scoped = true`: the identity belongs to an app, whose `app_id` may be
+-- its properties (`phone = true`: the identity is a phone number, an optional
+-- "+" then digits; `app_scoped = true`: the identity belongs to an app, whose `app_id` may be
 -- given; the batch's app_id applies otherwise).  It starts as the C core's
 -- channel table; `R.register_channel(name, props)` adds one.
 --
 -- Bad input raises (level 2) with the field and the rule, e.g.
---   recipient: "0701234" is not a phone number (an optional + and 7-15 digits, the first not 0)
+--   recipient: "07012 34" is not a phone number (an optional +, then digits)
 -- `R.validate(r)` checks a hand-made table and returns true or nil, err.
 local type, pairs, ipairs, error, tostring, pcall, rawget = type, pairs, ipairs, error, tostring,
   pcall, rawget
@@ -57,14 +57,19 @@ local function array(t)
   return t
 end
 
---- True when `s` is a phone identity: an optional "+", then 7 to 15 digits,
--- the first not 0 (the C core's rule).  `is_e164` is the older name.
+--- True when `s` can be a phone identity: an optional "+", then digits
+-- (the C core's rule; "+0987654321", the API reference's example form, passes).
 function _M.is_phone(s)
   return rules.phone_ok(s) == true
 end
-_M.is_e164 = _M.is_phone
 
-local PHONE_RULE = "is not a phone number (an optional + and 7-15 digits, the first not 0)"
+--- True when `s` also has the E.164 shape (7 to 15 digits, the first not 0):
+-- our stricter check, applied by `client:batch{ strict_phone = true }`.
+function _M.is_e164(s)
+  return rules.e164_ok(s) == true
+end
+
+local PHONE_RULE = "is not a phone number (an optional +, then digits)"
 
 --- Add (or replace) a channel.  `props` may hold `phone` and `app_scoped` (booleans).
 function _M.register_channel(name, props)
@@ -189,22 +194,46 @@ local function helper(name)
 end
 
 --- `sms(number [, app_id])` and likewise `mms`, `whatsapp`, `rcs`, `viber` (VIBERBM):
--- a phone-number identity on that channel (an optional `+`, 7–15 digits);
+-- a phone-number identity on that channel (an optional `+`, then digits);
 -- `messenger(id [, app_id])`, `instagram`, `line`, `wechat`: an app-scoped
 -- identity; `telegram(id)`, `kakaotalk`, `kakaotalkchat`, `applebc`: any identity.
 -- @function sms
 _M.sms = helper("SMS")
+--- A recipient on MMS (see `sms`).
+-- @function mms
 _M.mms = helper("MMS")
+--- A recipient on WHATSAPP (see `sms`).
+-- @function whatsapp
 _M.whatsapp = helper("WHATSAPP")
+--- A recipient on RCS (see `sms`).
+-- @function rcs
 _M.rcs = helper("RCS")
+--- A recipient on VIBERBM (see `sms`).
+-- @function viber
 _M.viber = helper("VIBERBM")
+--- A recipient on MESSENGER (see `sms`).
+-- @function messenger
 _M.messenger = helper("MESSENGER")
+--- A recipient on INSTAGRAM (see `sms`).
+-- @function instagram
 _M.instagram = helper("INSTAGRAM")
+--- A recipient on LINE (see `sms`).
+-- @function line
 _M.line = helper("LINE")
+--- A recipient on WECHAT (see `sms`).
+-- @function wechat
 _M.wechat = helper("WECHAT")
+--- A recipient on TELEGRAM (see `sms`).
+-- @function telegram
 _M.telegram = helper("TELEGRAM")
+--- A recipient on KAKAOTALK (see `sms`).
+-- @function kakaotalk
 _M.kakaotalk = helper("KAKAOTALK")
+--- A recipient on KAKAOTALKCHAT (see `sms`).
+-- @function kakaotalkchat
 _M.kakaotalkchat = helper("KAKAOTALKCHAT")
+--- A recipient on APPLEBC (see `sms`).
+-- @function applebc
 _M.applebc = helper("APPLEBC")
 
 --- A recipient by contact id (CONVERSATION processing mode only).

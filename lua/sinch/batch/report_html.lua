@@ -32,6 +32,10 @@ local BLUE, ORANGE, GREEN = "#0072B2", "#E69F00", "#009E73"
 
 local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
 local function esc(s) return (tostring(s):gsub("[&<>\"']", ESC)) end
+--- Text made safe in HTML (`& < > " '` as entities).
+-- @function escape
+-- @param s any value (tostring)
+-- @return the escaped string
 _M.escape = esc
 
 local function int(n) return floor(tonumber(n) or 0) end
@@ -97,7 +101,7 @@ th { background: #f2f2f2; }
 td.l, th.l { text-align: left; }
 details { margin: .3em 0 1em; }
 summary { cursor: pointer; color: #0b4f8a; }
-.status-failed, .status-ambiguous, .status-intent { font-weight: 600; }
+.status-failed, .status-refused, .status-unsent, .status-ambiguous, .status-intent { font-weight: 600; }
 .note { color: #4d4d4d; font-size: .9em; }
 @media print {
   body { font-size: 10pt; max-width: none; padding: 0; }
@@ -351,7 +355,8 @@ local function reasons_table(out, id, r, list)
 end
 
 local STATUS_TEXT = { accepted = "accepted", failed = "failed", ambiguous = "ambiguous",
-                      intent = "sent, no answer yet" }
+                      intent = "sent, no answer yet", refused = "refused (its rows failed)",
+                      unsent = "not sent (a resume sends it)" }
 
 local function batch_rows(out, id, caption, list)
   out[#out + 1] = format('<table id="%s"><caption>%s</caption><thead><tr>' ..
@@ -380,7 +385,7 @@ local function batches_table(out, id, batches)
     if b.status ~= "accepted" then open[#open + 1] = b end
   end
   local counts = {}
-  for _, s in ipairs{ "accepted", "failed", "ambiguous", "intent" } do
+  for _, s in ipairs{ "accepted", "refused", "failed", "unsent", "ambiguous", "intent" } do
     if by[s] then
       counts[#counts + 1] = format('<span data-batches="%s">%s</span> %s', s, num(by[s]), STATUS_TEXT[s])
     end

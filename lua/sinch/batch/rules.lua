@@ -3,7 +3,8 @@
 -- (recipient, message) load without the C module until a rule is needed.
 --
 --    local rules = require "sinch.batch.rules"
---    rules.phone_ok("46700000001")        --> true ("+" optional, 7-15 digits, first not 0)
+--    rules.phone_ok("+0987654321")        --> true (an optional "+", then digits)
+--    rules.e164_ok("+0987654321")         --> false (our stricter E.164 shape: 7-15 digits, first not 0)
 --    rules.param_names("Hi ${first name}") --> { ["first name"] = true }
 --    rules.max_recipients()                --> 1000
 --    rules.channels()                      --> { SMS = { phone = true }, ... } (a fresh copy)
@@ -27,9 +28,17 @@ local function load()
 end
 _M.core = load
 
---- True when `s` is a phone identity: an optional "+", then 7-15 digits, the first not 0.
+--- True when `s` can be a phone identity: an optional "+", then one or more
+-- digits (the API reference calls it an MSISDN and states no format).
 function _M.phone_ok(s)
   return load().phone_ok(s) -- false for a non-string too
+end
+
+--- True when `s` also has the E.164 shape: an optional "+", then 7-15 digits,
+-- the first not 0.  Our check, not the API's (docs/api-rules.md): applied
+-- only when asked for (`strict_phone = true`).
+function _M.e164_ok(s)
+  return load().e164_ok(s)
 end
 
 --- The fastest `phone_ok(s)` of this VM, for hot paths (the recipient
@@ -57,7 +66,7 @@ function _M.phone_check()
 end
 
 --- `acc` (or a new table) with `acc[name] = true` for each `${name}` in `s`
--- (name: one or more bytes, none of them "}").
+-- (name: one or more bytes, none of them "}", not all blanks; ours).
 function _M.param_names(s, acc)
   return load().param_names(s, acc)
 end

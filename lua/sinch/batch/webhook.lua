@@ -30,6 +30,10 @@ local H_NONCE = "x-sinch-webhook-signature-nonce"
 local H_TIMESTAMP = "x-sinch-webhook-signature-timestamp"
 
 _M.HEADER_SIGNATURE, _M.HEADER_NONCE, _M.HEADER_TIMESTAMP = H_SIGNATURE, H_NONCE, H_TIMESTAMP
+-- The age a signed callback may have, either way, in seconds.  Ours: the
+-- API reference states no freshness rule (no Sinch SDK checks one); 300 s
+-- is our default, `tolerance = false` turns the age check off
+-- (docs/api-rules.md).
 _M.DEFAULT_TOLERANCE = 300
 
 local function auth_error(reason, message)
@@ -138,12 +142,19 @@ local function check_args(secret, headers, raw_body, opts)
   if type(opts) ~= "table" then error("verify: opts: expected a table, got " .. type(opts), 3) end
   local ok, err = check_options(opts, VERIFY_OPTS, "verify")
   if not ok then error(err, 3) end
+  -- NaN or an infinity would turn the age check and replay protection off
+  -- (every comparison with NaN is false): refused
   local tol = opts.tolerance
-  if tol ~= nil and tol ~= false and (type(tol) ~= "number" or tol < 0) then
-    error("verify: opts.tolerance: expected seconds >= 0 or false, got " .. tostring(tol), 3)
+  if tol ~= nil and tol ~= false and (type(tol) ~= "number" or tol ~= tol or tol < 0
+                                      or tol == math.huge) then
+    error("verify: opts.tolerance: expected a finite number of seconds >= 0 or false, got "
+      .. tostring(tol), 3)
   end
-  if opts.now ~= nil and type(opts.now) ~= "number" then
-    error("verify: opts.now: expected a number of seconds, got " .. type(opts.now), 3)
+  local now = opts.now
+  if now ~= nil and (type(now) ~= "number" or now ~= now or now == math.huge
+                     or now == -math.huge) then
+    error("verify: opts.now: expected a finite number of seconds, got "
+      .. (type(now) == "number" and tostring(now) or type(now)), 3)
   end
   local r = opts.replay
   if r ~= nil and r ~= true and r ~= false

@@ -5,11 +5,11 @@
 --   ngx.thread  one light thread per batch in flight, on cosockets
 --   sequential  one call at a time through a custom transport object
 --   dry-run     sends nothing: a dry run goes through the campaign's own code
--- Every answer is read by the client's one decoder (sinch.batch.client.decode);
+-- Every answer is read by the one decoder (sinch.batch.answer);
 -- retries and backoff are the core's alone.
 local core = require "sinch.batch.core"
 local errors = require "sinch.batch.errors"
-local decode_answer = require("sinch.batch.client").decode
+local decode_answer = require("sinch.batch.answer").decode
 
 local type, pairs, ipairs, tostring, require = type, pairs, ipairs, tostring, require
 local pcall, rawget = pcall, rawget

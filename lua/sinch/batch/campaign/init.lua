@@ -76,6 +76,12 @@ end
 -- those given.  @return opts | nil, err
 local function from_journal(opts)
   local st, err = journal_m.peek(opts.journal)
+  if st == false and require("sinch.batch.log").size(opts.journal) then
+    -- there, but empty: maybe a run writing its first line
+    local busy, berr = journal_m.open(opts.journal, {})
+    if not busy then return nil, berr end
+    busy:close()
+  end
   if st == false then
     return errors.fail("invalid", fmt("journal %s: no such journal to resume (give message and "
       .. "source to start a campaign)", opts.journal))
@@ -117,10 +123,13 @@ end
 -- not count) and of the source (a file's: a resume checks it), and the spec.
 local function header_of(self, opts)
   local source, sdigest, skind = opts.source
-  if type(source) == "string" then
-    local d, size_or_err = core.file_digest(source)
-    if not d then return nil, size_or_err end
-    sdigest, skind = d, "csv"
+  if type(source) == "string" then -- a file's digest only for a journal (it reads the whole file)
+    sdigest, skind = "csv", "csv"
+    if opts.journal then
+      local d, size_or_err = core.file_digest(source)
+      if not d then return nil, size_or_err end
+      sdigest = d
+    end
   elseif type(source) == "table" then
     sdigest, skind = fmt("list:%d", #source), "list"
   else

@@ -60,6 +60,10 @@ local function canonical(v, out)
   end
   return out
 end
+--- The digest of a Lua value (tables in a canonical order): what a journal
+-- keeps of the message and the options, so a resume can tell they changed.
+-- @param v any value made of tables, strings, numbers and booleans
+-- @return the digest, a hex string
 function _M.digest_value(v) return core.digest(concat(canonical(v, {}))) end
 
 -- The state of a campaign from its events.
@@ -127,11 +131,8 @@ end
 --- Peeks at a journal without locking it: its state, or false when there is
 -- no file (or an empty one), or nil, err when it is not a journal.
 function _M.peek(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local size = f:seek("end")
-  f:close()
-  if size == 0 then return false end
+  local size = log.size(path)
+  if not size or size == 0 then return false end
   return _M.read(path)
 end
 
@@ -180,7 +181,8 @@ end
 --- True once the journal is on disk.
 function Journal:exists() return self.w ~= nil and not self.fresh end
 
--- Creates the file (new journal) with its header and what waited.
+--- Creates the file (new journal) with its header and what waited.
+-- @param first the event that creates it (an intent)
 function Journal:create(first)
   local w = self.w
   if not w then
@@ -217,24 +219,36 @@ function Journal:write(e)
   return true
 end
 
+--- Records that chunk `k` (its rows, the digest of its body) is about to be
+-- sent: written before any byte of it leaves.
 function Journal:intent(k, rows, digest)
   return self:write{ event = "intent", chunk = k, rows = setmetatable(rows, cjson.array_mt),
                      digest = digest }
 end
+--- Records that the API accepted chunk `k` as `batch_id` (`resolved`: found
+-- by the metadata search after an ambiguous send).
 function Journal:accepted(k, batch_id, resolved)
   return self:write{ event = "accepted", chunk = k, batch_id = batch_id, resolved = resolved }
 end
+--- Records that chunk `k` may or may not have been accepted (never resent
+-- before the metadata search has answered).
 function Journal:ambiguous(k, reason) return self:write{ event = "ambiguous", chunk = k, reason = reason } end
+--- Records that no byte of chunk `k` left: it may be sent again.
 function Journal:unsent(k, reason) return self:write{ event = "unsent", chunk = k, reason = reason } end
+--- Records that the API refused chunk `k` (HTTP `status`): its rows failed.
 function Journal:refused(k, reason, status)
   return self:write{ event = "refused", chunk = k, reason = reason, status = status }
 end
+--- Records a row of the source that was skipped, and why.
 function Journal:bad_row(row, reason) return self:write{ event = "bad_row", row = row, reason = reason } end
+--- Records the end of the campaign with its summary (nothing when no file
+-- was written: a run that sent nothing).
 function Journal:finish(summary)
   if not self:exists() then return true end
   return self:write{ event = "end", summary = summary }
 end
 
+--- Closes the file (and releases its lock).
 function Journal:close()
   if self.w then
     self.w:close()

@@ -10,8 +10,9 @@ _M.HELP = {
   status = "sinch-batch status BATCH_ID\n",
   find = "sinch-batch find KEY VALUE     (batches whose batch_metadata has KEY = VALUE)\n",
   cancel = "sinch-batch cancel BATCH_ID | sinch-batch cancel --tag K=V\n"
-    .. "  cancels, then looks the batches up: prints {cancelled, not_cancelled}; exit 1 when a\n"
-    .. "  batch was not cancelled or none matched\n",
+    .. "  cancels, then looks the batches up until each is CANCELLED or final (at most 10 s;\n"
+    .. "  the API cancels later): prints {cancelled, pending, not_cancelled}; exit 1 when a\n"
+    .. "  batch was not cancelled or none matched, 0 when some are still pending\n",
 }
 
 function _M.status(argv)
@@ -55,6 +56,13 @@ function _M.cancel(argv)
     common.errline("not_cancelled", fmt("%d batch(es) not cancelled: %s", #list,
       table.concat(list, ", ")), 1)
     return 1
+  end
+  if #res.pending > 0 then -- the API cancels later: not a failure
+    local list = {}
+    for i, b in ipairs(res.pending) do list[i] = tostring(b.batch_id) end
+    common.errline("pending", fmt("%d batch(es) still SCHEDULED: the cancel was accepted and may "
+      .. "yet happen (check with status): %s", #list, table.concat(list, ", ")), 0)
+    return 0
   end
   if #res.cancelled == 0 then
     common.errline("not_found", "cancel: no batch matched " .. (o.tag or pos[1]), 1)

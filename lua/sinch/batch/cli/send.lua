@@ -60,7 +60,7 @@ local function send_to(o, spec, params)
   local list = {}
   for i, n in ipairs(o.to) do
     if ch and ch.phone and not batch.core.phone_ok(n) then
-      usage(fmt("--to[%d]: %q is not a phone number for %s (an optional + and 7 to 15 digits)",
+      usage(fmt("--to[%d]: %q is not a phone number for %s (an optional +, then digits)",
         i, n, channel))
     end
     list[i] = { recipient = batch.recipient.channel(channel, n), parameters = params }

@@ -64,7 +64,7 @@ end
 local URL = str{ nonempty = true, format = is_url, rule = "must be an http:// or https:// URL" }
 
 local PHONE = str{ nonempty = true, format = rules.phone_ok,
-                   rule = "must be a phone number (an optional + and 7-15 digits, the first not 0)" }
+                   rule = "must be a phone number (an optional +, then digits)" }
 
 local function is_date(s)
   local y, m, d = match(s, "^(%d%d%d%d)%-(%d%d)%-(%d%d)$")

@@ -41,12 +41,18 @@ _M.Transport = Transport
 local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true,
                           ssl_cert = true, ssl_session_fetch = true }
 _M.COSOCKET_PHASES = COSOCKET_PHASES
+--- A URL's parts (sinch.batch.transport.http1).
+-- @function parse_url
+-- @param url "http(s)://host[:port]/path?q"
+-- @return scheme, host, port, path (nil on a bad URL)
 _M.parse_url = http1.parse_url
 
 local OPTIONS = { shared_dict = "string", pool_size = "number", keepalive_timeout = "number",
                   ssl_verify = "boolean", connect_timeout = "number", send_timeout = "number",
                   read_timeout = "number", ca_file = "string" }
 
+local MAX_POOL_SIZE = 100000
+local MAX_TIMEOUT_MS = 2147483647 -- nginx keeps timers in a signed 32-bit count of ms
 local MAX_RESTARTS = 1 -- a call restarted to use a token another call fetched
 
 -- Per worker (each worker has its own Lua VM): tokens by key, and the
@@ -81,9 +87,20 @@ end
 function _M.new(opts)
   if opts == nil then opts = {} end
   options.assert(opts, OPTIONS, "new", 1, 1)
+  -- every number in range here, at creation: NaN, an infinity or 1e300
+  -- would pass "> 0" and then fail every send (pool_size) or reach
+  -- setkeepalive and the socket timeouts unchecked
   for k, v in pairs(opts) do
-    if OPTIONS[k] == "number" and v <= 0 then
-      error(fmt("bad argument #1 to 'new' (opts.%s: expected a number > 0)", k), 2)
+    if OPTIONS[k] == "number" then
+      if k == "pool_size" then
+        if not (v >= 1 and v <= MAX_POOL_SIZE) or v % 1 ~= 0 then
+          error(fmt("bad argument #1 to 'new' (opts.pool_size: expected a whole number from 1 "
+            .. "to %d, got %s)", MAX_POOL_SIZE, tostring(v)), 2)
+        end
+      elseif not (v > 0 and v <= MAX_TIMEOUT_MS) then
+        error(fmt("bad argument #1 to 'new' (opts.%s: expected milliseconds > 0 and at most %d, "
+          .. "got %s)", k, MAX_TIMEOUT_MS, tostring(v)), 2)
+      end
     end
   end
   if opts.ca_file then -- cosockets verify against nginx's CA file only
@@ -113,6 +130,7 @@ end
 
 -- One HTTP exchange, sent at most once (sinch.batch.transport.http1).
 -- Returns status, headers, body | nil, failure.
+
 --- Milliseconds a call of this transport still waits out a Retry-After or a
 -- backoff (0 when none does): a campaign starts nothing new until then.
 function Transport:waiting_ms()
@@ -201,6 +219,11 @@ local function phase_error()
       .. "call from rewrite, access, content or an ngx.timer", tostring(phase))
   end
 end
+--- The error text for a call made in an nginx phase without cosockets, or
+-- nil in a phase that has them.
+-- @function phase_error
+-- @param phase the phase name (ngx.get_phase())
+-- @return the text, or nil
 _M.phase_error = phase_error
 
 -- Feeds the result of one _perform to call: true | nil, err
