@@ -317,7 +317,7 @@ end
 -- the report's time queries (Store:timeline, Store:batches): outcomes.timeline
 local epoch = require("sinch.batch.outcomes.timeline").install(Store, { query = query,
   DELIVERED = DELIVERED })
---- Seconds since 1970 of an RFC 3339 UTC time ("2026-11-29T16:40:26.7Z").
+--- Seconds since the epoch of a receipt's RFC 3339 time (UTC or an offset).
 -- @function epoch
 -- @param s the time
 -- @return seconds, or nil
@@ -385,7 +385,10 @@ function Store:add_chunk(campaign, k, c)
   return true
 end
 
---- Records that journal `path` was joined at `size` bytes, as `campaign`.
+--- Records that the journal at `path` was joined up to `size` bytes.
+-- @param path the journal's path
+-- @param size its size when joined
+-- @param campaign its campaign id
 -- @return true | nil, err
 function Store:journal_joined(path, size, campaign)
   local ok, err = self.st.journal:run(path, size, campaign)

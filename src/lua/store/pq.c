@@ -245,6 +245,43 @@ static int l_send(lua_State *L) {
     return 1;
 }
 
+/* db:prepare(name, sql): a statement the server parses and plans once */
+static int l_prepare(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const char *sql = luaL_checkstring(L, 3);
+    PGresult *r = PQprepare(d->conn, name, sql, 0, NULL);
+    if (!result_ok(r)) {
+        push_error(L, "prepare", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
+        PQclear(r);
+        return 2;
+    }
+    PQclear(r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* db:run(name, ...): a prepared statement, as db:query */
+static int l_run(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    params p;
+    bind_params(L, &p);
+    return push_result(L, d, PQexecPrepared(d->conn, name, p.n, p.values, NULL, NULL, 0));
+}
+
+/* db:send_prepared(name, ...): a prepared statement, as db:send */
+static int l_send_prepared(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    params p;
+    bind_params(L, &p);
+    if (!PQsendQueryPrepared(d->conn, name, p.n, p.values, NULL, NULL, 0))
+        return push_error(L, "send", PQerrorMessage(d->conn));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* db:fd(): the connection's socket, for select/poll */
 static int l_fd(lua_State *L) {
     lua_pushinteger(L, PQsocket(check_db(L, 1)->conn));
@@ -279,6 +316,9 @@ static const luaL_Reg db_methods[] = {
     {"exec", l_exec},
     {"query", l_query},
     {"send", l_send},
+    {"prepare", l_prepare},
+    {"run", l_run},
+    {"send_prepared", l_send_prepared},
     {"fd", l_fd},
     {"ready", l_ready},
     {"result", l_result},
