@@ -98,6 +98,31 @@ describe("the PostgreSQL receipts store", function()
     assert.matches("unknown scheme", serr.message, 1, true)
   end)
 
+  it("answers 503 while PostgreSQL is away (nothing acknowledged is lost), and stores once it is back",
+    function()
+    need()
+    local url = cluster:database("outage")
+    local r = receiver.start{ "--secret", SECRET, "--store", url }
+    local function post(i)
+      local c = r:connect()
+      assert(c:send(flood.request("/callbacks", SECRET, i, "outage", tostring(os.time()))))
+      local line = assert(c:receive("*l"))
+      c:close()
+      return tonumber(line:match("^HTTP/1%.1 (%d+)"))
+    end
+    assert.equal(200, post(1))
+    cluster:pause()
+    local away = post(2)
+    cluster:resume()
+    assert.equal(503, away)
+    assert.equal(200, post(2)) -- Sinch's retry of the same callback
+    r:stop()
+    local s = assert(store.open(url))
+    local rows = assert(s.db.conn:query("SELECT key FROM receipts ORDER BY key"))
+    s:close()
+    assert.same({ { flood.key(1) }, { flood.key(2) } }, rows)
+  end)
+
   it("takes the receipts of two receivers at once; report --store postgresql://… equals the truth", function()
     need()
     local url = cluster:database("two_receivers")
