@@ -86,6 +86,25 @@ describe("the PostgreSQL receipts store", function()
     remove_db(db)
   end)
 
+  it("sinch.batch.pq: failed queries return nil and a message, misuse raises, close is idempotent",
+    function()
+    need()
+    local pq = require "sinch.batch.pq"
+    local db = assert(pq.open(cluster.url))
+    assert.matches("open", tostring(db))
+    local rows, err = db:query("SELEC 1")
+    assert.is_nil(rows)
+    assert.matches("^postgresql: query: ERROR: +syntax error", err)
+    rows = assert(db:query("SELECT $1::int8 + 1, $2::text, $3::float8, $4::bool, NULL", 41, "x", 0.5, true))
+    assert.same({ { 42, "x", 0.5, true } }, rows)
+    assert.has_error(function() db:query("SELECT $1", {}) end)
+    assert.is_nil((db:result())) -- nothing was sent
+    db:close()
+    db:close()
+    assert.matches("closed", tostring(db))
+    assert.has_error(function() db:query("SELECT 1") end)
+  end)
+
   it("keeps the password out of errors and tostring, and refuses an unknown scheme", function()
     need()
     local s = assert(store.open((cluster.url:gsub("//sinch@", "//sinch:hunter2@"))))
