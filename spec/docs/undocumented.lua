@@ -92,6 +92,9 @@ if doc then
     local html = h:read("*a")
     h:close()
     pages = pages + 1
+    if html:find("`", 1, true) then
+      missing[#missing + 1] = "sinch.batch.core.html: a backtick shown as it is (an unrendered code span)"
+    end
     local anchors = {}
     for a in html:gmatch('<a name = "([^"]+)"') do anchors[a] = true end
     local core = require "sinch.batch.core"
