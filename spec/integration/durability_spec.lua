@@ -41,6 +41,7 @@ end
 
 -- the flood in the background, killing `pids` at its `at`-th 2xx: { pid, acked (file) }
 local function flood(port, from, to, conns, tag, at, pids)
+  from, to, at = math.floor(from), math.floor(to), math.floor(at)
   local acked = os.tmpname()
   local p = assert(io.popen(("SINCH_BATCH_BUILD=%s %s spec/support/flood.lua %d /callbacks %d %d %d %s %s "
     .. "%s %d %s >%s.out 2>&1 & echo $!"):format(shell_quote(BUILD), LUA, port, from, to, conns, SECRET, tag,
