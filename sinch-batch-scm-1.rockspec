@@ -110,7 +110,7 @@ build = {
         "src/core/rules.c",
         "src/core/jsonread.c",
         "src/core/webhook.c",
-        "src/curl/csvfile.c", -- the CSV file source: stdio, no libcurl
+        "src/io/csvfile.c", -- the CSV file source: stdio, no libcurl
         "src/lua/body.c",
         "src/lua/builder.c",
         "src/lua/builder_plan.c",

@@ -1,9 +1,9 @@
 -- Benchmark (not a test): the receipts store on PostgreSQL next to SQLite,
 -- in the same run, on a cluster of its own (initdb + pg_ctl in a temporary
 -- directory, a free port of 127.0.0.1; as `nobody` when run as root).
---   SINCH_BATCH_BUILD=build lua5.4 bench/receipts_pg_bench.lua [receipts=50000] [report_receipts=1000000]
+--   SINCH_BATCH_BUILD=build lua5.4 bench/receipts_pg_bench.lua [receipts=50000] [report=1000000] [conns=4]
 -- 1. Two plain receivers (two processes standing for two hosts) writing one
---    PostgreSQL store, each fed by a flood process of 4 keep-alive
+--    PostgreSQL store, each fed by a flood process of `conns` keep-alive
 --    connections; next to the same two receivers writing one SQLite file.
 --    Every receipt is acknowledged only once committed.
 -- 2. `sinch-batch report --json` over report_receipts receipts in each store
@@ -23,6 +23,7 @@ local SECRET = "bench-webhook-secret"
 local LUA = arg[-1] or "lua5.4"
 local N = tonumber(arg[1]) or 50000
 local M = tonumber(arg[2]) or 1000000
+local CONNS = tonumber(arg[3]) or 4
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 local function read(path)
@@ -56,8 +57,8 @@ local function two_receivers(url)
   local t0 = socket.gettime()
   for k = 1, 2 do
     files[k] = os.tmpname()
-    cmds[k] = ("%s spec/support/flood.lua %d /callbacks %d %d 4 %s two%d %s >/dev/null &"):format(LUA,
-      r[k].port, (k - 1) * N / 2, k * N / 2, SECRET, k, q(files[k]))
+    cmds[k] = ("%s spec/support/flood.lua %d /callbacks %d %d %d %s two%d %s >/dev/null &"):format(LUA,
+      r[k].port, (k - 1) * N / 2, k * N / 2, CONNS, SECRET, k, q(files[k]))
   end
   assert(os.execute(("SINCH_BATCH_BUILD=%s sh -c %s"):format(q(build), q(cmds[1] .. " " .. cmds[2]
     .. " wait"))))
@@ -129,8 +130,8 @@ local ok, err = pcall(function()
     for _, sfx in ipairs{ "", "-wal", "-shm" } do os.remove(f .. sfx) end
   end
   local interp = _VERSION .. (rawget(_G, "jit") and " / LuaJIT" or "")
-  print(("%s  two receivers, %d signed receipts (2 flood processes x 4 keep-alive connections)"):format(
-    interp, N))
+  print(("%s  two receivers, %d signed receipts (2 flood processes x %d keep-alive connections)"):format(
+    interp, N, CONNS))
   print(("  PostgreSQL, one store                       %9.0f receipts/s  (%.2f s)"):format(N / pg_two,
     pg_two))
   print(("  SQLite, one file (same host)                %9.0f receipts/s  (%.2f s; PostgreSQL %.2f of it)")

@@ -110,9 +110,12 @@ if opts.csv then
 end
 
 local ledger = opts.ledger and assert(ledger_mod.open(opts.ledger))
-local store
+local store -- nil while a store that went away (PostgreSQL restarting) is not back
+local function open_store()
+  return require("sinch.batch.store").open(opts.store, { synchronous = opts.sync })
+end
 if opts.store then
-  local s, err = require("sinch.batch.store").open(opts.store, { synchronous = opts.sync })
+  local s, err = open_store()
   if not s then usage("--store: " .. tostring(err and err.message or err)) end
   store = s
 end
@@ -353,7 +356,7 @@ local function serve_one(c)
   if not body then return nil, nil end
   local status, entry = handle(headers, body)
   entry.path = path
-  if status == 200 and entry.event and store then
+  if status == 200 and entry.event and opts.store then
     c.event, c.result = entry.event, nil
     commit_queue[#commit_queue + 1] = c
     co_yield("commit")        -- the group's transaction ran: c.result says how
@@ -426,6 +429,10 @@ end
 local inflight -- the group PostgreSQL is committing
 
 local function answer(group, ok, err)
+  if ok == nil and store then -- a connection that broke is opened again for the next group
+    store:close()
+    store = nil
+  end
   for _, c in ipairs(group) do
     c.result, c.store_error, c.event = ok ~= nil, err, nil
     if conns[c.sock] then step(c) end
@@ -438,6 +445,12 @@ local function commit()
   commit_queue = {}
   local events = {}
   for i, c in ipairs(group) do events[i] = c.event end
+  if not store then
+    local oerr
+    store, oerr = open_store()
+    if not store then return answer(group, nil, oerr) end -- 503: Sinch sends them again
+    imported = {}
+  end
   local ok, err = import_batches()
   if ok and store.send_many then
     ok, err = store:send_many(events)
@@ -518,7 +531,7 @@ while #waiting > 0 and not (deadline and socket.gettime() > deadline) do
 end
 drain_waiting(true)
 io.stdout:flush()
-if store then assert(import_batches()) end
+if store then import_batches() end
 server:close()
 if ledger then ledger:close() end
 if store then store:close() end

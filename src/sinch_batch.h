@@ -1,15 +1,18 @@
 /*
- * sinch_batch.h -- the public C API of sinch-batch, a client for the Sinch
- * Conversation Batch API.
+ * sinch_batch.h -- the public C API of sinch-batch's core, a client for the
+ * Sinch Conversation Batch API.  Two headers, one per library (and per
+ * pkg-config name):
  *
- * This is the only header a C embedder includes.  Two libraries implement it:
- *
- *   libsinchbatch       the sans-I/O core: request building, OAuth2 token
- *                       state, the call state machine, JSON, webhook HMAC.
- *                       It never opens a socket, sleeps or reads a clock.
- *   libsinchbatch_curl  a driver that moves the core's requests with libcurl,
- *                       blocking (one call) or non-blocking (many calls, for
- *                       game loops and other event loops).
+ *   sinch_batch.h       libsinchbatch (pkg-config sinch-batch): the sans-I/O
+ *                       core: request building, OAuth2 token state, the call
+ *                       state machine, the builder, the CSV reader, JSON,
+ *                       webhook HMAC.  It never opens a socket or a file,
+ *                       sleeps or reads a clock.
+ *   sinch_batch_curl.h  libsinchbatch_curl (pkg-config sinch-batch-curl;
+ *                       includes this one): the I/O: a driver that moves the
+ *                       core's requests with libcurl, blocking (one call) or
+ *                       non-blocking (many calls, for game loops and other
+ *                       event loops), and the CSV reader fed from a file.
  *
  * Conventions (hiredis style):
  *   - Functions return SINCH_BATCH_OK (0) or a negative SINCH_BATCH_E* code.
@@ -39,6 +42,7 @@
  *   sinch_batch_builder_new -> sinch_batch_builder_free
  *   sinch_batch_csv_new / sinch_batch_csv_open -> sinch_batch_csv_close
  *   sinch_batch_curl_new / _multi_new -> sinch_batch_curl_free / _multi_free
+ *   (sinch_batch_csv_open and sinch_batch_curl_*: sinch_batch_curl.h)
  *
  * The call state machine.  A call is one API operation; the core says what
  * to do and the caller does the I/O:
@@ -75,8 +79,9 @@
  *     // and a.error->may_have_been_processed = 1 means: look it up, do not resend
  *     sinch_batch_call_free(call);
  *
- * Link: -lsinchbatch (the core) or -lsinchbatch_curl -lsinchbatch (with the
- * libcurl driver and sinch_batch_csv_open).
+ * Link: -lsinchbatch (the core: `pkg-config --libs sinch-batch`) or
+ * -lsinchbatch_curl -lsinchbatch (sinch_batch_curl.h: `pkg-config --libs
+ * sinch-batch-curl`).
  */
 #ifndef SINCH_BATCH_H
 #define SINCH_BATCH_H
@@ -502,63 +507,13 @@ SINCH_BATCH_API int sinch_batch_webhook_check(const char *secret, size_t secret_
                                               const char *nonce, const char *timestamp,
                                               const char *signature, size_t signature_len);
 
-/* -------------------------------------------------------- libcurl driver */
-
-typedef struct sinch_batch_curl sinch_batch_curl;
-
-typedef struct sinch_batch_curl_opts {
-    const char *ca_file;        /* CA bundle; NULL = system default */
-    int insecure;               /* 1 turns TLS verification OFF (never default) */
-    long connect_timeout_ms;    /* default 10000 */
-    int http2;                  /* 1 (default when zeroed: on) use HTTP/2 over TLS when offered;
-                                   set -1 to disable */
-} sinch_batch_curl_opts;
-
-/* Blocking driver: one easy handle, reused across calls (keep-alive).
- * NULL on error (err filled).  opts may be NULL for the defaults; ca_file
- * is copied. */
-SINCH_BATCH_API sinch_batch_curl *sinch_batch_curl_new(const sinch_batch_curl_opts *opts,
-                                                       sinch_batch_error *err);
-SINCH_BATCH_API void sinch_batch_curl_free(sinch_batch_curl *d);
-/* Runs call to completion (PERFORM via libcurl, WAIT by sleeping) and fills
- * *done with its DONE action.  Returns SINCH_BATCH_OK when the API answered
- * 2xx, SINCH_BATCH_ERR otherwise (done->error says why). */
-SINCH_BATCH_API int sinch_batch_curl_perform(sinch_batch_curl *d, sinch_batch_call *call,
-                                             sinch_batch_action *done);
-/* "libcurl/7.88.1" */
-SINCH_BATCH_API const char *sinch_batch_curl_version(void);
-
-/* Non-blocking driver for event loops: many calls in flight on one
- * curl multi handle.  poll never blocks longer than timeout_ms (0 = not at
- * all); finished calls are popped with done(). */
-typedef struct sinch_batch_curl_multi sinch_batch_curl_multi;
-
-SINCH_BATCH_API sinch_batch_curl_multi *sinch_batch_curl_multi_new(const sinch_batch_curl_opts *opts,
-                                                                   sinch_batch_error *err);
-SINCH_BATCH_API void sinch_batch_curl_multi_free(sinch_batch_curl_multi *m);
-/* Starts call on m (the call stays the caller's; do not free it before it
- * comes out of done()).  userdata comes back with it. */
-SINCH_BATCH_API int sinch_batch_curl_multi_add(sinch_batch_curl_multi *m, sinch_batch_call *call,
-                                               void *userdata);
-/* Returns the number of calls still running, or SINCH_BATCH_ERR. */
-SINCH_BATCH_API int sinch_batch_curl_multi_poll(sinch_batch_curl_multi *m, long timeout_ms);
-/* A finished call (its DONE action in *done) or NULL when none is ready.
- * The call is removed from m; the caller frees it. */
-SINCH_BATCH_API sinch_batch_call *sinch_batch_curl_multi_done(sinch_batch_curl_multi *m,
-                                                              sinch_batch_action *done,
-                                                              void **userdata);
-/* The longest wait (ms from now) a call in m is in, 0 when none waits: a
- * 429/503 Retry-After or a backoff.  Lets a caller pause starting new calls
- * while the server asked for a pause (a campaign slows down as a whole). */
-SINCH_BATCH_API long sinch_batch_curl_multi_waiting_ms(const sinch_batch_curl_multi *m);
-
 /* ------------------------------------------------------------ CSV reader */
 
 /* Reads CSV (RFC 4180: quoted fields with commas, quotes and line breaks;
  * CRLF or LF; a UTF-8 BOM is skipped) with libcsv and maps each row to one
  * recipient.  The core does no I/O: it is handed bytes, either pushed with
  * sinch_batch_csv_feed()/_finish() or pulled through opts.read (your
- * callback).  sinch_batch_csv_open() (libsinchbatch_curl) reads a file.
+ * callback).  sinch_batch_csv_open() (sinch_batch_curl.h) reads a file.
  *
  * The first row is the header (column names, matched case-insensitively).
  * Spaces around unquoted fields are trimmed; quote a value to keep them.
@@ -664,13 +619,8 @@ SINCH_BATCH_API int sinch_batch_csv_finish(sinch_batch_csv *r);
  * next()/fill() read it themselves. */
 SINCH_BATCH_API int sinch_batch_csv_header(sinch_batch_csv *r);
 
-/* Opens path and reads the header (libsinchbatch_curl: it does the file
- * I/O, 64 KiB at a time, through opts.read).  NULL on error (err filled:
- * kind INVALID for an unreadable file, an empty file or a header that
- * does not fit the options).  o may be NULL; its read fields are ignored. */
-SINCH_BATCH_API sinch_batch_csv *sinch_batch_csv_open(const char *path,
-                                                      const sinch_batch_csv_opts *o,
-                                                      sinch_batch_error *err);
+/* sinch_batch_csv_open (a reader fed from a file) is in sinch_batch_curl.h:
+ * libsinchbatch_curl does the file I/O. */
 /* Frees the reader (and calls read_close).  NULL is ignored. */
 SINCH_BATCH_API void sinch_batch_csv_close(sinch_batch_csv *r);
 /* The error that stopped the reader (kind NONE while it is fine); valid

@@ -1,4 +1,4 @@
-/* send_batch.c -- send one batch from C with sinch_batch.h alone: three
+/* send_batch.c -- send one batch from C with sinch_batch_curl.h alone: three
  * recipients with ${name} substitution, then read the batch's status.
  *
  * Against the built-in sandbox:
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sinch_batch.h"
+#include "sinch_batch_curl.h" /* the libcurl driver; it includes sinch_batch.h */
 
 static const char *env(const char *name, const char *fallback) {
     const char *v = getenv(name);

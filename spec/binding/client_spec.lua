@@ -9,7 +9,10 @@ local SECRET = "s3cr3t-key-secret-value"
 local function new_client(extra)
   local o = { project_id = "p1", region = "eu", key_id = "kid", key_secret = SECRET }
   for k, v in pairs(extra or {}) do o[k] = v end
-  return core.client(o)
+  -- not a tail call: the argument errors name 'client' (luaL_argerror takes
+  -- the name from the call; LuaJIT names the caller of a tail call)
+  local c, err = core.client(o)
+  return c, err
 end
 
 describe("sinch.batch.core", function()
@@ -52,7 +55,12 @@ describe("sinch.batch.core", function()
         end
         assert.is_truthy(new_client{ [key] = max })
       end
-      assert.has_error(function() new_client{ max_attempts = 1e300 } end)
+      assert.has_error(function() new_client{ max_attempts = 1e300 } end,
+        "bad argument #1 to 'client' (opts.max_attempts: must be a number from 0 to 1000)")
+      assert.has_error(function() new_client{ seed = -1 } end,
+        "bad argument #1 to 'client' (opts.seed: must be a number from 0 to 9007199254740991)")
+      assert.has_error(function() new_client{ http2 = 1 } end,
+        "bad argument #1 to 'client' (opts.http2: expected a boolean, got number)")
       local c = new_client{ token = "t", key_id = nil, key_secret = nil }
       for _, now in ipairs{ 0 / 0, math.huge, 1e300, -1 } do
         assert.has_error(function() c:start("status", nil, "b1", nil, now) end)

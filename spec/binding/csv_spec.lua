@@ -36,6 +36,13 @@ describe("core.csv_open", function()
       "bad argument #2 to 'csv_open' (opts.params[2]: expected a string, got number)")
     assert.has_error(function() core.csv_open(FIX .. "basic.csv", { delimiter = ";;" }) end,
       "bad argument #2 to 'csv_open' (opts.delimiter: expected one character)")
+    assert.has_error(function() core.csv_open(FIX .. "basic.csv", { channels = "SMS" }) end,
+      "bad argument #2 to 'csv_open' (opts.channels: expected a table, got string)")
+    assert.has_error(function() core.csv_open(FIX .. "basic.csv", { channels = { "SMS" } }) end,
+      "bad argument #2 to 'csv_open' (opts.channels: expected NAME = { phone = true, ... } entries)")
+    assert.has_error(function()
+      core.csv_open(FIX .. "basic.csv", { channels = { SMS = { phone = "yes" } } })
+    end, "bad argument #2 to 'csv_open' (opts.channels.SMS.phone: expected a boolean, got string)")
   end)
 
   it("returns nil, err for a file it cannot use", function()

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "sinch_batch.h"
+#include "sinch_batch_curl.h"
 
 static char tmp_path[64];
 

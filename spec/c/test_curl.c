@@ -15,7 +15,7 @@
 
 #include "check.h"
 #include "curl/driver.h"
-#include "sinch_batch.h"
+#include "sinch_batch_curl.h"
 #include "support/mockproc.h"
 
 #define PROJECT "demo-project"

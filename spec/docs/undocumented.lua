@@ -83,6 +83,32 @@ if doc then
     end
   end
   q:close()
+  -- the C module's builder (docs/reference/core.luadoc): core.builder and
+  -- every method of a real Builder
+  local h = io.open(doc .. "/modules/sinch.batch.core.html", "rb")
+  if not h then
+    missing[#missing + 1] = "sinch.batch.core: no reference page"
+  else
+    local html = h:read("*a")
+    h:close()
+    pages = pages + 1
+    if html:find("`", 1, true) then
+      missing[#missing + 1] = "sinch.batch.core.html: a backtick shown as it is (an unrendered code span)"
+    end
+    local anchors = {}
+    for a in html:gmatch('<a name = "([^"]+)"') do anchors[a] = true end
+    local core = require "sinch.batch.core"
+    if not anchors.builder then missing[#missing + 1] = "sinch.batch.core.builder: not in the reference" end
+    local b = assert(core.builder("01APP", '{"text_message":{"text":"x"}}'))
+    local methods = debug.getmetatable(b).__index -- (getmetatable says "locked")
+    for k, v in pairs(methods) do
+      if type(v) == "function" and k:sub(1, 1) ~= "_" and k ~= "add_entries" -- the client's own
+         and not anchors["Builder:" .. k] then
+        missing[#missing + 1] = "sinch.batch.core Builder:" .. k .. ": not in the reference"
+      end
+    end
+    b:close()
+  end
 end
 
 local ok = true

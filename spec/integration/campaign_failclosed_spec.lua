@@ -413,4 +413,43 @@ describe("campaign fault suite: fail closed", function()
     local body = cjson.decode(req.body)
     assert.equal("SMS", body.recipient_and_params[1].recipient.identified_by.channel_identities[1].channel)
   end)
+  it("a journal given as a symbolic link is never followed: refused, the target untouched", function()
+    local csv, j, target, dangling = tmp(".csv"), tmp(".journal"), tmp(".target"), tmp(".dangling")
+    os.remove(j)
+    contacts(csv, 3)
+    write_file(target, "precious\n")
+    assert(run("ln -s " .. q(target) .. " " .. q(j)))
+    local rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv, "--journal", j }
+    assert.equal(2, rc, err)
+    assert.equal("", out)
+    assert.equal("precious\n", read_file(target))
+    os.remove(j)
+    assert(run("ln -s " .. q(base .. ".nowhere") .. " " .. q(dangling)))
+    rc, out, err = cli{ "send", "--text", "Hi ${name}", "--csv", csv, "--journal", dangling }
+    assert.equal(2, rc, err) -- found when the first batch was about to go: nothing went
+    assert.matches("symbolic link", err)
+    assert.equal("", out)
+    assert.is_false(exists(base .. ".nowhere")) -- not created through the link
+    assert.equal(0, #m:requests())
+  end)
+
+  it("a 2xx send answer without batch_id is ambiguous for client:send and every campaign driver",
+     function()
+    local p = m:path("/messages")
+    local c = client()
+    m:fault{ kind = "status", status = 200, method = "POST", path = p, body = {} }
+    local res, err = c:send{ message = batch.message.text("x"),
+                             recipients = { { recipient = batch.recipient.sms("+46720000001") } } }
+    assert.is_nil(res)
+    assert.is_true(err.may_have_been_processed)
+    -- the campaign (libcurl multi driver): ambiguous, looked up (nothing there), resent once
+    m:reset()
+    m:fault{ kind = "status", status = 200, method = "POST", path = p, body = { id = "x" } }
+    local list = { { recipient = batch.recipient.sms("+46720000001") } }
+    local rep = assert(c:campaign{ message = batch.message.text("x"), source = list, settle = 0 })
+    assert.equal("curl-multi", rep.driver)
+    assert.same({ 1, "resent", true }, { #rep.ambiguous, rep.ambiguous[1].resolution, rep.complete })
+    assert.equal(1, m:stats().batches_accepted)
+    c:close()
+  end)
 end)

@@ -41,6 +41,7 @@ end
 
 -- the flood in the background, killing `pids` at its `at`-th 2xx: { pid, acked (file) }
 local function flood(port, from, to, conns, tag, at, pids)
+  from, to, at = math.floor(from), math.floor(to), math.floor(at)
   local acked = os.tmpname()
   local p = assert(io.popen(("SINCH_BATCH_BUILD=%s %s spec/support/flood.lua %d /callbacks %d %d %d %s %s "
     .. "%s %d %s >%s.out 2>&1 & echo $!"):format(shell_quote(BUILD), LUA, port, from, to, conns, SECRET, tag,
@@ -81,7 +82,7 @@ describe("the plain receiver killed with SIGKILL", function()
     local db = os.tmpname()
     remove_db(db)
     local r = receiver.start{ "--secret", SECRET, "--store", db }
-    local acked = acked_of(flood(r.port, 0, N, 16, "mid", N / 3, { r.pid }))
+    local acked = acked_of(flood(r.port, 0, N, 16, "mid", math.floor(N / 3), { r.pid }))
     assert.is_true(wait_gone(r.pid, 30))
     r:kill(9)
     assert.is_true(#acked > 0 and #acked < N, "the kill landed mid-flood: " .. #acked .. " acked")
@@ -166,7 +167,7 @@ describe("the OpenResty receiver killed with SIGKILL", function()
   it("one worker, in the middle of a flood: every receipt answered 2xx is in the store", function()
     local n = start_nginx()
     local victim = workers(n)[1]
-    local acked = acked_of(flood(n.port, 0, N, 16, "worker", N / 3, { victim }))
+    local acked = acked_of(flood(n.port, 0, N, 16, "worker", math.floor(N / 3), { victim }))
     assert.is_true(wait_gone(victim, 30))
     assert.is_true(alive(n.master))
     assert.is_true(#acked > 0, "nothing acknowledged")
@@ -176,7 +177,7 @@ describe("the OpenResty receiver killed with SIGKILL", function()
 
   it("all of nginx, in the middle of a flood: every receipt answered 2xx is in the store", function()
     local n = start_nginx()
-    local acked = acked_of(flood(n.port, 0, N, 16, "all", N / 3, all_pids(n)))
+    local acked = acked_of(flood(n.port, 0, N, 16, "all", math.floor(N / 3), all_pids(n)))
     assert.is_true(wait_gone(n.master, 30))
     assert.is_true(#acked > 0 and #acked < N, "the kill landed mid-flood: " .. #acked .. " acked")
     assert.same({}, missing(acked, n.db))
@@ -185,9 +186,9 @@ describe("the OpenResty receiver killed with SIGKILL", function()
 
   it("all of nginx, just after the last answer of a flood: every receipt is in the store", function()
     local n = start_nginx()
-    local acked = acked_of(flood(n.port, 0, N / 3, 16, "end", N / 3, all_pids(n)))
+    local acked = acked_of(flood(n.port, 0, math.floor(N / 3), 16, "end", math.floor(N / 3), all_pids(n)))
     assert.is_true(wait_gone(n.master, 30))
-    assert.equal(N / 3, #acked)
+    assert.equal(math.floor(N / 3), #acked)
     assert.same({}, missing(acked, n.db))
     stop_nginx(n)
   end)

@@ -86,6 +86,25 @@ describe("the PostgreSQL receipts store", function()
     remove_db(db)
   end)
 
+  it("sinch.batch.pq: failed queries return nil and a message, misuse raises, close is idempotent",
+    function()
+    need()
+    local pq = require "sinch.batch.pq"
+    local db = assert(pq.open(cluster.url))
+    assert.matches("open", tostring(db))
+    local rows, err = db:query("SELEC 1")
+    assert.is_nil(rows)
+    assert.matches("^postgresql: query: ERROR: +syntax error", err)
+    rows = assert(db:query("SELECT $1::int8 + 1, $2::text, $3::float8, $4::bool, NULL", 41, "x", 0.5, true))
+    assert.same({ { 42, "x", 0.5, true } }, rows)
+    assert.has_error(function() db:query("SELECT $1", {}) end)
+    assert.is_nil((db:result())) -- nothing was sent
+    db:close()
+    db:close()
+    assert.matches("closed", tostring(db))
+    assert.has_error(function() db:query("SELECT 1") end)
+  end)
+
   it("keeps the password out of errors and tostring, and refuses an unknown scheme", function()
     need()
     local s = assert(store.open((cluster.url:gsub("//sinch@", "//sinch:hunter2@"))))
@@ -96,6 +115,31 @@ describe("the PostgreSQL receipts store", function()
     assert.matches("nosuchdb", tostring(err), 1, true)
     local _, serr = store.open("mysql://u:p@h/db")
     assert.matches("unknown scheme", serr.message, 1, true)
+  end)
+
+  it("answers 503 while PostgreSQL is away (nothing acknowledged is lost), and stores once it is back",
+    function()
+    need()
+    local url = cluster:database("outage")
+    local r = receiver.start{ "--secret", SECRET, "--store", url }
+    local function post(i)
+      local c = r:connect()
+      assert(c:send(flood.request("/callbacks", SECRET, i, "outage", tostring(os.time()))))
+      local line = assert(c:receive("*l"))
+      c:close()
+      return tonumber(line:match("^HTTP/1%.1 (%d+)"))
+    end
+    assert.equal(200, post(1))
+    cluster:pause()
+    local away = post(2)
+    cluster:resume()
+    assert.equal(503, away)
+    assert.equal(200, post(2)) -- Sinch's retry of the same callback
+    r:stop()
+    local s = assert(store.open(url))
+    local rows = assert(s.db.conn:query("SELECT key FROM receipts ORDER BY key"))
+    s:close()
+    assert.same({ { flood.key(1) }, { flood.key(2) } }, rows)
   end)
 
   it("takes the receipts of two receivers at once; report --store postgresql://… equals the truth", function()

@@ -214,7 +214,30 @@ describe("the report page (20,000 rows, 5 % failed, two reasons) in headless chr
     rc, _, err = cli{ "report", "--journal", path(".journal"), "--store", path(".receipts"),
                       "--html", path(".nodir") .. "/page.html" }
     assert.equal(1, rc)
-    assert.matches("--html " .. path(".nodir"):gsub("%p", "%%%0") .. "/page.html: cannot write", err)
+    assert.matches("--html " .. path(".nodir"):gsub("%p", "%%%0") .. "/page.html: ", err)
+    -- the page is written as --failed-csv is: never over a file unless --force,
+    -- never through a symbolic link
+    local other = path(".other")
+    local fh = assert(io.open(other, "wb"))
+    fh:write("keep me\n")
+    fh:close()
+    rc, _, err = cli{ "report", "--journal", path(".journal"), "--store", path(".receipts"), "--html", other }
+    assert.equal(1, rc)
+    assert.matches("exists already", err, 1, true)
+    assert.equal("keep me\n", mock.read_file(other))
+    os.remove(path(".link"))
+    os.execute("ln -s " .. q(other) .. " " .. q(path(".link")))
+    rc, _, err = cli{ "report", "--journal", path(".journal"), "--store", path(".receipts"), "--force",
+                      "--html", path(".link") }
+    assert.equal(1, rc)
+    assert.matches("symbolic link", err, 1, true)
+    assert.equal("keep me\n", mock.read_file(other))
+    rc = cli{ "report", "--journal", path(".journal"), "--store", path(".receipts"), "--force",
+              "--html", other }
+    assert.equal(0, rc)
+    assert.matches("<svg", mock.read_file(other), 1, true)
+    os.remove(other)
+    os.remove(path(".link"))
 
     local keep = os.getenv("SINCH_BATCH_REPORT_SCREENSHOT")
     if keep then

@@ -206,6 +206,7 @@ describe("sinch-batch-mock callbacks", function()
       app_id = "A", message = { text_message = { text = "x" } },
       recipient_and_params = { sms(1) }, send_after = later })
     m:api("DELETE", "/messages", { batch_id = res.batch_id })
+    m:advance(1) -- the cancel takes effect a second (of the sandbox's clock) later
     local req = take(srv)
     local su = req.json.batch_status_update_notification
     assert.equal(res.batch_id, su.batch_id)

@@ -35,7 +35,9 @@ local function iso(secs) return os.date("!%Y-%m-%dT%H:%M:%SZ", secs) end
 describe("sinch-batch-mock messages", function()
   local m
 
-  setup(function() m = mock.start{ args = { "--max-batches", "50" } } end)
+  -- cancels take a minute of the sandbox's clock here: still SCHEDULED until
+  -- m:advance moves it on, however slow this run is
+  setup(function() m = mock.start{ args = { "--max-batches", "50", "--cancel-delay-ms", "60000" } } end)
   teardown(function() if m then m:stop() end end)
   before_each(function() m:reset() end)
 
@@ -169,24 +171,24 @@ describe("sinch-batch-mock messages", function()
       local _, _, _, st = m:api("GET", "/messages/" .. ids[i])
       return st.status
     end
-    -- the API cancels asynchronously: SCHEDULED until --cancel-delay-ms
-    -- (1 s by default) of the sandbox's clock has passed
+    -- the API cancels asynchronously: SCHEDULED until --cancel-delay-ms of
+    -- the sandbox's clock has passed
     local s, body = m:api("DELETE", "/messages", { batch_id = ids[1] })
     assert.equal(200, s)
     assert.equal("{}", body)
     assert.equal("SCHEDULED", status_of(1))
-    m:advance(1)
+    m:advance(60)
     assert.equal("CANCELLED", status_of(1))
     assert.equal("SCHEDULED", status_of(2))
     assert.equal(200, (m:api("DELETE", "/messages", { batch_ids = { ids[2] } })))
-    m:advance(1)
+    m:advance(60)
     assert.equal("CANCELLED", status_of(2))
     assert.equal(200, (m:api("DELETE", "/messages", { metadata_key = "n", metadata_value = "3" })))
-    m:advance(1)
+    m:advance(60)
     assert.equal("CANCELLED", status_of(3))
     assert.equal("SCHEDULED", status_of(4))
     assert.equal(200, (m:api("DELETE", "/messages", { batch_metadata = { wave = "b" } })))
-    m:advance(1)
+    m:advance(60)
     assert.equal("CANCELLED", status_of(4))
     assert.equal("CANCELLED", status_of(5))
     -- a cancelled batch never becomes PROCESSED

@@ -26,7 +26,7 @@ for lib in sinchbatch sinchbatch_curl; do
   grep -q "SONAME.*\[lib$lib\.so\.0\]" <<<"$(readelf -d "$libdir/lib$lib.so")"
   [ -e "$libdir/lib$lib.so.0" ]
 done
-[ -f "$prefix/include/sinch_batch.h" ]
+[ -f "$prefix/include/sinch_batch.h" ] && [ -f "$prefix/include/sinch_batch_curl.h" ]
 [ -x "$prefix/bin/sinch-batch" ] && [ -x "$prefix/bin/sinch-batch-mock" ]
 
 # the LDoc reference is installed beside the other docs

@@ -78,10 +78,9 @@ function _M.start()
   end
   for _ = 1, 10 do
     local port = free_port()
-    local opts = ("-p %d -c listen_addresses=127.0.0.1 -k %s -c max_connections=40"):format(port, dir)
-    ok = run(("cd %s && %s env HOME=%s %s/pg_ctl -D %s -l %s/server.log -w -t 60 -o %s start "
-      .. ">>%s/pg_ctl.log 2>&1"):format(shell_quote(dir), as, shell_quote(dir), shell_quote(bin),
-      shell_quote(data), shell_quote(dir), shell_quote(opts), shell_quote(dir)))
+    self.opts = ("-p %d -c listen_addresses=127.0.0.1 -k %s -c max_connections=40"):format(port, dir)
+    ok = self:pg_ctl("-l " .. shell_quote(dir .. "/server.log") .. " -o " .. shell_quote(self.opts)
+      .. " start")
     if ok then
       self.port = port
       self.url = ("postgresql://sinch@127.0.0.1:%d/postgres"):format(port)
@@ -91,6 +90,23 @@ function _M.start()
   local log = mock.read_file(dir .. "/server.log")
   run("rm -rf " .. shell_quote(dir))
   error("PostgreSQL did not start: " .. tostring(log))
+end
+
+function Cluster:pg_ctl(args)
+  return run(("cd %s && %s env HOME=%s %s/pg_ctl -D %s -w -t 60 %s >>%s/pg_ctl.log 2>&1"):format(
+    shell_quote(self.dir), self.as, shell_quote(self.dir), shell_quote(self.bin),
+    shell_quote(self.dir .. "/data"), args, shell_quote(self.dir)))
+end
+
+--- Stops the server (the cluster stays), as a database going away would.
+function Cluster:pause()
+  assert(self:pg_ctl("-m fast stop"), "pg_ctl stop failed")
+end
+
+--- Starts it again on the same port.
+function Cluster:resume()
+  assert(self:pg_ctl("-l " .. shell_quote(self.dir .. "/server.log") .. " -o " .. shell_quote(self.opts)
+    .. " start"), "pg_ctl start failed")
 end
 
 --- A new empty database in the cluster; its URL.

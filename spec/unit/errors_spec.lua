@@ -81,4 +81,24 @@ print(select("#", assert(1, 2, 3)), assert(1, 2, 3))
     assert.matches("\nassertion failed!\nplain\n42\n3\t1\t2\t3\nrc=0", out, 1, true)
     assert.equal(interp == "lua5.1" or interp == "lua5.2", errors.wraps_assert)
   end)
+
+  it("lets the library's own code catch its errors as tables, under every interpreter", function()
+    -- the CLI and the campaign raise and catch errors of this library and read
+    -- their kind; under PUC 5.1 only a user's call gets the text
+    local out = run([[
+local errors = require "sinch.batch.errors"
+local lib = assert((loadstring or load)([=[
+  local errors = require "sinch.batch.errors"
+  return function() error(errors.new("invalid", "journal refused")) end,
+         function() assert(errors.fail("invalid", "journal refused")) end
+]=], "@lua/sinch/batch/campaign/fake.lua"))
+local raise, check = lib()
+for _, f in ipairs{ raise, check } do
+  local ok, e = pcall(f)
+  print(ok, errors.is(e, "invalid"), tostring(e))
+end
+]])
+    assert.matches(("false\ttrue\tsinch.batch: invalid request: journal refused\n"):rep(2) .. "rc=0", out,
+      1, true)
+  end)
 end)

@@ -1,5 +1,5 @@
 /* driver.h -- internal declarations shared by the libcurl driver's files
- * (never installed; embedders include sinch_batch.h only).
+ * (never installed; embedders include sinch_batch_curl.h).
  *
  * A transfer (sb_xfer) is one CURL easy handle plus what one HTTP exchange
  * needs around it: the request header list, the request body cursor and the
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sinch_batch.h"
+#include "sinch_batch_curl.h"
 
 /* Responses larger than this are refused (the transfer fails, nothing is
  * kept); the cap is the public SINCH_BATCH_MAX_RESPONSE. */

@@ -21,7 +21,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "sinch_batch.h"
+#include "sinch_batch_curl.h" /* and sinch_batch.h: the binding uses both libraries' types */
 
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen(L, i)

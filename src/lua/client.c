@@ -85,58 +85,102 @@ static sb_call *check_call(lua_State *L, int i) {
 
 /* ---------------------------------------------------------- options */
 
-static const char *opt_string(lua_State *L, const char *key) {
-    const char *s = NULL;
-    lua_getfield(L, 1, key);
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "bad argument #1 to 'client' (opts.%s: expected a string, got %s)", key,
-                       luaL_typename(L, -1));
-        s = lua_tostring(L, -1); /* stays referenced by the opts table */
+/* The options of core.client{…}: every name, its type, its range and the
+ * binding's own defaults, written once here (the core's defaults come from
+ * sinch_batch_config_init).  A wrong value is a luaL_argerror on argument
+ * #1 naming the option: "bad argument #1 to 'client' (opts.timeout_ms:
+ * must be a number from 0 to 604800000)". */
+enum opt_type { OPT_STRING, OPT_BOOL, OPT_NUMBER };
+typedef struct client_opt {
+    const char *name;
+    enum opt_type type;
+    double max;   /* OPT_NUMBER: the value is an integer in [0, max] */
+    double dflt;  /* the binding's default (OPT_BOOL, OPT_NUMBER); -1: the core's */
+} client_opt;
+
+#define MAX_MS ((double)SINCH_BATCH_MAX_DURATION_MS)
+enum {
+    O_PROJECT_ID, O_REGION, O_BASE_URL, O_AUTH_URL, O_KEY_ID, O_KEY_SECRET, O_TOKEN,
+    O_USER_AGENT, O_CA_FILE, O_MAX_ATTEMPTS, O_TIMEOUT_MS, O_DEADLINE_MS, O_BACKOFF_BASE_MS,
+    O_BACKOFF_MAX_MS, O_REFRESH_AHEAD_MS, O_SEED, O_CONNECT_TIMEOUT_MS, O_INSECURE, O_HTTP2,
+    O_COUNT
+};
+static const client_opt CLIENT_OPTS[O_COUNT] = {
+    [O_PROJECT_ID] = {"project_id", OPT_STRING, 0, 0},
+    [O_REGION] = {"region", OPT_STRING, 0, 0},
+    [O_BASE_URL] = {"base_url", OPT_STRING, 0, 0},
+    [O_AUTH_URL] = {"auth_url", OPT_STRING, 0, 0},
+    [O_KEY_ID] = {"key_id", OPT_STRING, 0, 0},
+    [O_KEY_SECRET] = {"key_secret", OPT_STRING, 0, 0},
+    [O_TOKEN] = {"token", OPT_STRING, 0, 0},
+    [O_USER_AGENT] = {"user_agent", OPT_STRING, 0, 0},
+    [O_CA_FILE] = {"ca_file", OPT_STRING, 0, 0},
+    [O_MAX_ATTEMPTS] = {"max_attempts", OPT_NUMBER, 1000, -1},
+    [O_TIMEOUT_MS] = {"timeout_ms", OPT_NUMBER, MAX_MS, -1},
+    [O_DEADLINE_MS] = {"deadline_ms", OPT_NUMBER, MAX_MS, -1},
+    [O_BACKOFF_BASE_MS] = {"backoff_base_ms", OPT_NUMBER, MAX_MS, -1},
+    [O_BACKOFF_MAX_MS] = {"backoff_max_ms", OPT_NUMBER, MAX_MS, -1},
+    [O_REFRESH_AHEAD_MS] = {"refresh_ahead_ms", OPT_NUMBER, MAX_MS, -1},
+    [O_SEED] = {"seed", OPT_NUMBER, 9007199254740991.0, 0}, /* 2^53 - 1; 0: seeded by the core */
+    [O_CONNECT_TIMEOUT_MS] = {"connect_timeout_ms", OPT_NUMBER, MAX_MS, 10000},
+    [O_INSECURE] = {"insecure", OPT_BOOL, 0, 0}, /* TLS verification stays on */
+    [O_HTTP2] = {"http2", OPT_BOOL, 0, 1},
+};
+
+/* Pushes opts[o.name] (argument 1) and checks its type: 1 when it is
+ * given, 0 (nothing pushed) when it is nil. */
+static int opt_get(lua_State *L, const client_opt *o) {
+    static const int want[] = {[OPT_STRING] = LUA_TSTRING, [OPT_BOOL] = LUA_TBOOLEAN,
+                               [OPT_NUMBER] = LUA_TNUMBER};
+    lua_getfield(L, 1, o->name);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
     }
-    lua_pop(L, 1);
+    if (lua_type(L, -1) != want[o->type])
+        luaL_argerror(L, 1, lua_pushfstring(L, "opts.%s: expected a %s, got %s", o->name,
+                                            lua_typename(L, want[o->type]), luaL_typename(L, -1)));
+    return 1;
+}
+
+/* A string option, or NULL when absent (it stays referenced by opts). */
+static const char *opt_string(lua_State *L, int i) {
+    const char *s = NULL;
+    if (opt_get(L, &CLIENT_OPTS[i])) {
+        s = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
     return s;
 }
 
 /* A number option in [0, max] (NaN, math.huge, 1e300 and negatives are
- * misuse: casting them to long would be undefined), or dflt when absent. */
-static long opt_range(lua_State *L, const char *key, long dflt, double max) {
-    long v = dflt;
-    lua_getfield(L, 1, key);
-    if (!lua_isnil(L, -1)) {
-        lua_Number n;
-        if (lua_type(L, -1) != LUA_TNUMBER)
-            luaL_error(L, "bad argument #1 to 'client' (opts.%s: expected a number, got %s)", key,
-                       luaL_typename(L, -1));
-        n = lua_tonumber(L, -1);
-        if (!(n >= 0 && n <= max)) { /* false for NaN too */
-            char range[64];
-            snprintf(range, sizeof range, "from 0 to %.0f", max);
-            luaL_error(L, "bad argument #1 to 'client' (opts.%s: must be a number %s)", key,
-                       range);
+ * misuse: casting them to an integer would be undefined), or dflt when
+ * absent (the table's default, else the core's core_dflt). */
+static double opt_number(lua_State *L, int i, double core_dflt) {
+    const client_opt *o = &CLIENT_OPTS[i];
+    double v = o->dflt >= 0 ? o->dflt : core_dflt;
+    if (opt_get(L, o)) {
+        lua_Number n = lua_tonumber(L, -1);
+        if (!(n >= 0 && n <= o->max)) { /* false for NaN too */
+            char max[32];
+            snprintf(max, sizeof max, "%.0f", o->max);
+            luaL_argerror(L, 1, lua_pushfstring(L, "opts.%s: must be a number from 0 to %s",
+                                                o->name, max));
         }
-        v = (long)n;
+        v = (double)n;
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     return v;
 }
 
-static long opt_ms(lua_State *L, const char *key, long dflt) {
-    return opt_range(L, key, dflt, (double)SINCH_BATCH_MAX_DURATION_MS);
-}
-
-/* A boolean option: only true and false (and nil for dflt), so that
+/* A boolean option: only true and false (nil: the default), so that
  * insecure = "false" does not turn verification off. */
-static int opt_bool(lua_State *L, const char *key, int dflt) {
-    int v = dflt;
-    lua_getfield(L, 1, key);
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isboolean(L, -1))
-            luaL_error(L, "bad argument #1 to 'client' (opts.%s: expected a boolean, got %s)", key,
-                       luaL_typename(L, -1));
+static int opt_bool(lua_State *L, int i) {
+    int v = CLIENT_OPTS[i].dflt != 0;
+    if (opt_get(L, &CLIENT_OPTS[i])) {
         v = lua_toboolean(L, -1);
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     return v;
 }
 
@@ -165,13 +209,13 @@ static int l_client_new(lua_State *L) {
     luaL_setmetatable(L, SB_CLIENT_MT);
 
     sinch_batch_config_init(&cfg);
-    cfg.project_id = opt_string(L, "project_id");
-    if ((s = opt_string(L, "region")) != NULL) cfg.region = s;
-    cfg.base_url = opt_string(L, "base_url");
-    if ((s = opt_string(L, "auth_url")) != NULL) cfg.auth_url = s;
-    cfg.key_id = opt_string(L, "key_id");
-    cfg.key_secret = opt_string(L, "key_secret");
-    cfg.token = opt_string(L, "token");
+    cfg.project_id = opt_string(L, O_PROJECT_ID);
+    if ((s = opt_string(L, O_REGION)) != NULL) cfg.region = s;
+    cfg.base_url = opt_string(L, O_BASE_URL);
+    if ((s = opt_string(L, O_AUTH_URL)) != NULL) cfg.auth_url = s;
+    cfg.key_id = opt_string(L, O_KEY_ID);
+    cfg.key_secret = opt_string(L, O_KEY_SECRET);
+    cfg.token = opt_string(L, O_TOKEN);
     /* the driver's version when it is loaded (the Lua facade loads it
      * before making a client that will use it; never under OpenResty) */
     lua_getfield(L, LUA_REGISTRYINDEX, SB_LUA_DRIVER_KEY);
@@ -184,18 +228,18 @@ static int l_client_new(lua_State *L) {
             snprintf(ua, sizeof ua, "sinch-batch/%s (%s)", SINCH_BATCH_VERSION, SB_LUA_NAME);
     }
     lua_pop(L, 1);
-    cfg.user_agent = (s = opt_string(L, "user_agent")) != NULL ? s : ua;
-    cfg.max_attempts = (int)opt_range(L, "max_attempts", cfg.max_attempts, 1000);
-    cfg.timeout_ms = opt_ms(L, "timeout_ms", cfg.timeout_ms);
-    cfg.deadline_ms = opt_ms(L, "deadline_ms", cfg.deadline_ms);
-    cfg.backoff_base_ms = opt_ms(L, "backoff_base_ms", cfg.backoff_base_ms);
-    cfg.backoff_max_ms = opt_ms(L, "backoff_max_ms", cfg.backoff_max_ms);
-    cfg.refresh_ahead_ms = opt_ms(L, "refresh_ahead_ms", cfg.refresh_ahead_ms);
-    cfg.seed = (uint64_t)opt_range(L, "seed", 0, 9007199254740991.0); /* 2^53 - 1 */
-    c->copts.connect_timeout_ms = opt_ms(L, "connect_timeout_ms", 10000);
-    c->copts.insecure = opt_bool(L, "insecure", 0);
-    c->copts.http2 = opt_bool(L, "http2", 1) ? 1 : -1;
-    ca = opt_string(L, "ca_file");
+    cfg.user_agent = (s = opt_string(L, O_USER_AGENT)) != NULL ? s : ua;
+    cfg.max_attempts = (int)opt_number(L, O_MAX_ATTEMPTS, cfg.max_attempts);
+    cfg.timeout_ms = (long)opt_number(L, O_TIMEOUT_MS, (double)cfg.timeout_ms);
+    cfg.deadline_ms = (long)opt_number(L, O_DEADLINE_MS, (double)cfg.deadline_ms);
+    cfg.backoff_base_ms = (long)opt_number(L, O_BACKOFF_BASE_MS, (double)cfg.backoff_base_ms);
+    cfg.backoff_max_ms = (long)opt_number(L, O_BACKOFF_MAX_MS, (double)cfg.backoff_max_ms);
+    cfg.refresh_ahead_ms = (long)opt_number(L, O_REFRESH_AHEAD_MS, (double)cfg.refresh_ahead_ms);
+    cfg.seed = (uint64_t)opt_number(L, O_SEED, 0);
+    c->copts.connect_timeout_ms = (long)opt_number(L, O_CONNECT_TIMEOUT_MS, 0);
+    c->copts.insecure = opt_bool(L, O_INSECURE);
+    c->copts.http2 = opt_bool(L, O_HTTP2) ? 1 : -1;
+    ca = opt_string(L, O_CA_FILE);
     if (ca && (c->ca_file = strdup(ca)) == NULL) return luaL_error(L, "out of memory");
     c->copts.ca_file = c->ca_file;
 

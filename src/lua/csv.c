@@ -55,8 +55,8 @@ static unsigned channel_flag(lua_State *L, const char *name, const char *key, un
     lua_getfield(L, -1, key);
     if (!lua_isnil(L, -1)) {
         if (!lua_isboolean(L, -1))
-            luaL_error(L, "bad argument #2 to 'csv_open' (opts.channels.%s.%s: expected a "
-                          "boolean, got %s)", name, key, luaL_typename(L, -1));
+            luaL_argerror(L, 2, lua_pushfstring(L, "opts.channels.%s.%s: expected a boolean, "
+                                                   "got %s", name, key, luaL_typename(L, -1)));
         if (lua_toboolean(L, -1)) v = flag;
     }
     lua_pop(L, 1);
@@ -68,8 +68,8 @@ static void read_channels(lua_State *L, lcsv *c) {
     size_t n = 0, cap = 16;
     int t = lua_gettop(L);
     if (!lua_istable(L, t))
-        luaL_error(L, "bad argument #2 to 'csv_open' (opts.channels: expected a table, got %s)",
-                   luaL_typename(L, t));
+        luaL_argerror(L, 2, lua_pushfstring(L, "opts.channels: expected a table, got %s",
+                                            luaL_typename(L, t)));
     if ((c->channels = calloc(cap + 1, sizeof *c->channels)) == NULL)
         luaL_error(L, "csv: out of memory");
     lua_pushnil(L);
@@ -77,8 +77,7 @@ static void read_channels(lua_State *L, lcsv *c) {
         const char *name;
         unsigned flags;
         if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
-            luaL_error(L, "bad argument #2 to 'csv_open' (opts.channels: expected NAME = "
-                          "{ phone = true, ... } entries)");
+            luaL_argerror(L, 2, "opts.channels: expected NAME = { phone = true, ... } entries");
         name = lua_tostring(L, -2);
         flags = channel_flag(L, name, "phone", SINCH_BATCH_CHANNEL_PHONE) |
                 channel_flag(L, name, "app_scoped", SINCH_BATCH_CHANNEL_APP_SCOPED);

@@ -136,10 +136,12 @@ end
 -- the request body, in C.
 -- @tparam table opts message (required), app_id (default: the client's),
 --   batch_metadata, message_metadata, conversation_metadata, send_after, ttl
---   (whole seconds, 3 to 315576000000), processing_strategy, callback_url,
---   channel_priority_order, channel_properties, correlation_id, fields (raw
---   extra top-level fields), defaults (values for missing ${params}), check
---   (false: skip the ${param} check)
+--   ("86400s" or whole seconds; 3 to 315576000000 is our bound), processing_strategy,
+--   callback_url, channel_priority_order, channel_properties, correlation_id, fields
+--   (raw top-level fields, unchecked: newer fields, or a value past our rules),
+--   defaults (values for missing ${params}), check (false: skip the ${param}
+--   check), strict_phone (true: our E.164 shape on phone identities).  Which
+--   rules are the API's and which ours: docs/api-rules.md.
 -- @return batch | nil, err
 function Client:batch(opts)
   check_client(self, "batch")

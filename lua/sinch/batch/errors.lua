@@ -96,6 +96,15 @@ local puc = (_VERSION == "Lua 5.1" and rawget(_G, "jit") == nil) and "5.1"
   or (_VERSION == "Lua 5.2" and "5.2") or nil
 _M.wraps_assert = puc ~= nil
 
+-- True when the function `level` frames up is this library's own code: it
+-- catches its own errors with pcall and reads their fields (the CLI, the
+-- campaign), so only a user's call gets the text.
+local function ours(level)
+  local info = debug and debug.getinfo and debug.getinfo(level + 1, "S")
+  local src = info and info.source or ""
+  return find(src, "sinch[/\\]batch[/\\]") ~= nil or find(src, "bin[/\\]sinch%-batch$") ~= nil
+end
+
 --- An `assert` that raises a sinch.batch error: the table itself, or on PUC
 -- Lua 5.1 its text (see the module's description).  Values that are not
 -- sinch.batch errors go to `orig` (the interpreter's `assert`) as they are.
@@ -106,7 +115,7 @@ function _M.wrap_assert(orig)
   return function(v, msg, ...)
     if v then return v, msg, ... end
     if getmetatable(msg) == mt then
-      error(as_text and tostring(msg) or msg, 0)
+      error(as_text and not ours(2) and tostring(msg) or msg, 0)
     end
     -- as the interpreter's assert says it, at the caller's position
     if msg == nil then error("assertion failed!", 2) end
@@ -121,7 +130,7 @@ end
 -- @return the wrapped function
 function _M.wrap_error(orig)
   return function(msg, level, ...)
-    if getmetatable(msg) == mt then msg = tostring(msg) end
+    if getmetatable(msg) == mt and not ours(2) then msg = tostring(msg) end
     if level == nil then level = 1 end
     -- the caller's position, as the plain `error` would give it
     if type(level) == "number" and level > 0 then level = level + 1 end

@@ -170,6 +170,9 @@ Writer.__index = Writer
 function _M.open(path, mode, torn)
   local fd, err, code = core.journal_open(path, mode or "a")
   if not fd then
+    if code == "ELOOP" then -- a user's mistake, not the system's
+      err = errors.new("invalid", fmt("%s is a symbolic link; refused (never followed)", path))
+    end
     if type(err) == "table" then err.code = code end
     return nil, err
   end

@@ -314,9 +314,14 @@ function Store:report(campaign)
   return r
 end
 
--- the report's time queries: Store:timeline, Store:batches, outcomes.epoch
-_M.epoch = require("sinch.batch.outcomes.timeline").install(Store, { query = query,
+-- the report's time queries (Store:timeline, Store:batches): outcomes.timeline
+local epoch = require("sinch.batch.outcomes.timeline").install(Store, { query = query,
   DELIVERED = DELIVERED })
+--- Seconds since the epoch of a receipt's RFC 3339 time (UTC or an offset).
+-- @function epoch
+-- @param s the time
+-- @return seconds, or nil
+_M.epoch = epoch
 
 --- The campaigns the store knows (from imported journals or add_campaign).
 -- @return an array of campaign ids, sorted
@@ -343,13 +348,19 @@ function Store:import_journal(path)
   return require("sinch.batch.campaign.receipts").import(self, path)
 end
 
---- What the journal join needs of a store: the size of a journal when last
--- joined, and the batches of a campaign already known.
+--- What the journal join needs of a store (sinch.batch.campaign.receipts):
+-- the size and campaign of a journal when last joined.
+-- @param path the journal
+-- @return { size, campaign } | false (never joined) | nil, err
 function Store:journal_seen(path)
   local rows, err = query(self, "SELECT size, campaign FROM journals WHERE path = ?", path)
   if not rows then return nil, err end
   return rows[1] and { size = rows[1][1], campaign = rows[1][2] } or false
 end
+
+--- The batches of a campaign the store already has.
+-- @param campaign the campaign id
+-- @return { [batch_id] = true } | nil, err
 function Store:known_batches(campaign)
   local rows, err = query(self, "SELECT batch_id FROM batches WHERE campaign = ?", campaign)
   if not rows then return nil, err end
@@ -357,8 +368,15 @@ function Store:known_batches(campaign)
   for _, row in ipairs(rows) do known[row[1]] = true end
   return known
 end
+
 --- Runs fn() in one transaction (committed when it returns non-nil).
 function Store:transaction(fn) return txn(self, fn) end
+
+--- Records chunk `k` of a campaign as its journal has it (Store:batches lists them).
+-- @param campaign the campaign id
+-- @param k the chunk number
+-- @param c `{ status, batch_id, rows, reason }` (the journal's state of the chunk)
+-- @return true | nil, err
 function Store:add_chunk(campaign, k, c)
   local rows = c.rows or {}
   local ok, err = self.st.chunk:run(campaign, k, c.status, c.batch_id, #rows, rows[1], rows[#rows],
@@ -366,6 +384,12 @@ function Store:add_chunk(campaign, k, c)
   if not ok then return nil, store_error("insert chunk", err) end
   return true
 end
+
+--- Records that the journal at `path` was joined up to `size` bytes.
+-- @param path the journal's path
+-- @param size its size when joined
+-- @param campaign its campaign id
+-- @return true | nil, err
 function Store:journal_joined(path, size, campaign)
   local ok, err = self.st.journal:run(path, size, campaign)
   if not ok then return nil, store_error("record journal", err) end

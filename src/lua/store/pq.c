@@ -92,7 +92,7 @@ static int l_open(lua_State *L) {
     return 1;
 }
 
-static int l_close(lua_State *L) {
+static int l_db_close(lua_State *L) {
     pq_ud *d = (pq_ud *)luaL_checkudata(L, 1, PQ_MT);
     if (d->conn) {
         PQfinish(d->conn);
@@ -107,7 +107,7 @@ static int result_ok(PGresult *r) {
 }
 
 /* db:exec(sql): one or more statements without parameters */
-static int l_exec(lua_State *L) {
+static int l_db_exec(lua_State *L) {
     pq_ud *d = check_db(L, 1);
     const char *sql = luaL_checkstring(L, 2);
     PGresult *r = PQexec(d->conn, sql);
@@ -225,7 +225,7 @@ static int push_result(lua_State *L, pq_ud *d, PGresult *r) {
 }
 
 /* db:query(sql, ...): $1.. from the arguments; rows, changed */
-static int l_query(lua_State *L) {
+static int l_db_query(lua_State *L) {
     pq_ud *d = check_db(L, 1);
     const char *sql = luaL_checkstring(L, 2);
     params p;
@@ -234,7 +234,7 @@ static int l_query(lua_State *L) {
 }
 
 /* db:send(sql, ...): the query sent, its result to come (db:ready, db:result) */
-static int l_send(lua_State *L) {
+static int l_db_send(lua_State *L) {
     pq_ud *d = check_db(L, 1);
     const char *sql = luaL_checkstring(L, 2);
     params p;
@@ -245,14 +245,51 @@ static int l_send(lua_State *L) {
     return 1;
 }
 
+/* db:prepare(name, sql): a statement the server parses and plans once */
+static int l_db_prepare(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const char *sql = luaL_checkstring(L, 3);
+    PGresult *r = PQprepare(d->conn, name, sql, 0, NULL);
+    if (!result_ok(r)) {
+        push_error(L, "prepare", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
+        PQclear(r);
+        return 2;
+    }
+    PQclear(r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* db:run(name, ...): a prepared statement, as db:query */
+static int l_db_run(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    params p;
+    bind_params(L, &p);
+    return push_result(L, d, PQexecPrepared(d->conn, name, p.n, p.values, NULL, NULL, 0));
+}
+
+/* db:send_prepared(name, ...): a prepared statement, as db:send */
+static int l_db_send_prepared(lua_State *L) {
+    pq_ud *d = check_db(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    params p;
+    bind_params(L, &p);
+    if (!PQsendQueryPrepared(d->conn, name, p.n, p.values, NULL, NULL, 0))
+        return push_error(L, "send", PQerrorMessage(d->conn));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* db:fd(): the connection's socket, for select/poll */
-static int l_fd(lua_State *L) {
+static int l_db_fd(lua_State *L) {
     lua_pushinteger(L, PQsocket(check_db(L, 1)->conn));
     return 1;
 }
 
 /* db:ready(): reads what arrived; true once the result is complete */
-static int l_ready(lua_State *L) {
+static int l_db_ready(lua_State *L) {
     pq_ud *d = check_db(L, 1);
     if (!PQconsumeInput(d->conn)) return push_error(L, "receive", PQerrorMessage(d->conn));
     lua_pushboolean(L, !PQisBusy(d->conn));
@@ -261,7 +298,7 @@ static int l_ready(lua_State *L) {
 
 /* db:result(): the sent query's rows, changed (or nil, message); waits for
  * it when it is not complete yet */
-static int l_result(lua_State *L) {
+static int l_db_result(lua_State *L) {
     pq_ud *d = check_db(L, 1);
     PGresult *r = PQgetResult(d->conn), *extra;
     while ((extra = PQgetResult(d->conn)) != NULL) PQclear(extra); /* to the end */
@@ -269,26 +306,29 @@ static int l_result(lua_State *L) {
     return push_result(L, d, r);
 }
 
-static int l_tostring(lua_State *L) {
+static int l_db_tostring(lua_State *L) {
     pq_ud *d = (pq_ud *)luaL_checkudata(L, 1, PQ_MT);
     lua_pushfstring(L, "sinch.batch.PQ (%s)", d->conn ? "open" : "closed");
     return 1;
 }
 
 static const luaL_Reg db_methods[] = {
-    {"exec", l_exec},
-    {"query", l_query},
-    {"send", l_send},
-    {"fd", l_fd},
-    {"ready", l_ready},
-    {"result", l_result},
-    {"close", l_close},
+    {"exec", l_db_exec},
+    {"query", l_db_query},
+    {"send", l_db_send},
+    {"prepare", l_db_prepare},
+    {"run", l_db_run},
+    {"send_prepared", l_db_send_prepared},
+    {"fd", l_db_fd},
+    {"ready", l_db_ready},
+    {"result", l_db_result},
+    {"close", l_db_close},
     {NULL, NULL},
 };
 static const luaL_Reg db_meta[] = {
-    {"__gc", l_close},
-    {"__close", l_close},
-    {"__tostring", l_tostring},
+    {"__gc", l_db_close},
+    {"__close", l_db_close},
+    {"__tostring", l_db_tostring},
     {NULL, NULL},
 };
 static const luaL_Reg funcs[] = {

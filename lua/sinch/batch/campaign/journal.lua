@@ -107,7 +107,11 @@ end
 function _M.read(path)
   local l, err = log.read(path, { kinds = KINDS, what = "campaign journal" })
   if not l then return nil, err end
-  if l.header == nil then
+  if l.header == nil and l.partial then -- the header goes out with the first intent, in one write
+    return errors.fail("invalid", fmt("%s: its first line was torn before it ended; no batch was "
+      .. "sent from it (the header goes out with the first batch's intent): remove it and start "
+      .. "again", path))
+  elseif l.header == nil then
     return errors.fail("invalid", fmt("%s is not a campaign journal (no header line)", path))
   end
   local st = fold(l.header, l.events)
@@ -190,7 +194,8 @@ function Journal:create()
     w, err = log.open(self.path, "x")
     if not w then
       if type(err) == "table" and err.code == "EEXIST" then
-        err = errors.new("invalid", fmt("journal %s: another run created it meanwhile; refused",
+        err = errors.new("invalid", fmt("journal %s exists now (another run made it, or a "
+          .. "symbolic link is there); refused",
           self.path))
       end
       return nil, err

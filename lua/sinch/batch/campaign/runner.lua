@@ -16,7 +16,8 @@ local sources = require "sinch.batch.campaign.sources"
 local drivers = require "sinch.batch.campaign.drivers"
 local pacer = require "sinch.batch.campaign.pacer"
 
-local type, ipairs, tostring, error, setmetatable = type, ipairs, tostring, error, setmetatable
+local type, ipairs, tostring, error, setmetatable, getmetatable =
+  type, ipairs, tostring, error, setmetatable, getmetatable
 local pcall = pcall
 local ceil, max, min = math.ceil, math.max, math.min
 local fmt, remove = string.format, table.remove
@@ -31,6 +32,12 @@ _M.Campaign = Campaign
 -- HTTP statuses that refuse a chunk for good: its rows fail, the run goes on.
 -- (401/403 are the account's, not the chunk's: they stop nothing here but
 -- leave the chunk unsent for a resume.)
+-- A failure that stops the run: raised inside the loop, returned by run().
+-- Wrapped, so that it crosses pcall as it is on every interpreter (PUC Lua
+-- 5.1's wrapped `error` would turn a sinch.batch error into its text).
+local Stop = {}
+local function raise(err) error(setmetatable({ err = err }, Stop), 0) end
+
 local function refused(err)
   local s = type(err) == "table" and err.status
   return type(s) == "number" and s >= 400 and s < 500 and s ~= 401 and s ~= 403 and s ~= 408
@@ -55,7 +62,7 @@ function Campaign:bad_row(row, reason)
   r.skipped[#r.skipped + 1] = { row = row, reason = reason }
   if self.journal and not self.bad_seen[row] then
     local ok, err = self.journal:bad_row(row, reason)
-    if not ok then error(err) end
+    if not ok then raise(err) end
   end
   if self.opts.on_bad_row then self.opts.on_bad_row(row, reason) end
 end
@@ -97,7 +104,7 @@ local function reason_of(err)
 end
 
 local function must(ok, err)
-  if not ok then error(err) end
+  if not ok then raise(err) end
 end
 
 function Campaign:accepted(job, batch_id, how)
@@ -191,7 +198,8 @@ end
 function Campaign:next_job()
   local job = remove(self.retry, 1)
   if job or self.source_done then return job end
-  local c = self.src.next()
+  local c, cerr = self.src.next()
+  if cerr then raise(cerr) end
   if c == nil then
     self.source_done = true
     return nil
@@ -202,7 +210,7 @@ function Campaign:next_job()
   r.rows = r.rows + c.count
   local prev = old.chunks[k]
   if prev and prev.digest and c.digest and prev.digest ~= c.digest then
-    error(errors.new("invalid", fmt("journal %s: chunk %d holds other rows than in the "
+    raise(errors.new("invalid", fmt("journal %s: chunk %d holds other rows than in the "
       .. "earlier run (the source changed); start a new journal", self.opts.journal, k)))
   end
   if prev and prev.status == "accepted" then
@@ -216,7 +224,7 @@ function Campaign:next_job()
     return self:next_job()
   end
   local body, berr = self:body(k)
-  if not body then error(berr) end
+  if not body then raise(berr) end
   job = { chunk = k, body = body, rows = c.rows, count = c.count, digest = c.digest,
           written = prev ~= nil, fresh = prev == nil }
   if prev and prev.status ~= "unsent" then -- unanswered or ambiguous before: look it up first
@@ -355,6 +363,7 @@ function Campaign:run()
   end
   self.src = src
   local ok, perr = pcall(self.loop, self)
+  if not ok and getmetatable(perr) == Stop then perr = perr.err end
   -- in flight after an error: let them end and record them
   local driver = self.driver
   while driver.inflight > 0 do

@@ -73,8 +73,7 @@ function _M.csv(self, path)
       local c = src:next()
       drain_bad()
       if c == nil then
-        if src.err then error(src.err) end
-        return nil
+        return nil, src.err -- a read error ends the run
       end
       return { rows = c.rows, count = c.count }
     end,

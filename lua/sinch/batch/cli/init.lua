@@ -18,7 +18,7 @@ usage: sinch-batch COMMAND [options]       (sinch-batch COMMAND --help for its o
   find KEY VALUE
   cancel BATCH_ID | cancel --tag K=V
   create-contacts --csv FILE [--channel NAME] [--language EN_US]
-  report --store FILE [--journal FILE...] [--json] [--failed-csv FILE [--force]] [--html FILE] [--watch [S]]
+  report --store URL [--journal FILE...] [--json] [--failed-csv FILE] [--html FILE] [--force] [--watch [S]]
   delete-contacts CONTACT_ID...
   consents TYPE IDENTIFICATION...      (TYPE: OPT_OUT_ALL, OPT_OUT_MARKETING, OPT_OUT_NOTIFICATION)
   --version, --help, --json-errors

@@ -32,7 +32,8 @@ sinch-batch report --store URL [--journal FILE...] [options]
   --csv FILE           the campaign's source CSV, when it moved since the send
   --html FILE          also write the report as one self-contained HTML page
                        (charts of the receipts over time, failures by reason,
-                       pending over time, the batches); --watch rewrites it
+                       pending over time, the batches); created as --failed-csv
+                       is (never over a file unless --force); --watch rewrites it
   --watch [S]          refresh every S seconds (default 2) until nothing is
                        pending and the sending is done, SIGINT, or --timeout
   --timeout S          how long --watch goes on at most (default 3600)
@@ -177,7 +178,7 @@ function _M.run(argv, ctx)
   if o.failed_csv and #(o.journal or {}) > 1 then
     usage("--failed-csv takes one campaign: give one --journal")
   end
-  if o.force and not o.failed_csv then usage("--force goes with --failed-csv") end
+  if o.force and not o.failed_csv and not o.html then usage("--force goes with --failed-csv or --html") end
   -- a URL that cannot be right is bad usage; a mistyped SQLite path is no new empty store
   local kind, target = store_url.parse(o.store)
   if not kind then usage("--store: " .. target.message) end
@@ -202,6 +203,7 @@ function _M.run(argv, ctx)
     return ids
   end
 
+  local html_written = false
   local function render(ids)
     local pending, done, reports = 0, true, {}
     for i, id in ipairs(ids) do
@@ -217,8 +219,12 @@ function _M.run(argv, ctx)
       local report_html = require "sinch.batch.report_html"
       local page, herr = report_html.render(store, ids, { reports = reports })
       if not page then die(herr) end
-      local ok, werr = report_html.write(o.html, page)
-      if not ok then die("--html " .. werr) end
+      -- created as --failed-csv is (0600, no symbolic link, never over a
+      -- file unless --force); --watch then rewrites the page it made
+      local ok, werr = require("sinch.batch.cli.common").write_file(o.html, page,
+        o.force or html_written, "--html")
+      if not ok then die(werr) end
+      html_written = true
     end
     return pending, done
   end

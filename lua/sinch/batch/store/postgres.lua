@@ -228,7 +228,7 @@ end
 local function add_many(self, events)
   local args = group_args(events)
   if not args then return 0 end
-  local rows, err = self.db.conn:query(ADD_MANY, unpack(args, 1, 11))
+  local rows, err = self.db.conn:run("add_many", unpack(args, 1, 11))
   if not rows then return nil, store_error("add receipts", err) end
   return rows[1][1]
 end
@@ -244,7 +244,7 @@ local backend = { add_many = add_many }
 local function send_many(self, events)
   local args = group_args(events)
   if not args then return 0 end
-  local ok, err = self.db.conn:send(ADD_MANY, unpack(args, 1, 11))
+  local ok, err = self.db.conn:send_prepared("add_many", unpack(args, 1, 11))
   if not ok then return nil, store_error("add receipts", err) end
   return true
 end
@@ -277,6 +277,11 @@ function _M.open(url, opts)
   if not ok then
     conn:close()
     return nil, store_error("schema of " .. shown, serr)
+  end
+  ok, serr = conn:prepare("add_many", ADD_MANY) -- parsed and planned once per connection
+  if not ok then
+    conn:close()
+    return nil, store_error("prepare of " .. shown, serr)
   end
   local db = adapter(conn)
   db.conn = conn

@@ -1,4 +1,4 @@
-/* csvfile.c -- sinch_batch_csv_open: the CSV reader of the core fed from a
+/* src/io/csvfile.c -- sinch_batch_csv_open (sinch_batch_curl.h): the CSV reader of the core fed from a
  * file.  The core does no I/O; this is the read callback it pulls through
  * (stdio only: no libcurl here, so the Lua module sinch.batch.core, which
  * must not link libcurl, compiles this file too). */
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sinch_batch.h"
+#include "sinch_batch_curl.h"
 
 static long read_file(void *ctx, char *buf, size_t cap, char *why, size_t whysz) {
     FILE *f = ctx;
