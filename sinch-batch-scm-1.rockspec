@@ -65,6 +65,7 @@ build = {
     ["sinch.batch.campaign.journal"] = "lua/sinch/batch/campaign/journal.lua",
     ["sinch.batch.campaign.sources"] = "lua/sinch/batch/campaign/sources.lua",
     ["sinch.batch.campaign.drivers"] = "lua/sinch/batch/campaign/drivers.lua",
+    ["sinch.batch.campaign.pacer"] = "lua/sinch/batch/campaign/pacer.lua",
     ["sinch.batch.campaign.runner"] = "lua/sinch/batch/campaign/runner.lua",
     ["sinch.batch.campaign.receipts"] = "lua/sinch/batch/campaign/receipts.lua",
     ["sinch.batch.outcomes.schema"] = "lua/sinch/batch/outcomes/schema.lua",
