@@ -186,7 +186,9 @@ end
 --- True once the journal is on disk.
 function Journal:exists() return self.w ~= nil and not self.fresh end
 
--- Creates the file (new journal): its header, then what waited for it.
+--- Creates the file (new journal): its header, then what waited for it.
+-- Called by the first commit that holds an intent.
+-- @return true | nil, err
 function Journal:create()
   local w = self.w
   if not w then
@@ -217,9 +219,12 @@ function Journal:create()
   return true
 end
 
--- Queues one event (a table, or an intent's JSON text).  Before the file
+--- Queues one event (a table, or an intent's JSON text).  Before the file
 -- exists, events wait for the first commit that holds an intent (a run
 -- that sends nothing writes nothing).
+-- @param e the event
+-- @param intent true when `e` is a chunk's intent
+-- @return true | nil, err
 function Journal:write(e, intent)
   if intent then self.intents = self.intents + 1 end
   if self.w and not self.fresh then return self.w:add(e) end
