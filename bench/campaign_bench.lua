@@ -8,15 +8,24 @@
 -- after 200 ms from a Lua content handler) and measures, each in its own
 -- child process (so peak memory is its own), in the same run:
 --   campaign   client:campaign over a CSV of `rows` (default 1,000,000),
---              concurrency 4, no rate limit: recipients/s (wall and CPU) and
---              peak RSS (VmHWM), for rows/10 and rows (flat in the list size)
+--              concurrency 4, no rate limit, its journal on disk (in
+--              $SINCH_BATCH_BENCH_DIR, default /tmp: the file system is
+--              printed): recipients/s (wall and CPU), fsyncs and peak RSS
+--              (VmHWM), for rows/10 and rows (flat in the list size); once
+--              without a journal, for comparison
 --   plain      the peer: a plain Lua script with lua-cjson and LuaSocket
 --              (a table per row, cjson.encode per batch, socket.http POST)
+--   cli        bin/sinch-batch send --csv (rows) --rate 800 --concurrency 16,
+--              journal on disk, under /usr/bin/time: the pace reached
+--              (batches / the summary's elapsed), CPU (user + sys) against
+--              the peer's, peak RSS
 --   build      the CSV through chunk.csv + the C builder, bodies only (no HTTP)
 --   latency    1000 batches of 10 against the 200 ms location, concurrency 16
 --              (ideal: 1000 / 16 * 0.2 = 12.5 s; target <= 13.75 s)
 --   rate       300 batches at rate = 100 req/s (target: within +-5 %)
--- Targets (issue 12): >= 3 M recipients/s on one core, peak RSS <= 32 MB.
+-- Targets (issue 19): with the journal on disk >= 3 M recipients/s on one
+-- core, >= 6x the peer, peak RSS <= 32 MB; the CLI at --rate 800 >= 98 % of
+-- 800 req/s, CPU <= 0.2x the peer's, peak RSS <= 32 MB.
 local build = os.getenv("SINCH_BATCH_BUILD") or "build"
 local flavour = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:gsub("%D", ""))
 package.path = "lua/?.lua;lua/?/init.lua;spec/support/?.lua;spec/?.lua;" .. package.path
@@ -51,7 +60,7 @@ end
 
 ------------------------------------------------------------- child modes
 
-local function child(mode, url, path, extra)
+local function child(mode, url, path, journal)
   local batch = require "sinch.batch"
   local core = batch.core
   local t0, c0 = core.now_ms(), os.clock()
@@ -61,12 +70,19 @@ local function child(mode, url, path, extra)
       base_url = url, auth_url = url, key_id = "k", key_secret = "s", timeout = 30 })
     local opts = { message = batch.message.text("Hi ${name}, your code is ${code}"), source = path,
                    csv = { channel = "SMS" }, concurrency = 4, rate = 1e9 }
+    if journal then
+      os.remove(journal)
+      opts.journal = journal
+    end
     if mode == "latency" then opts.concurrency, opts.size = 16, 10 end
     if mode == "rate" then opts.size, opts.rate = 10, 100 end
     local starts = {}
     opts.on_batch = function() starts[#starts + 1] = core.now_ms() end
     local rep = assert(client:campaign(opts))
     out.recipients, out.batches, out.complete = rep.recipients, rep.batches, rep.complete
+    local stats = require("sinch.batch.log").stats
+    out.fsyncs = stats.worker_syncs + stats.thread_syncs
+    if journal then os.remove(journal) end
     if mode == "rate" then -- answers per second between the first and the last answer
       out.rate = (#starts - 1) / ((starts[#starts] - starts[1]) / 1000)
     end
@@ -121,12 +137,11 @@ local function child(mode, url, path, extra)
   out.wall = (core.now_ms() - t0) / 1000
   out.cpu = os.clock() - c0
   out.rss_kb = peak_kb()
-  out.extra = extra
   io.stdout:write(require("cjson").encode(out), "\n")
 end
 
 if arg[1] == "--child" then
-  child(arg[2], arg[3], arg[4])
+  child(arg[2], arg[3], arg[4], arg[5] ~= "" and arg[5] or nil)
   os.exit(0)
 end
 
@@ -159,6 +174,8 @@ local n = nginx.start{ log_level = "error", server = fmt([[
 ]], BATCH_ID, BATCH_ID) }
 
 local tmp = os.tmpname()
+local dir = os.getenv("SINCH_BATCH_BENCH_DIR") or "/tmp"
+local jpath = dir .. "/" .. tmp:match("[^/]*$") .. ".journal"
 local big, small, tiny, rated = tmp .. "-big.csv", tmp .. "-small.csv", tmp .. "-1000x10.csv",
   tmp .. "-300x10.csv"
 write_csv(big, N)
@@ -166,8 +183,9 @@ write_csv(small, math.floor(N / 10))
 write_csv(tiny, 10000)
 write_csv(rated, 3000)
 
-local function run(mode, url, path)
-  local p = assert(io.popen(fmt("%s bench/campaign_bench.lua --child %s %s %s", LUA, mode, url, path)))
+local function run(mode, url, path, journal)
+  local p = assert(io.popen(fmt("%s bench/campaign_bench.lua --child %s %s %s %s", LUA, mode, url,
+    path, journal or "")))
   local line = p:read("*a")
   p:close()
   local last
@@ -181,23 +199,56 @@ print(fmt("campaign_bench (%s), %d-row CSV, sink %s", LUA, N, n.url))
 local b = run("build", n.url, big)
 print(fmt("  builder only (chunk.csv + C builder, no HTTP): %.2f M rows/s CPU, peak RSS %.1f MB",
   b.recipients / b.cpu / 1e6, b.rss_kb / 1024))
-local c10 = run("campaign", n.url, small)
+local function capture(cmd)
+  local p = assert(io.popen(cmd))
+  local o = p:read("*a")
+  p:close()
+  return o
+end
+local fs = capture(fmt("stat -f -c %%T %s 2>/dev/null", dir)):gsub("%s+$", "")
+local nj = run("campaign", n.url, big)
+local nw, nc = per_s(nj)
+print(fmt("  campaign without a journal: %.2f M recipients/s wall, %.2f M/s per CPU second",
+  nw / 1e6, nc / 1e6))
+local c10 = run("campaign", n.url, small, jpath)
 -- five runs (the machine's other load moves single runs by +-20 %): the median
 -- run by CPU time, and the best
 local runs = {}
-for i = 1, quick and 3 or 5 do runs[i] = run("campaign", n.url, big) end
+for i = 1, quick and 3 or 5 do runs[i] = run("campaign", n.url, big, jpath) end
 table.sort(runs, function(x, y) return x.cpu < y.cpu end)
 local c = runs[math.floor((#runs + 1) / 2)]
 local wall, cpu = per_s(c)
 local best_wall, best_cpu = per_s(runs[1])
-print(fmt("  campaign (concurrency 4), median of %d runs: %d recipients in %.2f s = %.2f M "
-  .. "recipients/s wall, %.2f M/s per CPU second (best run: %.2f wall, %.2f per CPU second); "
-  .. "peak RSS %.1f MB (%.1f MB for %d rows)", #runs, c.recipients, c.wall, wall / 1e6, cpu / 1e6,
-  best_wall / 1e6, best_cpu / 1e6, c.rss_kb / 1024, c10.rss_kb / 1024, N / 10))
+print(fmt("  campaign (concurrency 4, journal in %s: %s), median of %d runs: %d recipients in "
+  .. "%.2f s = %.2f M recipients/s wall, %.2f M/s per CPU second, %d fsyncs (best run: %.2f wall, "
+  .. "%.2f per CPU second); peak RSS %.1f MB (%.1f MB for %d rows)", dir, fs, #runs, c.recipients,
+  c.wall, wall / 1e6, cpu / 1e6, c.fsyncs, best_wall / 1e6, best_cpu / 1e6, c.rss_kb / 1024,
+  c10.rss_kb / 1024, N / 10))
 local p = run("plain", n.url, big)
 local pw = per_s(p)
-print(fmt("  plain lua-cjson + LuaSocket: %d recipients in %.2f s = %.2f M recipients/s wall "
-  .. "(campaign: %.1fx), peak RSS %.1f MB", p.recipients, p.wall, pw / 1e6, wall / pw, p.rss_kb / 1024))
+print(fmt("  plain lua-cjson + LuaSocket: %d recipients in %.2f s (%.2f s CPU) = %.2f M recipients/s "
+  .. "wall (campaign with its journal: %.1fx), peak RSS %.1f MB", p.recipients, p.wall, p.cpu,
+  pw / 1e6, wall / pw, p.rss_kb / 1024))
+-- the CLI at --rate 800 (its ceiling), journal on disk, timed by /usr/bin/time
+local cj = jpath .. "-cli"
+os.remove(cj)
+local env = fmt("SINCH_PROJECT_ID=bench SINCH_APP_ID=01APPBENCHXXXXXXXXXXXXXXXX SINCH_KEY_ID=k "
+  .. "SINCH_KEY_SECRET=s SINCH_BATCH_BASE_URL=%s SINCH_BATCH_BUILD=%s", n.url, build)
+local out = capture(fmt("env %s /usr/bin/time -f 'TIME %%e %%U %%S %%M' %s bin/sinch-batch send "
+  .. "--text 'Hi ${name}, your code is ${code}' --csv %s --rate 800 --concurrency 16 --journal %s "
+  .. "--no-progress 2>&1 >%s.cli-out", env, LUA, big, cj, tmp))
+local e, u, sy, m = out:match("TIME ([%d.]+) ([%d.]+) ([%d.]+) (%d+)")
+local sum
+for l in io.lines(tmp .. ".cli-out") do sum = l end
+sum = cjson.decode(sum).summary
+os.remove(tmp .. ".cli-out")
+os.remove(cj)
+local ccpu = tonumber(u) + tonumber(sy)
+print(fmt("  CLI send --rate 800 --concurrency 16 (journal on disk): %d batches in %.3f s = %.1f req/s "
+  .. "(%.1f %% of 800); process %.2f s wall, CPU %.2f s (user %.2f + sys %.2f) = %.2fx the peer's "
+  .. "%.2f s; peak RSS %.1f MB", sum.batches, sum.elapsed, sum.batches / sum.elapsed,
+  sum.batches / sum.elapsed / 8, tonumber(e), ccpu, tonumber(u), tonumber(sy), ccpu / p.cpu, p.cpu,
+  tonumber(m) / 1024))
 if not quick then
   local l = run("latency", n.url .. "/slow", tiny)
   print(fmt("  200 ms server, concurrency 16: %d batches in %.2f s (ideal 12.50 s, target <= 13.75 s)",
@@ -206,5 +257,5 @@ if not quick then
   print(fmt("  rate = 100 req/s: %d batches at %.1f req/s (%.1f %% off)", r.batches, r.rate,
     math.abs(r.rate - 100)))
 end
-for _, f in ipairs{ tmp, big, small, tiny, rated } do os.remove(f) end
+for _, f in ipairs{ tmp, big, small, tiny, rated, jpath } do os.remove(f) end
 n:stop()

@@ -33,6 +33,26 @@ describe("core.digest and core.file_digest", function()
   end)
 end)
 
+describe("core.int_list", function()
+  it("joins a list of integers as a journal intent's rows, and what cjson reads back", function()
+    local cjson = require "cjson"
+    local rows = { 2, 3, 1001, 0, -7, 2 ^ 53, 123456789012 }
+    local s = core.int_list(rows)
+    assert.equal("2,3,1001,0,-7,9007199254740992,123456789012", s)
+    local back = cjson.decode("[" .. s .. "]")
+    for i = 1, #rows do assert.equal(rows[i], back[i]) end
+    assert.equal("", core.int_list{})
+  end)
+
+  it("refuses what is no integer, naming its position", function()
+    for _, bad in ipairs{ { 1, 2.5 }, { 1, "3" }, { 1, 2 ^ 60 }, { 0 / 0 } } do
+      local ok, err = pcall(core.int_list, bad)
+      assert.is_false(ok)
+      assert.matches("element " .. #bad .. " is not an integer", err)
+    end
+  end)
+end)
+
 describe("core.journal_open", function()
   it("appends whole lines and refuses a line with a newline inside", function()
     local path = os.tmpname()

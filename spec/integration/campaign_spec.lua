@@ -230,9 +230,11 @@ describe("sinch.batch.campaign under nginx (cosockets, light threads)", function
     local res = cjson.decode(body)
     assert.is_nil(res.err)
     assert.same({ 3, true }, { res.report.batches, res.report.complete })
-    -- the header with the first intent, 2 more intents, 3 accepted, the end:
-    -- each write synced by the pool
-    assert.equal(7, res.syncs.thread_syncs)
+    -- group commit: the header and the 3 intents (the chunks about to start)
+    -- in one sync, the 3 answers with the end in another (or one more when
+    -- they waited 200 ms for it); each sync made by the pool
+    assert.is_true(res.syncs.thread_syncs >= 2 and res.syncs.thread_syncs <= 3,
+      "thread syncs: " .. tostring(res.syncs.thread_syncs))
     assert.equal(0, res.syncs.worker_syncs)
     local st = assert(journal.read(jpath))
     for k = 1, 3 do assert.equal("accepted", st.chunks[k].status) end

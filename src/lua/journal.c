@@ -17,6 +17,9 @@
  *   j:sync()  j:fileno()  j:close()
  *   core.fsync(fd) -> true | nil, message  -- for a thread that syncs for the
  *                                           worker (OpenResty: journal.lua)
+ *   core.int_list(t) -> "1,2,3"       -- t's integers (1..#t), comma-separated: a
+ *                                        journal intent's rows (cjson formats
+ *                                        each number through snprintf("%.14g"))
  *   core.digest(s [, seed_hex]) -> 64 hex digits (SHA-256 of seed_hex .. s: chainable)
  *   core.file_digest(path) -> hex, size | nil, err
  */
@@ -188,6 +191,39 @@ static int l_fsync(lua_State *L) {
     return 1;
 }
 
+/* core.int_list(t) -> the integers t[1..#t] joined by commas ("" for an
+ * empty table); an error names the first element that is no integer. */
+static int l_int_list(lua_State *L) {
+    luaL_Buffer b;
+    lua_Integer i, n;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = (lua_Integer)lua_rawlen(L, 1);
+    luaL_buffinit(L, &b);
+    for (i = 1; i <= n; i++) {
+        char tmp[24], *p = tmp + sizeof tmp;
+        unsigned long long u;
+        double d;
+        int neg;
+        lua_rawgeti(L, 1, i);
+        /* a number with no fraction within +-2^53 (Lua 5.1 has no integers) */
+        d = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : 0.5;
+        lua_pop(L, 1);
+        if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(long long)d)
+            return luaL_error(L, "int_list: element %d is not an integer", (int)i);
+        neg = d < 0;
+        u = (unsigned long long)(neg ? -d : d);
+        do {
+            *--p = (char)('0' + (int)(u % 10));
+            u /= 10;
+        } while (u != 0);
+        if (neg) *--p = '-';
+        if (i > 1) luaL_addchar(&b, ',');
+        luaL_addlstring(&b, p, (size_t)(tmp + sizeof tmp - p));
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
 static int l_journal_close(lua_State *L) {
     sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
     if (j->fd >= 0) close(j->fd);
@@ -274,6 +310,7 @@ static const luaL_Reg funcs[] = {
     {"journal_open", l_journal_open},
     {"digest", l_digest},
     {"fsync", l_fsync},
+    {"int_list", l_int_list},
     {"file_digest", l_file_digest},
     {NULL, NULL},
 };

@@ -9,8 +9,11 @@
 --   {"event":"header","format":"sinch-batch-log","version":1,"kind":"journal",…}
 --
 -- Every line goes out in one write(2) and is fsync'd before append()
--- returns (under OpenResty the fsync runs in an nginx thread pool).  Files
--- are created 0600 and never through a symbolic link.
+-- returns (under OpenResty the fsync runs in an nginx thread pool).  A
+-- writer may also group-commit, as a database's write-ahead log does:
+-- add() queues lines, flush() writes what is queued in one write(2) (a
+-- crash of the process loses none of it), commit() writes and fsyncs once
+-- for all of it.  Files are created 0600 and never through a symbolic link.
 --
 -- The reader tolerates exactly one kind of damage: a torn line (a crash in
 -- the middle of a write).  As the last line it is left alone (a writer may
@@ -173,7 +176,7 @@ function _M.open(path, mode, torn)
     if type(err) == "table" then err.code = code end
     return nil, err
   end
-  return setmetatable({ path = path, fd = fd, torn = torn or 0 }, Writer)
+  return setmetatable({ path = path, fd = fd, torn = torn or 0, queue = {}, dirty = false }, Writer)
 end
 
 --- Takes the exclusive lock of the file for as long as it is open.
@@ -198,23 +201,61 @@ local function sync(fd)
   return fd:sync()
 end
 
+--- Queues an event (a table, or its JSON text already encoded: one line,
+-- no newline) for the next flush() or commit().
+function Writer:add(e)
+  local line = e
+  if type(e) == "table" then
+    line = encode(e)
+    if not line then return invalid("log: cannot encode an event") end
+  end
+  local q = self.queue
+  q[#q + 1] = line
+  q[#q + 1] = "\n"
+  return true
+end
+
+--- Writes what add() queued, in one write(2); not yet fsync'd (a crash of
+-- the process loses none of it, a crash of the machine may).
+function Writer:flush()
+  if not self.fd then error("log: write after close", 2) end
+  local q = self.queue
+  if #q == 0 then return true end
+  if self.torn > 0 then
+    table.insert(q, 1, "\n" .. encode{ event = "torn", bytes = self.torn } .. "\n")
+  end
+  self.queue = {}
+  local ok, err = self.fd:write(table.concat(q), false)
+  if not ok then return nil, err end
+  self.torn = 0
+  self.dirty = true
+  return true
+end
+
+--- flush(), then one fsync for everything written since the last one: on
+-- disk when it returns true.
+function Writer:commit()
+  local ok, err = self:flush()
+  if not ok then return nil, err end
+  if not self.dirty then return true end
+  ok, err = sync(self.fd)
+  if not ok then return nil, err end
+  self.dirty = false
+  return true
+end
+
 --- Appends events (a list of tables), each one line, in one write; on disk
 -- when it returns true.
 function Writer:append_all(list)
   if not self.fd then error("log: append after close", 2) end
-  local parts = {}
-  if self.torn > 0 then
-    parts[1] = "\n" .. encode{ event = "torn", bytes = self.torn } .. "\n"
-  end
   for i = 1, #list do
-    local line = encode(list[i])
-    if not line then return invalid("log: cannot encode an event") end
-    parts[#parts + 1] = line .. "\n"
+    local ok, err = self:add(list[i])
+    if not ok then
+      self.queue = {}
+      return nil, err
+    end
   end
-  local ok, err = self.fd:write(table.concat(parts), false)
-  if not ok then return nil, err end
-  self.torn = 0
-  return sync(self.fd)
+  return self:commit()
 end
 
 --- Appends one event (a table); on disk when it returns true.

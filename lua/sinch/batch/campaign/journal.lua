@@ -30,7 +30,8 @@ local type, pairs, ipairs, tostring, tonumber, setmetatable = type, pairs, ipair
   tonumber, setmetatable
 local sort, concat = table.sort, table.concat
 local fmt = string.format
-local null = cjson.null
+local null, encode = cjson.null, cjson.encode
+local int_list = core.int_list
 
 local _M = { _VERSION = "0.1.0", stats = log.stats }
 
@@ -149,7 +150,7 @@ function _M.open(path, header)
   if type(path) ~= "string" or path == "" then
     error("bad argument #1 to 'journal.open' (a file name expected)", 2)
   end
-  local self = setmetatable({ path = path, pending = {} }, Journal)
+  local self = setmetatable({ path = path, pending = {}, intents = 0 }, Journal)
   local f = io.open(path, "rb")
   if not f then -- new: created by the first intent
     self.header = log.header("journal", header)
@@ -185,9 +186,10 @@ end
 --- True once the journal is on disk.
 function Journal:exists() return self.w ~= nil and not self.fresh end
 
---- Creates the file (new journal) with its header and what waited.
--- @param first the event that creates it (an intent)
-function Journal:create(first)
+--- Creates the file (new journal): its header, then what waited for it.
+-- Called by the first commit that holds an intent.
+-- @return true | nil, err
+function Journal:create()
   local w = self.w
   if not w then
     local err
@@ -208,57 +210,106 @@ function Journal:create(first)
     self.w = w
   end
   self.fresh = nil
-  local events = { self.header }
-  for _, e in ipairs(self.pending) do events[#events + 1] = e end
-  events[#events + 1] = first
+  local ok, err = w:add(self.header)
+  for _, e in ipairs(self.pending) do
+    if ok then ok, err = w:add(e) end
+  end
   self.pending = {}
-  return w:append_all(events)
+  if not ok then return nil, err end
+  return true
 end
 
---- Appends one event; before the file exists, events other than an intent
--- wait for it (a run that sends nothing writes nothing).
-function Journal:write(e)
-  if self.w and not self.fresh then return self.w:append(e) end
-  if e.event == "intent" then return self:create(e) end
+--- Queues one event (a table, or an intent's JSON text).  Before the file
+-- exists, events wait for the first commit that holds an intent (a run
+-- that sends nothing writes nothing).
+-- @param e the event
+-- @param intent true when `e` is a chunk's intent
+-- @return true | nil, err
+function Journal:write(e, intent)
+  if intent then self.intents = self.intents + 1 end
+  if self.w and not self.fresh then return self.w:add(e) end
   self.pending[#self.pending + 1] = e
   return true
 end
 
---- Records that chunk `k` (its rows, the digest of its body) is about to be
--- sent: written before any byte of it leaves.
-function Journal:intent(k, rows, digest)
-  return self:write{ event = "intent", chunk = k, rows = setmetatable(rows, cjson.array_mt),
-                     digest = digest }
+--- Group commit: writes every queued event in one write(2) and makes it
+-- durable with one fsync (the file is created by the first commit that
+-- holds an intent).  The campaign commits the intents of every chunk about
+-- to start, together, before any byte of them leaves; the answers queued
+-- since ride along.
+-- @return true | nil, err
+function Journal:commit()
+  if not self:exists() then
+    if self.intents == 0 then return true end
+    local ok, err = self:create()
+    if not ok then return nil, err end
+  end
+  self.intents, self.unsynced = 0, nil
+  return self.w:commit()
 end
---- Records that the API accepted chunk `k` as `batch_id` (`resolved`: found
+
+--- Writes the queued events (one write(2), no fsync: a crash of the process
+-- loses none of them; the next commit, or sync_due, makes them durable).
+-- Queued intents are committed, never only written.
+-- @param now the clock (ms), for sync_due
+function Journal:flush(now)
+  if not self:exists() then return true end
+  if self.intents > 0 then return self:commit() end
+  local w = self.w
+  if #w.queue == 0 then return true end
+  local ok, err = w:flush()
+  if not ok then return nil, err end
+  self.unsynced = self.unsynced or now or 0
+  return true
+end
+
+--- Commits when written events have waited `ms` since they were written
+-- (answers do not wait long for the next intent to make them durable).
+function Journal:sync_due(now, ms)
+  if self.unsynced and now - self.unsynced >= ms then return self:commit() end
+  return true
+end
+
+--- Queues that chunk `k` (its rows, the digest of its body) is about to be
+-- sent; it is durable once commit() returns, before any byte of it leaves.
+function Journal:intent(k, rows, digest)
+  return self:write(fmt('{"event":"intent","chunk":%d,"rows":[%s]%s}', k, int_list(rows),
+    digest ~= nil and ',"digest":' .. encode(digest) or ""), true)
+end
+--- Queues that the API accepted chunk `k` as `batch_id` (`resolved`: found
 -- by the metadata search after an ambiguous send).
 function Journal:accepted(k, batch_id, resolved)
   return self:write{ event = "accepted", chunk = k, batch_id = batch_id, resolved = resolved }
 end
---- Records that chunk `k` may or may not have been accepted (never resent
+--- Queues that chunk `k` may or may not have been accepted (never resent
 -- before the metadata search has answered).
 function Journal:ambiguous(k, reason) return self:write{ event = "ambiguous", chunk = k, reason = reason } end
---- Records that no byte of chunk `k` left: it may be sent again.
+--- Queues that no byte of chunk `k` left: it may be sent again.
 function Journal:unsent(k, reason) return self:write{ event = "unsent", chunk = k, reason = reason } end
---- Records that the API refused chunk `k` (HTTP `status`): its rows failed.
+--- Queues that the API refused chunk `k` (HTTP `status`): its rows failed.
 function Journal:refused(k, reason, status)
   return self:write{ event = "refused", chunk = k, reason = reason, status = status }
 end
---- Records a row of the source that was skipped, and why.
+--- Queues a row of the source that was skipped, and why.
 function Journal:bad_row(row, reason) return self:write{ event = "bad_row", row = row, reason = reason } end
---- Records the end of the campaign with its summary (nothing when no file
--- was written: a run that sent nothing).
+--- Records the end of the campaign with its summary and commits (nothing
+-- when no file was written: a run that sent nothing).
 function Journal:finish(summary)
-  if not self:exists() then return true end
-  return self:write{ event = "end", summary = summary }
+  if not self:exists() and self.intents == 0 then return true end
+  self:write{ event = "end", summary = summary }
+  return self:commit()
 end
 
---- Closes the file (and releases its lock).
+--- Commits what is queued, then closes the file (and releases its lock).
+-- @return true | nil, err (the commit failed)
 function Journal:close()
+  local ok, err = true, nil
+  if self.w or self.intents > 0 then ok, err = self:commit() end
   if self.w then
     self.w:close()
     self.w = nil
   end
+  return ok, err
 end
 
 return _M

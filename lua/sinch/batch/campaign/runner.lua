@@ -1,5 +1,10 @@
 --- sinch.batch.campaign.runner: a campaign's loop.  Chunks start at the set
--- pace while fewer than `concurrency` are in flight; each answer is applied
+-- pace (sinch.batch.campaign.pacer) while fewer than `concurrency` are in
+-- flight.  The journal is group-committed: the chunks about to start (the
+-- next `ahead` of them, at most 2 * concurrency and about 50 ms of the pace)
+-- are built and their intents made durable by one fsync before any byte of
+-- them leaves; answers are written as they come and made durable with the
+-- next group of intents, after at most SYNC_MS, and at the end.  Each answer is applied
 -- once: accepted, ambiguous (looked up once `settle` has passed), refused for
 -- good (its rows fail; never sent again) or not sent (sent again, at most
 -- `retries` more calls, each with the core's own retries and backoff).  While
@@ -9,15 +14,16 @@ local errors = require "sinch.batch.errors"
 local cjson = require "cjson.safe"
 local sources = require "sinch.batch.campaign.sources"
 local drivers = require "sinch.batch.campaign.drivers"
+local pacer = require "sinch.batch.campaign.pacer"
 
 local type, ipairs, tostring, error, setmetatable, getmetatable =
   type, ipairs, tostring, error, setmetatable, getmetatable
 local pcall = pcall
-local floor, max, min = math.floor, math.max, math.min
+local ceil, max, min = math.ceil, math.max, math.min
 local fmt, remove = string.format, table.remove
 local now_ms = core.now_ms
 
-local _M = {}
+local _M = { SYNC_MS = 200 }
 
 local Campaign = {}
 Campaign.__index = Campaign
@@ -39,9 +45,11 @@ local function refused(err)
 end
 
 function _M.new(opts, key)
+  local concurrency, rate = opts.concurrency or 4, opts.rate or 100
   return setmetatable({
     opts = opts, client = opts.client, size = opts.size or core.MAX_RECIPIENTS,
-    concurrency = opts.concurrency or 4, rate = opts.rate or 100, dedupe = opts.dedupe,
+    concurrency = concurrency, rate = rate, dedupe = opts.dedupe,
+    ahead = max(1, min(2 * concurrency, ceil(rate / 20))),
     key = key, settle = (opts.settle or 5) * 1000, retries = opts.retries or 2,
     report = { batches = 0, recipients = 0, rows = 0, skipped = {}, ambiguous = {}, failed = {},
                failed_rows = {}, unsent = {}, already = 0, interrupted = false,
@@ -218,7 +226,7 @@ function Campaign:next_job()
   local body, berr = self:body(k)
   if not body then raise(berr) end
   job = { chunk = k, body = body, rows = c.rows, count = c.count, digest = c.digest,
-          written = prev ~= nil }
+          written = prev ~= nil, fresh = prev == nil }
   if prev and prev.status ~= "unsent" then -- unanswered or ambiguous before: look it up first
     job.at = self.t0
     job.amb = { chunk = k, reason = prev.reason or "no answer recorded (interrupted)",
@@ -230,24 +238,44 @@ function Campaign:next_job()
   return job
 end
 
--- Starts what may start now.
-function Campaign:start_due()
-  local driver = self.driver
-  local interval = 1000 / self.rate
-  while not self:stopping() and driver.inflight < self.concurrency do
-    local t = now_ms()
-    if t < self.pause_until or t < self.next_at then break end
+-- Prepares jobs until `n` are ready or the source has no more: bodies built,
+-- intents queued, then committed together (one fsync for the group).
+function Campaign:refill(n)
+  local ready, j = self.ready, self.journal
+  while #ready < n do
     local job = self:next_job()
     if job == nil then break end
-    if self.journal and not job.written then
-      must(self.journal:intent(job.chunk, job.rows, job.digest))
+    if j and not job.written then
+      must(j:intent(job.chunk, job.rows, job.digest))
       job.written = true
     end
+    ready[#ready + 1] = job
+  end
+  if j and j.intents > 0 then must(j:commit()) end
+end
+
+-- Starts what may start now: as many ready chunks as the pace and the free
+-- slots allow, after one commit of every intent not yet durable.  With no
+-- start due, the next group is made ready (and durable) meanwhile.
+function Campaign:start_due()
+  if self:stopping() then return end
+  local driver, ready = self.driver, self.ready
+  local t = now_ms()
+  if t < self.pause_until then return end
+  local slots = self.concurrency - driver.inflight
+  if slots <= 0 then return end
+  local n = self.pacer:count(t, slots)
+  if #ready < max(n, 1) then self:refill(max(n, self.ahead)) end
+  n = min(n, #ready)
+  if n == 0 then return end
+  local j = self.journal
+  if j and j.intents > 0 then must(j:commit()) end -- a resend's intent (resolve_one)
+  t = now_ms()
+  for _ = 1, n do
+    local job = remove(ready, 1)
+    self.pacer:took(t)
     local sok, serr = driver.start(job)
     if not sok then self:answer(job, nil, serr) end
-    -- token bucket: a start that came late may be made up by the next one,
-    -- never more: the long-run pace is `rate`
-    self.next_at = max(self.next_at, t - interval) + interval
   end
 end
 
@@ -273,26 +301,35 @@ function Campaign:resolve_one()
 end
 
 function Campaign:loop()
-  local driver = self.driver
+  local driver, j, SYNC_MS = self.driver, self.journal, _M.SYNC_MS
   while true do
     self:start_due()
-    if driver.inflight == 0 and #self.retry == 0 and (self.source_done or self.stopped) then
+    if driver.inflight == 0 and (self.stopped
+        or (self.source_done and #self.retry == 0 and #self.ready == 0)) then
       if self.stopped or #self.ambiguous == 0 then break end
+      if j then must(j:commit()) end -- the answers, before waiting out `settle`
       self:resolve_one()
     else
       local t = now_ms()
       local timeout = 50
-      -- shorter only when a start is due (else wait for answers, not spin)
+      -- shorter only when a start is due (else wait for answers, not spin);
+      -- rounded up: a late wake-up is made up by the pacer's schedule
       if driver.inflight < self.concurrency and not self.stopped
-         and (not self.source_done or #self.retry > 0) then
-        timeout = max(0, min(timeout, max(self.pause_until, self.next_at) - t))
+         and (#self.ready > 0 or not self.source_done or #self.retry > 0) then
+        timeout = max(0, min(timeout, max(self.pause_until - t, self.pacer:wait_ms(t))))
       end
+      timeout = ceil(timeout)
       if driver.inflight == 0 then
         drivers.sleep_ms(max(1, timeout))
       else
-        for _, a in ipairs(driver.wait(floor(timeout))) do self:answer(a[1], a[2], a[3]) end
+        for _, a in ipairs(driver.wait(timeout)) do self:answer(a[1], a[2], a[3]) end
         local w = driver.waiting_ms()
         if w > 0 then self.pause_until = max(self.pause_until, now_ms() + w) end
+      end
+      if j then
+        t = now_ms()
+        must(j:flush(t)) -- the answers, in one write
+        must(j:sync_due(t, SYNC_MS))
       end
       self:progress()
     end
@@ -311,7 +348,8 @@ end
 function Campaign:run()
   local r, j = self.report, self.journal
   self.t0 = now_ms()
-  self.pause_until, self.next_at, self.ambiguous, self.retry, self.k = 0, self.t0, {}, {}, 0
+  self.pause_until, self.ambiguous, self.retry, self.ready, self.k = 0, {}, {}, {}, 0
+  self.pacer = pacer.new(self.rate, self.t0)
   self.old = j and j.state or { chunks = {}, bad_rows = {} }
   self.bad_seen = {}
   for _, b in ipairs(self.old.bad_rows or {}) do self.bad_seen[b.row] = true end
@@ -337,6 +375,10 @@ function Campaign:run()
     if job.amb.resolution == "pending" then job.amb.resolution = "unresolved" end
   end
   for _, job in ipairs(self.retry) do self:not_sent(job, "not sent (stopped)") end
+  for _, job in ipairs(self.ready) do -- durable intents, never started
+    if j and job.fresh then pcall(j.unsent, j, job.chunk, "not sent (stopped)") end
+    self:not_sent(job, "not sent (stopped)")
+  end
   local el = (now_ms() - self.t0) / 1000
   r.elapsed = el
   r.rate = el > 0 and r.recipients / el or 0
