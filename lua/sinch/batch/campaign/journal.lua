@@ -243,6 +243,30 @@ function Journal:commit()
   return self.w:commit()
 end
 
+--- Starts a group commit that may end while the caller goes on (under
+-- OpenResty the fsync waits for the thread pool in a light thread of its
+-- own); the intents it holds are durable once commit_wait(ticket) returns.
+-- @return ticket | nil, err
+function Journal:commit_start()
+  if not self:exists() then
+    if self.intents == 0 then return true end
+    local ok, err = create(self)
+    if not ok then return nil, err end
+  end
+  self.intents, self.unsynced = 0, nil
+  return self.w:commit_start()
+end
+
+--- Whether the commit of `ticket` (commit_start) has ended.
+function Journal:commit_done(ticket) return ticket == true or self.w:commit_done(ticket) end
+
+--- Waits for the commit of `ticket` (commit_start): true once durable.
+-- @return true | nil, err
+function Journal:commit_wait(ticket)
+  if ticket == true then return true end
+  return self.w:commit_wait(ticket)
+end
+
 --- Writes the queued events (one write(2), no fsync: a crash of the process
 -- loses none of them; the next commit, or sync_due, makes them durable).
 -- Queued intents are committed, never only written.
