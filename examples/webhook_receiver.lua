@@ -198,8 +198,14 @@ end
 local function drain_waiting(force)
   if #waiting == 0 then return end
   local still, now = {}, socket.gettime()
+  local in_ledger = {} -- asked once per batch and round: a miss reads the file again
   for _, entry in ipairs(waiting) do
-    if ledger:entry(entry.batch_id) then -- known now: its row comes from that entry
+    local known = in_ledger[entry.batch_id]
+    if known == nil then
+      known = ledger:entry(entry.batch_id) ~= nil
+      in_ledger[entry.batch_id] = known
+    end
+    if known then -- known now: its row comes from that entry
       local hit = ledger:lookup(entry.batch_id, entry.message_index)
       if hit then
         entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag

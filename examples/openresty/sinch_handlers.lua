@@ -339,10 +339,22 @@ local function flush(premature)
   if #to_log == 0 then return end
   local l = get_ledger()
   local waiting = {}
+  -- whether each batch is in the ledger, asked once per batch and round: a
+  -- miss reads what the other workers appended, and thousands of receipts
+  -- of one unknown batch must not read the file thousands of times
+  local in_ledger = {}
   for _, p in ipairs(to_log) do
     local e = p.event
     local known = e.type ~= "message_delivery" or not e.batch_id or not l
-    local hit = not known and l:lookup(e.batch_id, e.message_index)
+    local hit = false
+    if not known then
+      local b = in_ledger[e.batch_id]
+      if b == nil then
+        b = l:entry(e.batch_id) ~= nil
+        in_ledger[e.batch_id] = b
+      end
+      hit = b and l:lookup(e.batch_id, e.message_index)
+    end
     if known or hit or premature or p.tries >= LOG_TRIES then
       log_event(e, hit or nil)
     else

@@ -22,6 +22,11 @@ function _M.write(url, sync, events, batches)
       require("sinch.batch.core").sleep_ms(10)
     end
     if not s then return nil, tostring(err) end
+    if store_url.parse(url) == "sqlite" then
+      -- the workers' connections take turns writing, so each transaction
+      -- finds its page cache stale: read the file through the OS's cache
+      s.db:exec("PRAGMA mmap_size = 268435456")
+    end
     stores[url] = s
   end
   for _, b in ipairs(batches or {}) do

@@ -2,7 +2,8 @@
 -- module is loaded alone in a fresh interpreter, and the modules it pulled
 -- in are checked against the order below (the client never loads the
 -- campaign package, the campaign package never loads the facade, the log
--- and the answer decoder load neither).
+-- and the answer decoder load neither, the client's and the report page's
+-- parts never load the module they are parts of).
 local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 local FLAVOUR = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:gsub("%D", ""))
 
@@ -19,6 +20,17 @@ local ABOVE = {
   ["sinch.batch.campaign.runner"] = { "sinch.batch", "sinch.batch.campaign", "sinch.batch.cli" },
   ["sinch.batch.campaign"] = { "sinch.batch", "sinch.batch.cli", "sinch.batch.outcomes" },
   ["sinch.batch.outcomes"] = { "sinch.batch", "sinch.batch.client", "sinch.batch.campaign" },
+  -- the client's parts load neither the client nor anything above it
+  ["sinch.batch.contacts"] = { "sinch.batch", "sinch.batch.client", "sinch.batch.campaign" },
+  ["sinch.batch.cancel"] = { "sinch.batch", "sinch.batch.client", "sinch.batch.campaign" },
+  -- the report page: its parts never load the page module above them, and
+  -- none of it loads the store (it is handed one) or the client
+  ["sinch.batch.report_html"] = { "sinch.batch", "sinch.batch.client", "sinch.batch.outcomes",
+                                  "sinch.batch.cli" },
+  ["sinch.batch.report_html.charts"] = { "sinch.batch.report_html", "sinch.batch.report_html.tables" },
+  ["sinch.batch.report_html.tables"] = { "sinch.batch.report_html", "sinch.batch.report_html.charts" },
+  ["sinch.batch.report_html.text"] = { "sinch.batch.report_html", "sinch.batch.report_html.charts",
+                                       "sinch.batch.report_html.tables" },
 }
 
 describe("module layers", function()

@@ -86,6 +86,55 @@ describe("the PostgreSQL receipts store", function()
     remove_db(db)
   end)
 
+  it("joins a campaign's journal and reports it (JSON, failed rows, the page) as SQLite does", function()
+    need()
+    local url = cluster:database("journal")
+    local dir = os.tmpname()
+    local f = assert(io.open(dir .. ".csv", "w"))
+    f:write('phone,name\n+46700000001,Ann\n+46700000002,Bob\n+46700000003,Cy\n+46700000004,Di\n')
+    f:close()
+    f = assert(io.open(dir .. ".journal", "w"))
+    for _, e in ipairs{ { event = "header", format = "sinch-batch-log", version = 1, kind = "journal",
+                          campaign = "j1", path = dir .. ".csv" },
+                        { event = "intent", chunk = 1, rows = { 2, 3 } },
+                        { event = "accepted", chunk = 1, batch_id = "J1" },
+                        { event = "intent", chunk = 2, rows = { 4, 5 } },
+                        { event = "accepted", chunk = 2, batch_id = "J2" },
+                        { event = "end", summary = {} } } do
+      f:write(cjson.encode(e), "\n")
+    end
+    f:close()
+    local evs = { event("J1", 0, "FAILED", "CHANNEL_FAILURE", "j10"), event("J1", 1, "DELIVERED", nil, "j11"),
+                  event("J2", 0, "FAILED", "RECIPIENT_NOT_REACHABLE", "j20") }
+    local outs = {}
+    for k, target in ipairs{ dir .. ".db", url } do
+      local s = assert(store.open(target))
+      assert(s:add_many(evs))
+      s:close()
+      local function cli(args)
+        local p = assert(io.popen(("%s bin/sinch-batch report --journal %s --store %s %s 2>&1; echo rc=$?")
+          :format(receiver.LUA, shell_quote(dir .. ".journal"), shell_quote(target), args)))
+        local out = p:read("*a")
+        p:close()
+        return out
+      end
+      local json = cli("--json --failed-csv " .. shell_quote(dir .. ".failed" .. k))
+      assert.matches("rc=0\n$", json)
+      outs[k] = { report = cjson.decode(json:match("^[^\n]+")).report,
+                  failed = mock.read_file(dir .. ".failed" .. k) }
+      assert.matches("rc=0\n$", cli("--html " .. shell_quote(dir .. ".html" .. k)))
+      assert.matches("<html", mock.read_file(dir .. ".html" .. k) or "", 1, true)
+    end
+    assert.same(outs[1], outs[2])
+    assert.equal(1, outs[2].report.delivered)
+    assert.equal(2, outs[2].report.failed)
+    assert.equal(1, outs[2].report.pending)
+    assert.equal("phone,name,failure_reason\n+46700000001,Ann,CHANNEL_FAILURE\n+46700000003,Cy,"
+      .. "RECIPIENT_NOT_REACHABLE\n", outs[2].failed)
+    for _, ext in ipairs{ "", ".csv", ".journal", ".db", ".db-wal", ".db-shm", ".failed1", ".failed2",
+                          ".html1", ".html2" } do os.remove(dir .. ext) end
+  end)
+
   it("sinch.batch.pq: failed queries return nil and a message, misuse raises, close is idempotent",
     function()
     need()

@@ -34,6 +34,21 @@ out=$(LUA_CPATH="$build/lua54/?.so;;" lua5.4 -e '
   assert(mapped, "sinch.batch.curl did not load libcurl")
   print("core alone: no libcurl mapped; sinch.batch.curl: libcurl mapped")')
 echo "$out"
+# the builds for the 5.1 API (PUC 5.1's headers and LuaJIT's) call only the
+# 5.1 API, so either loads under PUC lua5.1 and under LuaJIT alike
+for flavour in lua51 luajit; do
+  [ -e "$build/$flavour/sinch/batch/core.so" ] || continue
+  for interp in lua5.1 luajit; do
+    command -v "$interp" >/dev/null || continue
+    LUA_PATH="$(dirname "$0")/../../lua/?.lua;$(dirname "$0")/../../lua/?/init.lua;;" \
+    LUA_CPATH="$build/$flavour/?.so;;" "$interp" -e '
+      local b = require "sinch.batch"
+      for _, m in ipairs{ "sinch.batch.curl", "sinch.batch.sqlite" } do require(m) end
+      assert(b.client{ project_id = "p", region = "eu", token = "t" })' \
+      || { echo "FAIL: the $flavour build does not load under $interp"; exit 1; }
+    echo "ok: the $flavour build loads under $interp"
+  done
+done
 # the core library does no I/O (DESIGN: sans-I/O): no file or socket call
 lib=$(ls "$build"/libsinchbatch.so.* 2>/dev/null | head -1)
 if [ -n "$lib" ]; then

@@ -41,6 +41,16 @@ check_cli "$work/tree/bin"
 mkdir "$work/links"
 ln -s "$work/tree/bin/sinch-batch" "$work/links/sinch-batch"
 check_cli "$work/links"
+if [ "$lua" = 5.1 ]; then
+  # the wrapper runs PUC lua5.1; the CLI goes on under LuaJIT (same modules),
+  # unless SINCH_BATCH_LUA says otherwise
+  v=$(env -u SINCH_BATCH_LUA "$work/links/sinch-batch" --version)
+  case $v in *LuaJIT*) ;; *) echo "the 5.1 rock's CLI runs under: $v" >&2; exit 1 ;; esac
+  v=$(SINCH_BATCH_LUA=lua5.1 "$work/links/sinch-batch" --version)
+  case $v in *"Lua 5.1"*) ;; *) echo "SINCH_BATCH_LUA=lua5.1: $v" >&2; exit 1 ;; esac
+  SINCH_BATCH_LUA=lua5.1 check_cli "$work/links"
+  echo "the 5.1 rock's CLI: LuaJIT by default, PUC 5.1 with SINCH_BATCH_LUA=lua5.1"
+fi
 # two C modules: the core without libcurl (all OpenResty loads), the driver with it
 core_so=$work/tree/lib/lua/$lua/sinch/batch/core.so
 curl_so=$work/tree/lib/lua/$lua/sinch/batch/curl.so

@@ -26,9 +26,16 @@
 #if LUA_VERSION_NUM < 502
 #define lua_rawlen(L, i) lua_objlen(L, i)
 #endif
-/* LuaJIT 2.1 has these 5.2 functions already (and defines luaL_newlibtable);
- * plain Lua 5.1 does not. */
-#if LUA_VERSION_NUM < 502 && !defined(luaL_newlibtable)
+/* The 5.2 functions the binding uses, for the 5.1 API.  LuaJIT 2.1 has
+ * them too, but the LuaJIT build uses these as well, so that it calls only
+ * the 5.1 API: one 5.1 module then loads under PUC Lua 5.1, LuaJIT and
+ * OpenResty alike (PUC lua5.1 refuses a module that calls luaL_testudata:
+ * "undefined symbol"; package/core-without-curl checks every 5.1 build). */
+#if LUA_VERSION_NUM < 502
+#undef luaL_newlib
+#undef luaL_setfuncs
+#undef luaL_testudata
+#undef luaL_setmetatable
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_register(L, NULL, l))
 #define luaL_setfuncs(L, l, n) luaL_register(L, NULL, l)
 static inline void *sb_testudata(lua_State *L, int i, const char *tname) {

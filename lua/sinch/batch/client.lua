@@ -1,6 +1,8 @@
 --- sinch.batch.client: the client and its operations (send, status, find,
 -- cancel, create_contacts, delete_contacts, insert_consents).  Made by
--- `require("sinch.batch").client{…}`.
+-- `require("sinch.batch").client{…}`.  The contact and consent bodies are
+-- checked and encoded by sinch.batch.contacts, a cancel is confirmed by
+-- sinch.batch.cancel.
 local core = require "sinch.batch.core"
 local cjson = require "cjson.safe"
 local options = require "sinch.batch.options"
@@ -8,6 +10,8 @@ local fields = require "sinch.batch.fields"
 local batch = require "sinch.batch.batch"
 local ledger_mod = require "sinch.batch.ledger"
 local answer = require "sinch.batch.answer"
+local contacts = require "sinch.batch.contacts"
+local cancel = require "sinch.batch.cancel"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local error, setmetatable, getmetatable, next, require = error, setmetatable, getmetatable, next, require
@@ -201,7 +205,7 @@ function Client:send(b, opts)
   return res, err
 end
 
-local function id_ok(s) return type(s) == "string" and s ~= "" end
+local id_ok = fields.is_id
 
 --- Status of one batch: `{ batch_id, status, meta_data, send_after }`.
 function Client:status(batch_id)
@@ -227,81 +231,8 @@ local function raw_body(o, fname)
   end
 end
 
--- Waits ms milliseconds: ngx.sleep inside nginx (never blocks the worker),
--- else the core's sleep.
-local function sleep_ms(n)
-  if ngx and ngx.sleep and ngx.get_phase and ngx.get_phase() ~= "init" then -- luacheck: ignore 113
-    ngx.sleep(n / 1000) -- luacheck: ignore 113
-  else
-    core.sleep_ms(n)
-  end
-end
-
--- What a status means for a cancel: CANCELLED done; SCHEDULED not yet (the
--- API cancels asynchronously, and only before send_after); any other (READY,
--- PROCESSED, one this library does not know) final: it will not be cancelled.
-local function cancel_state(st)
-  if type(st) ~= "table" then return "final" end
-  if st.status == "CANCELLED" then return "cancelled" end
-  if st.status == "SCHEDULED" then return "pending" end
-  return "final"
-end
-
 local CONFIRM_OPTIONS = { timeout = "seconds", interval = "seconds" }
 _M.CONFIRM_TIMEOUT, _M.CONFIRM_INTERVAL = 10, 0.5
-
--- cancel{confirm = …}: the batches looked up after the cancel, again every
--- `interval` until none is SCHEDULED or `timeout` has passed, split into
--- cancelled = { ids }, pending = { {batch_id =, status =} } (still
--- SCHEDULED at the deadline: the cancel may yet happen) and not_cancelled
--- = { {batch_id =, status =} } (a final status, or not found).
-local function confirm_cancel(self, ids, k, v, copts)
-  local timeout, interval = _M.CONFIRM_TIMEOUT, _M.CONFIRM_INTERVAL
-  if type(copts) == "table" then
-    timeout = copts.timeout or timeout
-    interval = copts.interval or interval
-  end
-  local deadline = core.now_ms() + floor(timeout * 1000 + 0.5)
-  local statuses
-  while true do
-    statuses = {}
-    if ids then
-      for i, id in ipairs(ids) do
-        local st, err = self:status(id)
-        if not st then
-          if type(err) ~= "table" or err.status ~= 404 then return nil, err end
-          st = { batch_id = id } -- not found: nothing to cancel
-        end
-        statuses[i] = st
-      end
-    else
-      local found, err = self:find(k, v)
-      if not found then return nil, err end
-      statuses = found
-    end
-    local waiting = false
-    for _, st in ipairs(statuses) do
-      if cancel_state(st) == "pending" then waiting = true end
-    end
-    local left = deadline - core.now_ms()
-    if not waiting or left <= 0 then break end
-    sleep_ms(math.max(1, math.min(floor(interval * 1000 + 0.5), left)))
-  end
-  local out = { cancelled = setmetatable({}, cjson.array_mt),
-                pending = setmetatable({}, cjson.array_mt),
-                not_cancelled = setmetatable({}, cjson.array_mt) }
-  for i, st in ipairs(statuses) do
-    local id = type(st) == "table" and st.batch_id or ids and ids[i]
-    local state = cancel_state(st)
-    if state == "cancelled" then
-      out.cancelled[#out.cancelled + 1] = id
-    else
-      local list = state == "pending" and out.pending or out.not_cancelled
-      list[#list + 1] = { batch_id = id, status = type(st) == "table" and st.status or nil }
-    end
-  end
-  return out
-end
 
 local CANCEL_OPTIONS = { batch_id = "any", batch_ids = "any", metadata = "any", key = "any",
                          value = "any", body = "any", confirm = "any" }
@@ -359,62 +290,20 @@ function Client:cancel(o)
   end
   local res, err = self:_call("cancel", body)
   if not res or not o.confirm then return res, err end
-  return confirm_cancel(self, ids, k, v, o.confirm)
+  return cancel.confirm(self, ids, k, v, o.confirm, _M.CONFIRM_TIMEOUT, _M.CONFIRM_INTERVAL)
 end
-
-local function check_list(list, what, max)
-  if type(list) ~= "table" or not is_array(list) then
-    return invalid(what .. ": expected an array")
-  end
-  if #list == 0 then return invalid(what .. ": at least 1 item is required") end
-  if max and #list > max then
-    return invalid(fmt("%s[%d]: at most %d items per request", what, max + 1, max))
-  end
-  return true
-end
-
--- The channels the reference names app-scoped (a contact's identity on them
--- needs its app_id).
-local APP_SCOPED = { MESSENGER = true, INSTAGRAM = true, LINE = true, WECHAT = true }
 
 --- Bulk-creates 1–1000 contacts, each
 -- `{ channel_identities = {{channel=…, identity=…}}, language = "EN_US", display_name=…, … }`.
 -- `create_contacts{ body = raw }` sends a raw JSON body.
-function Client:create_contacts(contacts)
+function Client:create_contacts(list)
   check_client(self, "create_contacts")
-  if type(contacts) ~= "table" then argerror(1, "create_contacts", "expected an array of contacts") end
-  local body = raw_body(contacts, "create_contacts")
+  if type(list) ~= "table" then argerror(1, "create_contacts", "expected an array of contacts") end
+  local body = raw_body(list, "create_contacts")
   if not body then
-    local ok, err = check_list(contacts, "contacts", core.MAX_RECIPIENTS)
-    if not ok then return nil, err end
-    for i, c in ipairs(contacts) do
-      local where = fmt("contacts[%d]", i)
-      if type(c) ~= "table" then return invalid(where .. ": expected a table") end
-      local ids = c.channel_identities
-      if type(ids) ~= "table" or #ids == 0 then
-        return invalid(where .. ".channel_identities: at least one channel identity is required")
-      end
-      for j, id in ipairs(ids) do
-        if type(id) ~= "table" or type(id.channel) ~= "string" or type(id.identity) ~= "string" then
-          return invalid(fmt("%s.channel_identities[%d]: needs channel and identity strings", where, j))
-        end
-        -- the reference: app_id is required on the app-scoped channels
-        if APP_SCOPED[id.channel] and (type(id.app_id) ~= "string" or id.app_id == "") then
-          return invalid(fmt("%s.channel_identities[%d].app_id: required for the app-scoped "
-            .. "channel %s", where, j, id.channel))
-        end
-      end
-      -- the reference (the Conversation API's contact model): at most 1024 characters
-      if c.metadata ~= nil and (type(c.metadata) ~= "string" or #c.metadata > 1024) then
-        return invalid(fmt("%s.metadata: expected a string of at most 1024 characters", where))
-      end
-      if not fields.LANGUAGES[c.language] then
-        return invalid(fmt("%s.language: %q is not a contact language (e.g. EN_US)", where,
-          tostring(c.language)))
-      end
-      setmetatable(ids, cjson.array_mt)
-    end
-    body = encode{ contacts = setmetatable(contacts, cjson.array_mt) }
+    local err
+    body, err = contacts.create_body(list)
+    if not body then return nil, err end
   end
   return self:_call("create_contacts", body)
 end
@@ -425,17 +314,12 @@ function Client:delete_contacts(ids)
   if type(ids) ~= "table" then argerror(1, "delete_contacts", "expected an array of contact ids") end
   local body = raw_body(ids, "delete_contacts")
   if not body then
-    local ok, err = check_list(ids, "contact_ids", core.MAX_RECIPIENTS)
-    if not ok then return nil, err end
-    for i, id in ipairs(ids) do
-      if not id_ok(id) then return invalid(fmt("contact_ids[%d]: expected a non-empty string", i)) end
-    end
-    body = encode{ contact_ids = setmetatable(ids, cjson.array_mt) }
+    local err
+    body, err = contacts.delete_body(ids)
+    if not body then return nil, err end
   end
   return self:_call("delete_contacts", body)
 end
-
-local CONSENT_TYPES = { OPT_OUT_ALL = true, OPT_OUT_NOTIFICATION = true, OPT_OUT_MARKETING = true }
 
 --- Inserts consent (opt-out) records:
 -- `insert_consents{ app_id = …, records = { { identification = "+467…", consent_type = "OPT_OUT_ALL" } } }`
@@ -446,22 +330,9 @@ function Client:insert_consents(o)
   if type(o) ~= "table" then argerror(1, "insert_consents", "expected a table") end
   local body = raw_body(o, "insert_consents")
   if not body then
-    local records = o.records or o
-    local app_id = o.app_id or self.app_id
-    if not id_ok(app_id) then return invalid("app_id: required (pass it to client{} or here)") end
-    local ok, err = check_list(records, "consent_records")
-    if not ok then return nil, err end
-    for i, r in ipairs(records) do
-      local where = fmt("consent_records[%d]", i)
-      if type(r) ~= "table" or not id_ok(r.identification) then
-        return invalid(where .. ".identification: required, a phone number or contact id")
-      end
-      if r.consent_type ~= nil and not CONSENT_TYPES[r.consent_type] then
-        return invalid(fmt("%s.consent_type: %q is not one of OPT_OUT_ALL, OPT_OUT_NOTIFICATION, "
-          .. "OPT_OUT_MARKETING", where, tostring(r.consent_type)))
-      end
-    end
-    body = encode{ app_id = app_id, consent_records = setmetatable(records, cjson.array_mt) }
+    local err
+    body, err = contacts.consents_body(o, self.app_id)
+    if not body then return nil, err end
   end
   return self:_call("insert_consents", body)
 end

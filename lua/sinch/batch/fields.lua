@@ -27,6 +27,9 @@ function _M.is_array(t)
 end
 local is_array = _M.is_array
 
+--- True when s is a non-empty string (an id: a batch's, a contact's, an app's).
+function _M.is_id(s) return type(s) == "string" and s ~= "" end
+
 --- "2025-10-01T08:00:00Z" / "...+02:00" / fractions -> Unix seconds, or nil.
 function _M.parse_rfc3339(s)
   local y, mo, d, h, mi, sec, rest = match(s, "^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt](%d%d):(%d%d):(%d%d)(.*)$")

@@ -73,7 +73,7 @@ end
 function M.timeline(self, campaign)
   self:_check()
   local where, arg = campaign_where(campaign, "AND")
-  local rows, err = query(self, "SELECT coalesce(sum(recipients), 0) FROM batches b WHERE 1" ..
+  local rows, err = query(self, "SELECT coalesce(sum(recipients), 0) FROM batches b WHERE 1 = 1" ..
     where, arg)
   if not rows then return nil, err end
   local tl = { recipients = rows[1][1], points = {} }
@@ -134,7 +134,9 @@ end
 function M.batches(self, campaign)
   self:_check()
   local where, arg = campaign_where(campaign, "WHERE")
-  local counts, err = query(self, "SELECT o.batch_id, sum(o.rank = 2), sum(o.rank = 1) " ..
+  -- (CASE, not sum(o.rank = 2): the same SQL runs on PostgreSQL, sinch.batch.store.postgres)
+  local counts, err = query(self, "SELECT o.batch_id, sum(CASE WHEN o.rank = 2 THEN 1 ELSE 0 END), " ..
+    "sum(CASE WHEN o.rank = 1 THEN 1 ELSE 0 END) " ..
     "FROM outcomes o WHERE o.batch_id IN (SELECT batch_id FROM batches b" .. where .. ") " ..
     "GROUP BY o.batch_id", arg)
   if not counts then return nil, err end

@@ -25,7 +25,8 @@ local os_time, os_date = os.time, os.date
 
 local _M = { _VERSION = "0.1.0" }
 
--- The SQLite schema's tables, in PostgreSQL's types.  Created under an
+-- The SQLite schema's tables (sinch.batch.outcomes.schema), in PostgreSQL's
+-- types; a table added there is added here too.  Created under an
 -- advisory lock: two receivers starting at once would race on CREATE.
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS receipts (
@@ -63,12 +64,26 @@ CREATE TABLE IF NOT EXISTS journals (
   size BIGINT,
   campaign TEXT
 );
+CREATE TABLE IF NOT EXISTS chunks (
+  campaign TEXT NOT NULL,
+  chunk INTEGER NOT NULL,
+  status TEXT,
+  batch_id TEXT,
+  recipients INTEGER,
+  first_row INTEGER,
+  last_row INTEGER,
+  reason TEXT,
+  PRIMARY KEY (campaign, chunk)
+);
 CREATE TABLE IF NOT EXISTS campaigns (
   campaign TEXT PRIMARY KEY,
   source TEXT,
   rows INTEGER,
   info TEXT
 );
+-- SQLite's instr(), which the report's queries use
+CREATE OR REPLACE FUNCTION instr(s text, t text) RETURNS integer
+  AS 'SELECT strpos(s, t)' LANGUAGE sql IMMUTABLE;
 ]]
 local SCHEMA_LOCK = 0x5b1c4e21 -- pg_advisory_xact_lock key of the schema's creation
 
@@ -87,6 +102,10 @@ local STATEMENTS = {
   campaign = "INSERT INTO campaigns (campaign, source, rows, info) VALUES (?, ?, ?, ?) " ..
     "ON CONFLICT (campaign) DO UPDATE SET source = coalesce(excluded.source, campaigns.source), " ..
     "rows = coalesce(excluded.rows, campaigns.rows), info = coalesce(excluded.info, campaigns.info)",
+  chunk = "INSERT INTO chunks (campaign, chunk, status, batch_id, recipients, first_row, " ..
+    "last_row, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign, chunk) DO UPDATE SET " ..
+    "status = excluded.status, batch_id = excluded.batch_id, recipients = excluded.recipients, " ..
+    "first_row = excluded.first_row, last_row = excluded.last_row, reason = excluded.reason",
   journal = "INSERT INTO journals (path, size, campaign) VALUES (?, ?, ?) ON CONFLICT (path) " ..
     "DO UPDATE SET size = excluded.size, campaign = excluded.campaign",
   begin = "BEGIN",
