@@ -116,16 +116,6 @@ function _M.sync_driver(client) -- a custom transport: one call at a time
   return d
 end
 
-function _M.sleep_ms(ms)
-  local ngx = rawget(_G, "ngx")
-  if ngx and ngx.sleep and ngx.get_phase and ngx.get_phase() ~= "init" then
-    ngx.sleep(ms / 1000)
-  else
-    core.sleep_ms(ms)
-  end
-end
-
-
 function _M.dry_driver() -- sends nothing: every chunk "accepted" with no batch id
   local d, queue = { inflight = 0, name = "dry-run", dry = true }, {}
   function d.start(job)
