@@ -82,6 +82,7 @@ describe("the plain receiver killed with SIGKILL", function()
     local db = os.tmpname()
     remove_db(db)
     local r = receiver.start{ "--secret", SECRET, "--store", db }
+    finally(function() r:kill(9) remove_db(db) end) -- also when an assertion fails
     local acked = acked_of(flood(r.port, 0, N, 16, "mid", math.floor(N / 3), { r.pid }))
     assert.is_true(wait_gone(r.pid, 30))
     r:kill(9)
@@ -94,6 +95,7 @@ describe("the plain receiver killed with SIGKILL", function()
     local db = os.tmpname()
     remove_db(db)
     local r = receiver.start{ "--secret", SECRET, "--store", db }
+    finally(function() r:kill(9) remove_db(db) end) -- also when an assertion fails
     local acked = acked_of(flood(r.port, 0, N / 4, 16, "end", N / 4, { r.pid }))
     assert.is_true(wait_gone(r.pid, 30))
     r:kill(9)
@@ -166,30 +168,30 @@ describe("the OpenResty receiver killed with SIGKILL", function()
 
   it("one worker, in the middle of a flood: every receipt answered 2xx is in the store", function()
     local n = start_nginx()
+    finally(function() stop_nginx(n) end) -- also when an assertion fails
     local victim = workers(n)[1]
     local acked = acked_of(flood(n.port, 0, N, 16, "worker", math.floor(N / 3), { victim }))
     assert.is_true(wait_gone(victim, 30))
     assert.is_true(alive(n.master))
     assert.is_true(#acked > 0, "nothing acknowledged")
     assert.same({}, missing(acked, n.db))
-    stop_nginx(n)
   end)
 
   it("all of nginx, in the middle of a flood: every receipt answered 2xx is in the store", function()
     local n = start_nginx()
+    finally(function() stop_nginx(n) end) -- also when an assertion fails
     local acked = acked_of(flood(n.port, 0, N, 16, "all", math.floor(N / 3), all_pids(n)))
     assert.is_true(wait_gone(n.master, 30))
     assert.is_true(#acked > 0 and #acked < N, "the kill landed mid-flood: " .. #acked .. " acked")
     assert.same({}, missing(acked, n.db))
-    stop_nginx(n)
   end)
 
   it("all of nginx, just after the last answer of a flood: every receipt is in the store", function()
     local n = start_nginx()
+    finally(function() stop_nginx(n) end) -- also when an assertion fails
     local acked = acked_of(flood(n.port, 0, math.floor(N / 3), 16, "end", math.floor(N / 3), all_pids(n)))
     assert.is_true(wait_gone(n.master, 30))
     assert.equal(math.floor(N / 3), #acked)
     assert.same({}, missing(acked, n.db))
-    stop_nginx(n)
   end)
 end)
