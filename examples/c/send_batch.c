@@ -10,6 +10,8 @@
  * Build, after `cmake --install` (docs/install.md; add the prefix's lib/pkgconfig to
  * PKG_CONFIG_PATH unless it is /usr or /usr/local):
  *   cc send_batch.c $(pkg-config --cflags --libs sinch-batch-curl) -o send_batch
+ * It runs as it is, from any prefix: the flags carry an rpath to the
+ * prefix's lib (no LD_LIBRARY_PATH; SINCH_BATCH_RPATH=OFF drops it).
  * Exit status 0 on success; otherwise the error's kind and message are
  * printed on stderr. */
 #define _POSIX_C_SOURCE 200809L

@@ -34,6 +34,24 @@ describe("sinch.batch.core", function()
       assert.has_error(function() core.client("p") end)
     end)
 
+    it("lists its options in core.CLIENT_OPTIONS, the list batch.client takes them from", function()
+      local n = 0
+      for name, kind in pairs(core.CLIENT_OPTIONS) do
+        n = n + 1
+        local wrong = kind == "string" and {} or "x"
+        assert.has_error(function() new_client{ [name] = wrong } end,
+          "bad argument #1 to 'client' (opts." .. name .. ": expected a " .. kind .. ", got "
+            .. type(wrong) .. ")")
+        -- the Lua client knows it (in seconds without _ms) and checks its type too
+        local lua_name = name:match("^(.*)_ms$") or name
+        local ok, err = pcall(batch.client, { project_id = "p", region = "eu", [lua_name] = wrong })
+        assert.is_false(ok)
+        assert.matches("opts%." .. lua_name .. ": ", tostring(err))
+        assert.is_nil(tostring(err):find("unknown", 1, true), tostring(err))
+      end
+      assert.equal(19, n)
+    end)
+
     it("takes only a boolean for insecure: a truthy string does not turn verification off",
       function()
         for _, v in ipairs{ "false", "true", 0, 1, {} } do

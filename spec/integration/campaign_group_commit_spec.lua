@@ -149,3 +149,97 @@ describe_or_skip("the group-committed journal, kill -9 around a group commit, re
     end)
   end
 end)
+
+-- Under nginx the group's fsync waits for the thread pool in a light thread
+-- of its own while the sends go on (the next group's chunks start only once
+-- it has ended).
+describe("the group-committed journal under nginx (thread-pool fsync beside the sends)", function()
+  local nginx = require "support.nginx"
+  local m, n, base
+  setup(function()
+    m = mock.start{ args = { "--quiet" } }
+    n = nginx.start{ main = "thread_pool default threads=2;", server = ([[
+      set $mock_url "%s";
+      location = /campaign { content_by_lua_block { require("campaign_ngx").run() } }
+    ]]):format(m.url) }
+    base = os.tmpname()
+  end)
+  teardown(function()
+    if n then n:stop() end
+    if m then m:stop() end
+    os.remove(base)
+  end)
+
+  -- the campaign_ngx handler's list and message
+  local function list(count)
+    local l = {}
+    for i = 1, count do
+      l[i] = { recipient = batch.recipient.sms(("+4672%07d"):format(i)), parameters = { name = "n" .. i } }
+    end
+    return l
+  end
+
+  local function once(id)
+    local chunks, recipients, twice = 0, 0, 0
+    for key, e in pairs(m:stats().by_metadata) do
+      if key:find("^sinch_campaign=" .. id .. ":") then
+        chunks, recipients = chunks + 1, recipients + e.recipients
+        twice = twice + e.batches - 1
+      end
+    end
+    return chunks, recipients, twice
+  end
+
+  it("30 chunks: fewer syncs than intents, every one in the pool, every row once", function()
+    m:reset()
+    local jpath = base .. "-ngx1.journal"
+    os.remove(jpath)
+    local status, body = n:request("GET", "/campaign?n=30000&c=4&rate=1000&journal=" .. jpath)
+    assert.equal(200, status, body)
+    local res = require("cjson").decode(body)
+    assert.is_true(res.report.complete, body)
+    assert.equal(0, res.syncs.worker_syncs)
+    assert.is_true(res.syncs.thread_syncs >= 2 and res.syncs.thread_syncs < 30,
+      "thread syncs: " .. tostring(res.syncs.thread_syncs))
+    assert.same({ 30, 30000, 0 }, { once(res.report.campaign) })
+    os.remove(jpath)
+  end)
+
+  it("the worker killed (SIGKILL) mid-campaign, resumed from its journal: every row once", function()
+    m:reset()
+    local jpath = base .. "-ngx2.journal"
+    os.remove(jpath)
+    local pending = n:open("GET", "/campaign?n=30000&c=4&rate=15&journal=" .. jpath)
+    local accepted = 0
+    for _ = 1, 500 do
+      local _, k = (mock.read_file(jpath) or ""):gsub('"accepted"', "")
+      accepted = k
+      if k >= 5 then break end
+      socket.sleep(0.01)
+    end
+    assert.is_true(accepted >= 5, "the campaign did not get going")
+    local master = tonumber((mock.read_file(n.prefix .. "/nginx.pid") or ""):match("%d+"))
+    local workers = mock.read_file(("/proc/%d/task/%d/children"):format(master, master)) or ""
+    local worker = tonumber(workers:match("%d+"))
+    assert.is_truthy(worker, "no nginx worker found")
+    assert.is_true(mock.run("kill -9 " .. worker))
+    pcall(pending.finish, pending)
+    local before = m:stats().batches_accepted
+    assert.is_true(before < 30, "the campaign ended before the kill")
+
+    local client = assert(batch.client{ project_id = m.project_id, app_id = "01APPIDXXXXXXXXXXXXXXXXXXX",
+      base_url = m.url, auth_url = m.url, key_id = m.key_id, key_secret = m.key_secret, timeout = 5 })
+    local rep = assert(client:campaign{ message = batch.message.text("Hi ${name}"), source = list(30000),
+      journal = jpath, concurrency = 4, rate = 1000, settle = 0.2 })
+    client:close()
+    assert.is_true(rep.complete)
+    assert.same({ 30, 30000, 0 }, { once(rep.campaign) })
+    assert.equal(30, m:stats().batches_accepted)
+    local found = 0
+    for _, a in ipairs(rep.ambiguous) do
+      if a.resolution == "found" then found = found + 1 end
+    end
+    assert.equal(before, rep.already + found)
+    os.remove(jpath)
+  end)
+end)

@@ -575,4 +575,17 @@ void sb_lua_open_client(lua_State *L) {
     sb_lua_newclass(L, SB_CALL_MT, call_methods, call_meta);
     lua_pushcfunction(L, l_client_new);
     lua_setfield(L, -2, "client");
+    /* core.CLIENT_OPTIONS: { name = "string" | "boolean" | "number" }, from
+     * the table above, so that the Lua client's option list is this one */
+    {
+        static const char *const names[] = {[OPT_STRING] = "string", [OPT_BOOL] = "boolean",
+                                            [OPT_NUMBER] = "number"};
+        int i;
+        lua_createtable(L, 0, O_COUNT);
+        for (i = 0; i < O_COUNT; i++) {
+            lua_pushstring(L, names[CLIENT_OPTS[i].type]);
+            lua_setfield(L, -2, CLIENT_OPTS[i].name);
+        }
+        lua_setfield(L, -2, "CLIENT_OPTIONS");
+    }
 }

@@ -30,19 +30,21 @@ local function argerror(n, fname, msg, level)
   error(fmt("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 2) + 1)
 end
 
-local CLIENT_OPTIONS = {
-  project_id = "string", app_id = "string", region = "string", base_url = "string",
-  auth_url = "string", key_id = "string", key_secret = "string", token = "string",
-  user_agent = "string", ca_file = "string", insecure = "boolean", http2 = "boolean",
-  max_attempts = "number", seed = "number",
-  timeout = "seconds", connect_timeout = "seconds", deadline = "seconds",
-  backoff_base = "seconds", backoff_max = "seconds", refresh_ahead = "seconds",
-  transport = "any", shared_dict = "string", ledger = "table",
+-- The client's options: the C client's, listed once in the binding
+-- (core.CLIENT_OPTIONS, src/lua/client.c: names, types, ranges, defaults;
+-- a `*_ms` one is given here in seconds, without the suffix), and those the
+-- Lua side keeps.
+local LUA_OPTIONS = {
+  app_id = "string", transport = "any", shared_dict = "string", ledger = "table",
   pool_size = "number", keepalive_timeout = "seconds",
 }
--- options the Lua side keeps (the rest go to the C client)
-local LUA_ONLY = { transport = true, shared_dict = true, pool_size = true, keepalive_timeout = true,
-                   app_id = true, ledger = true }
+local CLIENT_OPTIONS = {}
+for k, v in pairs(LUA_OPTIONS) do CLIENT_OPTIONS[k] = v end
+for k, v in pairs(core.CLIENT_OPTIONS) do
+  local s = k:match("^(.*)_ms$")
+  if s then CLIENT_OPTIONS[s] = "seconds" else CLIENT_OPTIONS[k] = v end
+end
+local LUA_ONLY = LUA_OPTIONS -- these are not passed to the C client
 _M.REGIONS = { "us", "eu", "br" }
 
 local function ms(s) return s and floor(s * 1000 + 0.5) end

@@ -244,6 +244,45 @@ function Writer:commit()
   return true
 end
 
+--- Whether a commit may end while its caller goes on: under OpenResty, in a
+-- phase where a light thread may wait for a worker thread of the pool.
+function _M.can_async()
+  local ngx = rawget(_G, "ngx")
+  return (ngx and ngx.run_worker_thread and ngx.thread and ngx.get_phase
+    and THREAD_PHASES[ngx.get_phase()]) and true or false
+end
+
+--- Starts a commit: what is queued is written now (one write), and its fsync
+-- runs, where can_async(), in a light thread waiting for the pool, so the
+-- caller goes on; elsewhere it ends before this returns.
+-- @return a ticket for commit_done and commit_wait | nil, err
+function Writer:commit_start()
+  if not _M.can_async() then
+    local ok, err = self:commit()
+    if not ok then return nil, err end
+    return true
+  end
+  local ok, err = self:flush()
+  if not ok then return nil, err end
+  local t, serr = ngx.thread.spawn(sync, self.fd) -- luacheck: ignore 113
+  if not t then return nil, errors.new("internal", "ngx.thread.spawn: " .. tostring(serr)) end
+  return t
+end
+
+--- Whether the commit of `ticket` has ended (never waits).
+function Writer.commit_done(_, ticket)
+  return ticket == true or coroutine.status(ticket) == "dead"
+end
+
+--- Waits for the commit of `ticket`: true once what it wrote is on disk.
+function Writer.commit_wait(_, ticket)
+  if ticket == true then return true end
+  local ok, res, err = ngx.thread.wait(ticket) -- luacheck: ignore 113
+  if not ok then return nil, errors.new("internal", tostring(res)) end
+  if not res then return nil, err end
+  return true
+end
+
 --- Appends events (a list of tables), each one line, in one write; on disk
 -- when it returns true.
 function Writer:append_all(list)

@@ -186,10 +186,8 @@ end
 --- True once the journal is on disk.
 function Journal:exists() return self.w ~= nil and not self.fresh end
 
---- Creates the file (new journal): its header, then what waited for it.
--- Called by the first commit that holds an intent.
--- @return true | nil, err
-function Journal:create()
+-- Creates the file (new journal): its header, then what waited for it.
+local function create(self)
   local w = self.w
   if not w then
     local err
@@ -219,13 +217,10 @@ function Journal:create()
   return true
 end
 
---- Queues one event (a table, or an intent's JSON text).  Before the file
+-- Queues one event (a table, or an intent's JSON text).  Before the file
 -- exists, events wait for the first commit that holds an intent (a run
 -- that sends nothing writes nothing).
--- @param e the event
--- @param intent true when `e` is a chunk's intent
--- @return true | nil, err
-function Journal:write(e, intent)
+local function write(self, e, intent)
   if intent then self.intents = self.intents + 1 end
   if self.w and not self.fresh then return self.w:add(e) end
   self.pending[#self.pending + 1] = e
@@ -241,11 +236,35 @@ end
 function Journal:commit()
   if not self:exists() then
     if self.intents == 0 then return true end
-    local ok, err = self:create()
+    local ok, err = create(self)
     if not ok then return nil, err end
   end
   self.intents, self.unsynced = 0, nil
   return self.w:commit()
+end
+
+--- Starts a group commit that may end while the caller goes on (under
+-- OpenResty the fsync waits for the thread pool in a light thread of its
+-- own); the intents it holds are durable once commit_wait(ticket) returns.
+-- @return ticket | nil, err
+function Journal:commit_start()
+  if not self:exists() then
+    if self.intents == 0 then return true end
+    local ok, err = create(self)
+    if not ok then return nil, err end
+  end
+  self.intents, self.unsynced = 0, nil
+  return self.w:commit_start()
+end
+
+--- Whether the commit of `ticket` (commit_start) has ended.
+function Journal:commit_done(ticket) return ticket == true or self.w:commit_done(ticket) end
+
+--- Waits for the commit of `ticket` (commit_start): true once durable.
+-- @return true | nil, err
+function Journal:commit_wait(ticket)
+  if ticket == true then return true end
+  return self.w:commit_wait(ticket)
 end
 
 --- Writes the queued events (one write(2), no fsync: a crash of the process
@@ -273,30 +292,34 @@ end
 --- Queues that chunk `k` (its rows, the digest of its body) is about to be
 -- sent; it is durable once commit() returns, before any byte of it leaves.
 function Journal:intent(k, rows, digest)
-  return self:write(fmt('{"event":"intent","chunk":%d,"rows":[%s]%s}', k, int_list(rows),
+  return write(self, fmt('{"event":"intent","chunk":%d,"rows":[%s]%s}', k, int_list(rows),
     digest ~= nil and ',"digest":' .. encode(digest) or ""), true)
 end
 --- Queues that the API accepted chunk `k` as `batch_id` (`resolved`: found
 -- by the metadata search after an ambiguous send).
 function Journal:accepted(k, batch_id, resolved)
-  return self:write{ event = "accepted", chunk = k, batch_id = batch_id, resolved = resolved }
+  return write(self, { event = "accepted", chunk = k, batch_id = batch_id, resolved = resolved })
 end
 --- Queues that chunk `k` may or may not have been accepted (never resent
 -- before the metadata search has answered).
-function Journal:ambiguous(k, reason) return self:write{ event = "ambiguous", chunk = k, reason = reason } end
+function Journal:ambiguous(k, reason)
+  return write(self, { event = "ambiguous", chunk = k, reason = reason })
+end
 --- Queues that no byte of chunk `k` left: it may be sent again.
-function Journal:unsent(k, reason) return self:write{ event = "unsent", chunk = k, reason = reason } end
+function Journal:unsent(k, reason) return write(self, { event = "unsent", chunk = k, reason = reason }) end
 --- Queues that the API refused chunk `k` (HTTP `status`): its rows failed.
 function Journal:refused(k, reason, status)
-  return self:write{ event = "refused", chunk = k, reason = reason, status = status }
+  return write(self, { event = "refused", chunk = k, reason = reason, status = status })
 end
 --- Queues a row of the source that was skipped, and why.
-function Journal:bad_row(row, reason) return self:write{ event = "bad_row", row = row, reason = reason } end
+function Journal:bad_row(row, reason)
+  return write(self, { event = "bad_row", row = row, reason = reason })
+end
 --- Records the end of the campaign with its summary and commits (nothing
 -- when no file was written: a run that sent nothing).
 function Journal:finish(summary)
   if not self:exists() and self.intents == 0 then return true end
-  self:write{ event = "end", summary = summary }
+  write(self, { event = "end", summary = summary })
   return self:commit()
 end
 

@@ -15,6 +15,7 @@ local cjson = require "cjson.safe"
 local sources = require "sinch.batch.campaign.sources"
 local drivers = require "sinch.batch.campaign.drivers"
 local pacer = require "sinch.batch.campaign.pacer"
+local log = require "sinch.batch.log"
 
 local type, ipairs, tostring, error, setmetatable, getmetatable =
   type, ipairs, tostring, error, setmetatable, getmetatable
@@ -254,29 +255,68 @@ function Campaign:refill(n)
   if j and j.intents > 0 then must(j:commit()) end
 end
 
+-- The group whose commit runs beside the loop (OpenResty): once it has
+-- ended (or, with `wait`, when it ends) its chunks are ready.
+function Campaign:landed(wait)
+  local ticket = self.ticket
+  if not ticket or not (wait or self.journal:commit_done(ticket)) then return end
+  self.ticket = nil
+  must(self.journal:commit_wait(ticket))
+  local ready, staged = self.ready, self.staged
+  for i = 1, #staged do ready[#ready + 1] = staged[i] end
+  self.staged = {}
+end
+
+-- Where a commit can run beside the loop (OpenResty's thread pool): once
+-- fewer than `concurrency` chunks are ready, the next group is built and
+-- its commit started, so its fsync overlaps the sends of this one.
+function Campaign:prefetch()
+  local ready, staged, j = self.ready, self.staged, self.journal
+  while #ready + #staged < self.ahead do
+    local job = self:next_job()
+    if job == nil then break end
+    if not job.written then
+      must(j:intent(job.chunk, job.rows, job.digest))
+      job.written = true
+    end
+    staged[#staged + 1] = job
+  end
+  if #staged > 0 then
+    local ticket, err = j:commit_start()
+    if not ticket then raise(err) end
+    self.ticket = ticket
+  end
+end
+
 -- Starts what may start now: as many ready chunks as the pace and the free
 -- slots allow, after one commit of every intent not yet durable.  With no
 -- start due, the next group is made ready (and durable) meanwhile.
 function Campaign:start_due()
   if self:stopping() then return end
+  self:landed(false)
   local driver, ready = self.driver, self.ready
   local t = now_ms()
   if t < self.pause_until then return end
   local slots = self.concurrency - driver.inflight
   if slots <= 0 then return end
   local n = self.pacer:count(t, slots)
-  if #ready < max(n, 1) then self:refill(max(n, self.ahead)) end
-  n = min(n, #ready)
-  if n == 0 then return end
-  local j = self.journal
-  if j and j.intents > 0 then must(j:commit()) end -- a resend's intent (resolve_one)
-  t = now_ms()
-  for _ = 1, n do
-    local job = remove(ready, 1)
-    self.pacer:took(t)
-    local sok, serr = driver.start(job)
-    if not sok then self:answer(job, nil, serr) end
+  if #ready < max(n, 1) then
+    self:landed(true) -- the group on its way comes first
+    if #ready < max(n, 1) then self:refill(max(n, self.ahead)) end
   end
+  n = min(n, #ready)
+  if n > 0 then
+    local j = self.journal
+    if j and j.intents > 0 then must(j:commit()) end -- a resend's intent (resolve_one)
+    t = now_ms()
+    for _ = 1, n do
+      local job = remove(ready, 1)
+      self.pacer:took(t)
+      local sok, serr = driver.start(job)
+      if not sok then self:answer(job, nil, serr) end
+    end
+  end
+  if self.async and not self.ticket and #ready < self.concurrency then self:prefetch() end
 end
 
 -- At the end: resolves one ambiguous send (not when stopping: the journal has them).
@@ -304,7 +344,7 @@ function Campaign:loop()
   local driver, j, SYNC_MS = self.driver, self.journal, _M.SYNC_MS
   while true do
     self:start_due()
-    if driver.inflight == 0 and (self.stopped
+    if driver.inflight == 0 and not self.ticket and (self.stopped
         or (self.source_done and #self.retry == 0 and #self.ready == 0)) then
       if self.stopped or #self.ambiguous == 0 then break end
       if j then must(j:commit()) end -- the answers, before waiting out `settle`
@@ -318,6 +358,7 @@ function Campaign:loop()
          and (#self.ready > 0 or not self.source_done or #self.retry > 0) then
         timeout = max(0, min(timeout, max(self.pause_until - t, self.pacer:wait_ms(t))))
       end
+      if self.ticket then timeout = min(timeout, 1) end -- a group's commit about to end
       timeout = ceil(timeout)
       if driver.inflight == 0 then
         drivers.sleep_ms(max(1, timeout))
@@ -348,7 +389,8 @@ end
 function Campaign:run()
   local r, j = self.report, self.journal
   self.t0 = now_ms()
-  self.pause_until, self.ambiguous, self.retry, self.ready, self.k = 0, {}, {}, {}, 0
+  self.pause_until, self.ambiguous, self.retry, self.ready, self.staged, self.k = 0, {}, {}, {}, {}, 0
+  self.async = j ~= nil and log.can_async()
   self.pacer = pacer.new(self.rate, self.t0)
   self.old = j and j.state or { chunks = {}, bad_rows = {} }
   self.bad_seen = {}
@@ -375,6 +417,8 @@ function Campaign:run()
     if job.amb.resolution == "pending" then job.amb.resolution = "unresolved" end
   end
   for _, job in ipairs(self.retry) do self:not_sent(job, "not sent (stopped)") end
+  if self.ticket then pcall(self.landed, self, true) end
+  for _, job in ipairs(self.staged) do self.ready[#self.ready + 1] = job end
   for _, job in ipairs(self.ready) do -- durable intents, never started
     if j and job.fresh then pcall(j.unsent, j, job.chunk, "not sent (stopped)") end
     self:not_sent(job, "not sent (stopped)")
