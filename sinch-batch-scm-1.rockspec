@@ -69,6 +69,7 @@ build = {
     ["sinch.batch.campaign.runner"] = "lua/sinch/batch/campaign/runner.lua",
     ["sinch.batch.campaign.receipts"] = "lua/sinch/batch/campaign/receipts.lua",
     ["sinch.batch.outcomes.schema"] = "lua/sinch/batch/outcomes/schema.lua",
+    ["sinch.batch.outcomes.join"] = "lua/sinch/batch/outcomes/join.lua",
     ["sinch.batch.outcomes.timeline"] = "lua/sinch/batch/outcomes/timeline.lua",
     ["sinch.batch.journal"] = "lua/sinch/batch/journal.lua",
     ["sinch.batch.transport.ngx"] = "lua/sinch/batch/transport/ngx.lua",
