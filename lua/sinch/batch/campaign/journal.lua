@@ -233,13 +233,21 @@ end
 -- to start, together, before any byte of them leaves; the answers queued
 -- since ride along.
 -- @return true | nil, err
-function Journal:commit()
+-- What both commits do first: create the file with the first intent (a run
+-- that sends nothing writes nothing).  true: there is a file to commit.
+local function before_commit(self)
   if not self:exists() then
-    if self.intents == 0 then return true end
+    if self.intents == 0 then return false end
     local ok, err = create(self)
     if not ok then return nil, err end
   end
   self.intents, self.unsynced = 0, nil
+  return true
+end
+
+function Journal:commit()
+  local go, err = before_commit(self)
+  if not go then return go == false or nil, err end
   return self.w:commit()
 end
 
@@ -248,12 +256,8 @@ end
 -- own); the intents it holds are durable once commit_wait(ticket) returns.
 -- @return ticket | nil, err
 function Journal:commit_start()
-  if not self:exists() then
-    if self.intents == 0 then return true end
-    local ok, err = create(self)
-    if not ok then return nil, err end
-  end
-  self.intents, self.unsynced = 0, nil
+  local go, err = before_commit(self)
+  if not go then return go == false or nil, err end
   return self.w:commit_start()
 end
 
