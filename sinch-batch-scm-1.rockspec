@@ -67,6 +67,7 @@ build = {
     ["sinch.batch.campaign.drivers"] = "lua/sinch/batch/campaign/drivers.lua",
     ["sinch.batch.campaign.pacer"] = "lua/sinch/batch/campaign/pacer.lua",
     ["sinch.batch.campaign.runner"] = "lua/sinch/batch/campaign/runner.lua",
+    ["sinch.batch.campaign.answers"] = "lua/sinch/batch/campaign/answers.lua",
     ["sinch.batch.campaign.receipts"] = "lua/sinch/batch/campaign/receipts.lua",
     ["sinch.batch.outcomes.schema"] = "lua/sinch/batch/outcomes/schema.lua",
     ["sinch.batch.outcomes.join"] = "lua/sinch/batch/outcomes/join.lua",

@@ -227,12 +227,6 @@ local function write(self, e, intent)
   return true
 end
 
---- Group commit: writes every queued event in one write(2) and makes it
--- durable with one fsync (the file is created by the first commit that
--- holds an intent).  The campaign commits the intents of every chunk about
--- to start, together, before any byte of them leaves; the answers queued
--- since ride along.
--- @return true | nil, err
 -- What both commits do first: create the file with the first intent (a run
 -- that sends nothing writes nothing).  true: there is a file to commit.
 local function before_commit(self)
@@ -245,6 +239,12 @@ local function before_commit(self)
   return true
 end
 
+--- Group commit: writes every queued event in one write(2) and makes it
+-- durable with one fsync (the file is created by the first commit that
+-- holds an intent).  The campaign commits the intents of every chunk about
+-- to start, together, before any byte of them leaves; the answers queued
+-- since ride along.
+-- @return true | nil, err
 function Journal:commit()
   local go, err = before_commit(self)
   if not go then return go == false or nil, err end
