@@ -41,7 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${SINCH_BATCH_BUILD:-$repo/build}
 case $build in /*) ;; *) build=$(pwd)/$build ;; esac
-nginx=${SINCH_BATCH_NGINX:-nginx}
+nginx=${SINCH_BATCH_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}  # /usr/sbin: not on a user's PATH
 if [ ! -e "$build/luajit/sinch/batch/core.so" ]; then
   echo "run.sh: no LuaJIT build of sinch.batch in $build; build it first:" >&2
   echo "  cmake -S $repo -B $build && cmake --build $build" >&2
