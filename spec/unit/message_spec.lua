@@ -527,13 +527,15 @@ describe("sinch.batch.message", function()
       local p = assert(io.popen("ls examples/messages/*.lua"))
       local seen = {}
       for path in p:lines() do
-        local out = run(path)
-        local ok, msg = pcall(cjson.decode, out)
-        assert(ok, path .. " printed no JSON: " .. out)
-        local valid, err = M.validate(msg)
-        assert(valid, path .. ": " .. tostring(err))
-        for _, kind in ipairs(M.KINDS) do
-          if msg[kind] then seen[kind] = true end
+        local out = not path:find("/paths%.lua$") and run(path) -- paths.lua: the examples' module paths
+        if out then
+          local ok, msg = pcall(cjson.decode, out)
+          assert(ok, path .. " printed no JSON: " .. out)
+          local valid, err = M.validate(msg)
+          assert(valid, path .. ": " .. tostring(err))
+          for _, kind in ipairs(M.KINDS) do
+            if msg[kind] then seen[kind] = true end
+          end
         end
       end
       p:close()
@@ -546,12 +548,15 @@ describe("sinch.batch.message", function()
       local build = os.getenv("SINCH_BATCH_BUILD") or "build"
       local p = assert(io.popen("cd examples/messages && ls *.lua"))
       for name in p:lines() do
-        local q = assert(io.popen(("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
-          .. "SINCH_BATCH_BUILD='%s' %s '%s/examples/messages/%s' 2>&1"):format(build, lua,
+        if name == "paths.lua" then name = nil end -- not an example: the others' module paths
+        local q = name and assert(io.popen(("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 "
+          .. "-u LUA_CPATH_5_4 SINCH_BATCH_BUILD='%s' %s '%s/examples/messages/%s' 2>&1"):format(build, lua,
           os.getenv("PWD"), name)))
-        local out = q:read("*a")
-        q:close()
-        assert(pcall(cjson.decode, out), name .. " from / printed: " .. out)
+        if q then
+          local out = q:read("*a")
+          q:close()
+          assert(pcall(cjson.decode, out), name .. " from / printed: " .. out)
+        end
       end
       p:close()
     end)
