@@ -169,42 +169,48 @@ local bare_s = plain(nil)
 local plain_s = plain(tmp .. ".plain.db")
 local full_s = plain(tmp .. ".full.db", "--sync FULL")
 
--- nginx: the OpenResty example (its store: <prefix>/ledger/receipts.db)
-local nginx_s, nginx_note
-local env = "SINCH_WEBHOOK_SECRET=" .. SECRET .. " SINCH_PROJECT_ID=bench SINCH_APP_ID=bench "
-  .. "SINCH_KEY_ID=bench SINCH_KEY_SECRET=bench SINCH_BATCH_BASE_URL=http://127.0.0.1:9 "
-  .. "SINCH_BATCH_BUILD=" .. q(build)
-local p = assert(io.popen(("sh -c %s"):format(q(env .. " examples/openresty/run.sh >" .. tmp
-  .. ".nginx.out 2>&1 & echo $!"))))
-local npid = p:read("*l")
-p:close()
-local url, prefix
-for _ = 1, 200 do
-  local out = read(tmp .. ".nginx.out") or ""
-  url, prefix = out:match("url (%S+)\nprefix (%S+)")
-  if prefix then break end
-  socket.sleep(0.05)
-end
-if prefix then
-  local ok, res, acked = pcall(drive, tonumber(url:match(":(%d+)$")), "nginx")
-  if ok then
-    nginx_s = res
-    local n = stored(prefix .. "/ledger/receipts.db")
-    if n < acked or n > N + CLIENTS * (CONNS + 1) then
-      nginx_s, nginx_note = nil, ("the store has %d receipts, %d acknowledged"):format(n, acked)
+-- nginx: the OpenResty example (its store: <prefix>/ledger/receipts.db), with
+-- `workers` worker processes: seconds, or nil and why not
+local function nginx(workers)
+  local nginx_s, nginx_note
+  local env = "SINCH_WEBHOOK_SECRET=" .. SECRET .. " SINCH_PROJECT_ID=bench SINCH_APP_ID=bench "
+    .. "SINCH_KEY_ID=bench SINCH_KEY_SECRET=bench SINCH_BATCH_BASE_URL=http://127.0.0.1:9 "
+    .. "SINCH_BATCH_WORKERS=" .. workers .. " SINCH_BATCH_BUILD=" .. q(build)
+  local p = assert(io.popen(("sh -c %s"):format(q(env .. " examples/openresty/run.sh >" .. tmp
+    .. ".nginx.out 2>&1 & echo $!"))))
+  local npid = p:read("*l")
+  p:close()
+  local url, prefix
+  for _ = 1, 200 do
+    local out = read(tmp .. ".nginx.out") or ""
+    url, prefix = out:match("url (%S+)\nprefix (%S+)")
+    if prefix then break end
+    socket.sleep(0.05)
+  end
+  if prefix then
+    local ok, res, acked = pcall(drive, tonumber(url:match(":(%d+)$")), "nginx" .. workers)
+    if ok then
+      nginx_s = res
+      local n = stored(prefix .. "/ledger/receipts.db")
+      if n < acked or n > N + CLIENTS * (CONNS + 1) then
+        nginx_s, nginx_note = nil, ("the store has %d receipts, %d acknowledged"):format(n, acked)
+      end
+    else
+      nginx_note = tostring(res)
     end
   else
-    nginx_note = tostring(res)
+    nginx_note = "nginx did not start: " .. tostring(read(tmp .. ".nginx.out"))
   end
-else
-  nginx_note = "nginx did not start: " .. tostring(read(tmp .. ".nginx.out"))
+  os.execute("kill " .. npid .. " 2>/dev/null")
+  for _ = 1, 100 do -- run.sh stops nginx and removes its prefix
+    if not (prefix and read(prefix .. "/logs/nginx.pid")) then break end
+    socket.sleep(0.05)
+  end
+  os.remove(tmp .. ".nginx.out")
+  return nginx_s, nginx_note
 end
-os.execute("kill " .. npid .. " 2>/dev/null")
-for _ = 1, 100 do -- run.sh stops nginx and removes its prefix
-  if not (prefix and read(prefix .. "/logs/nginx.pid")) then break end
-  socket.sleep(0.05)
-end
-os.remove(tmp .. ".nginx.out")
+local nginx2_s, nginx2_note = nginx(2)
+local nginx1_s, nginx1_note = nginx(1)
 os.remove(tmp)
 
 local interp = _VERSION .. (rawget(_G, "jit") and " / LuaJIT" or "")
@@ -217,9 +223,11 @@ print(("  plain receiver, durable (SQLite, NORMAL)        %9.0f receipts/s  (%.2
   :format(N / plain_s, plain_s, bare_s / plain_s))
 print(("  plain receiver, durable (SQLite, FULL)          %9.0f receipts/s  (%.2f s, %.2f of no store)")
   :format(N / full_s, full_s, bare_s / full_s))
-if nginx_s then
-  print(("  nginx, OpenResty example, durable (SQLite)      %9.0f receipts/s  (%.2f s, %.2f of the plain "
-    .. "receiver without a store)"):format(N / nginx_s, nginx_s, bare_s / nginx_s))
-else
-  print("  nginx: " .. nginx_note)
+for _, r in ipairs{ { 2, nginx2_s, nginx2_note }, { 1, nginx1_s, nginx1_note } } do
+  if r[2] then
+    print(("  nginx, OpenResty example, %d worker%s (SQLite)    %9.0f receipts/s  (%.2f s, %.2f of the plain "
+      .. "receiver without a store)"):format(r[1], r[1] > 1 and "s" or " ", N / r[2], r[2], bare_s / r[2]))
+  else
+    print(("  nginx, %d worker(s): %s"):format(r[1], r[3]))
+  end
 end
