@@ -13,7 +13,7 @@
 -- hold every receipt.  Everything listens on 127.0.0.1 only.
 local build = os.getenv("SINCH_BATCH_BUILD") or "build"
 local flavour = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:gsub("%D", ""))
-package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
+package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;bench/?.lua;" .. package.path
 package.cpath = build .. "/" .. flavour .. "/?.so;" .. package.cpath
 
 local socket = require "socket"
@@ -46,64 +46,19 @@ local function stored(db)
   return n
 end
 
--- The load generator: Debian's wrk (C, event loop; bench/wrk_receipts.lua
--- feeds it pre-signed requests) when it is installed, else (or with
+-- The load generator: Debian's wrk (C; bench/wrk_flood.lua feeds it
+-- pre-signed requests) when it is installed, else (or with
 -- BENCH_CLIENT=flood) the Lua flood processes.  Both keep CLIENTS x CONNS
 -- keep-alive connections busy.
-local WRK = os.getenv("BENCH_CLIENT") ~= "flood" and os.execute("command -v wrk >/dev/null 2>&1")
-WRK = WRK == true or WRK == 0
-
--- wrk, CLIENTS threads x CONNS connections: seconds, receipts acknowledged.
--- Thread k POSTs receipts k*per.. (its share) and then a few beyond N (still
--- sending when the share is answered: never a nonce twice); the receipts
--- answered 2xx are then at most what the store holds.
-local function drive_wrk(port, run)
-  local per, prefix, ts = math.ceil(N / CLIENTS), os.tmpname(), tostring(os.time())
-  for k = 0, CLIENTS - 1 do
-    local from, to = k * per, math.min(N, (k + 1) * per)
-    local f = assert(io.open(prefix .. "." .. k, "wb"))
-    f:write(to - from, "\n")
-    local function put(i)
-      local r = flood.request("/callbacks", SECRET, i, run, ts)
-      f:write(#r, "\n", r)
-    end
-    for i = from, to - 1 do put(i) end
-    for j = 0, CONNS do put(N + k * (CONNS + 1) + j) end
-    f:close()
-  end
-  local p = assert(io.popen(("wrk -t %d -c %d -d 600s -s bench/wrk_receipts.lua http://127.0.0.1:%d -- %s "
-    .. ">/dev/null 2>&1 & echo $!"):format(CLIENTS, CLIENTS * CONNS, port, q(prefix))))
-  local pid = p:read("*l")
-  p:close()
-  local answered, non2xx, from, to, done = 0, 0, math.huge, 0, 0
-  for _ = 1, 6000 do -- each thread writes PREFIX.k.done once its share is answered
-    done = 0
-    for k = 0, CLIENTS - 1 do if read(prefix .. "." .. k .. ".done") then done = done + 1 end end
-    if done == CLIENTS then break end
-    socket.sleep(0.02)
-  end
-  os.execute("kill -INT " .. pid .. " 2>/dev/null")
-  for k = 0, CLIENTS - 1 do
-    local d = read(prefix .. "." .. k .. ".done") or ""
-    local a, n, t0, t1 = d:match("answered (%d+) non2xx (%d+) from (%S+) to (%S+)")
-    if a then
-      answered, non2xx = answered + tonumber(a), non2xx + tonumber(n)
-      from, to = math.min(from, tonumber(t0)), math.max(to, tonumber(t1))
-    end
-    os.remove(prefix .. "." .. k)
-    os.remove(prefix .. "." .. k .. ".done")
-  end
-  os.remove(prefix)
-  assert(done == CLIENTS, ("wrk: %d of %d threads done"):format(done, CLIENTS))
-  assert(non2xx == 0, ("wrk: %d answers not 2xx"):format(non2xx))
-  assert(answered >= N, ("%d of %d receipts acknowledged"):format(answered, N))
-  local s = to - from
-  return s * N / answered, answered -- seconds for N at the rate measured
-end
+local wrk_flood = require "wrk_flood"
+local WRK = wrk_flood.available()
 
 -- POST N receipts with CLIENTS flood processes: seconds, receipts acknowledged
 local function drive(port, run)
-  if WRK then return drive_wrk(port, run) end
+  if WRK then
+    return wrk_flood.drive{ ports = { port }, n = N, threads = CLIENTS, conns = CONNS, secret = SECRET,
+      run = run }
+  end
   local t0 = socket.gettime()
   local cmds, per, files = {}, math.ceil(N / CLIENTS), {}
   for k = 0, CLIENTS - 1 do
