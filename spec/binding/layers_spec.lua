@@ -18,6 +18,8 @@ local ABOVE = {
                              "sinch.batch.cli" },
   ["sinch.batch.campaign.journal"] = { "sinch.batch", "sinch.batch.client", "sinch.batch.campaign" },
   ["sinch.batch.campaign.runner"] = { "sinch.batch", "sinch.batch.campaign", "sinch.batch.cli" },
+  ["sinch.batch.campaign.answers"] = { "sinch.batch", "sinch.batch.campaign", "sinch.batch.campaign.runner",
+                                       "sinch.batch.client", "sinch.batch.cli" },
   ["sinch.batch.campaign"] = { "sinch.batch", "sinch.batch.cli", "sinch.batch.outcomes" },
   ["sinch.batch.outcomes"] = { "sinch.batch", "sinch.batch.client", "sinch.batch.campaign" },
   -- the client's parts load neither the client nor anything above it

@@ -8,14 +8,13 @@
 local cjson = require "cjson.safe"
 local socket = require "socket"
 local mock = require "support.mock"
+local receiver = require "support.receiver"
+local support_cli = require "support.cli"
 local outcomes = require "sinch.batch.outcomes"
 
-local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 local N = 20000
 local APP = "01APPIDXXXXXXXXXXXXXXXXXXX"
 local SECRET = "outcomes-spec-webhook-secret"
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local function phone(i) return ("+4673%07d"):format(i) end
 
@@ -24,55 +23,27 @@ local FORCED = {}
 for i = 1, 40 do FORCED[phone(i * 397)] = "CHANNEL_FAILURE" end
 
 describe("campaign outcomes (20,000 rows, 5 % failures, duplicates, out of order)", function()
-  local m, base, receiver_pid
+  local m, base, recv
 
   local function path(ext) return base .. ext end
 
   setup(function()
     base = os.tmpname()
-    -- the receiver writes its log to a file (a pipe nobody reads would fill)
-    local cmd = ("exec env LUA_PATH=%s LUA_CPATH=%s LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s "
-      .. "examples/webhook_receiver.lua --port 0 --lifetime 120 --secret %s --store %s >%s 2>%s")
-      :format(q(package.path), q(package.cpath), q(package.path), q(package.cpath), LUA, q(SECRET),
-        q(path(".receipts")), q(path(".log")), q(path(".rerr")))
-    local p = assert(io.popen("sh -c " .. q(cmd) .. " & echo $!"))
-    receiver_pid = tonumber(p:read("*l"))
-    p:close()
-    local port
-    for _ = 1, 200 do
-      port = tonumber((mock.read_file(path(".log")) or ""):match("^port=(%d+)"))
-      if port then break end
-      socket.sleep(0.05)
-    end
-    assert(port, "the receiver did not start: " .. tostring(mock.read_file(path(".rerr"))))
-    m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. port .. "/sinch/callbacks",
+    recv = receiver.start{ "--secret", SECRET, "--store", path(".receipts") }
+    m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. recv.port .. "/sinch/callbacks",
                              "--webhook-secret", SECRET, "--quiet" } }
   end)
 
   teardown(function()
     if m then m:stop() end
-    if receiver_pid then mock.run("kill " .. receiver_pid .. " 2>/dev/null") end
-    for _, ext in ipairs{ "", ".csv", ".journal", ".journal2", ".failed.csv", ".failed2.csv", ".log", ".rerr",
+    if recv then recv:stop() end
+    for _, ext in ipairs{ "", ".csv", ".journal", ".journal2", ".failed.csv", ".failed2.csv",
                           ".receipts", ".receipts-wal", ".receipts-shm" } do
       os.remove(base .. ext)
     end
   end)
 
-  local function cli(args)
-    local vars = { "SINCH_PROJECT_ID=" .. q(m.project_id), "SINCH_APP_ID=" .. APP,
-                   "SINCH_KEY_ID=" .. q(m.key_id), "SINCH_KEY_SECRET=" .. q(m.key_secret),
-                   "SINCH_BATCH_BASE_URL=" .. q(m.url) }
-    local parts = { "env -u SINCH_TOKEN -u SINCH_REGION -u SINCH_BATCH_AUTH_URL",
-                    table.concat(vars, " "), LUA, "bin/sinch-batch" }
-    for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-    local o = path(".cli")
-    assert(mock.run(("sh -c %s"):format(q(("%s >%s.out 2>%s.err; echo $? >%s.rc")
-      :format(table.concat(parts, " "), o, o, o)))))
-    local rc = tonumber(mock.read_file(o .. ".rc"):match("%d+"))
-    local out, err = mock.read_file(o .. ".out"), mock.read_file(o .. ".err")
-    for _, ext in ipairs{ ".out", ".err", ".rc" } do os.remove(o .. ext) end
-    return rc, out, err
-  end
+  local function cli(args) return support_cli.run(m, APP, args) end
 
   -- wait (bounded) until the sandbox handed out every receipt and the store
   -- has a final outcome for every recipient of the journal's campaign
@@ -141,7 +112,7 @@ describe("campaign outcomes (20,000 rows, 5 % failures, duplicates, out of order
 
     -- which numbers failed, as the receiver logged them (one line per callback)
     local failed_numbers, delivered_numbers = {}, {}
-    for line in io.lines(path(".log")) do
+    for line in io.lines(recv.log) do
       local e = cjson.decode(line)
       if type(e) == "table" and e.type == "message_delivery" then
         if e.status == "FAILED" then failed_numbers[e.identity] = e.reason_code

@@ -106,19 +106,28 @@ static int result_ok(PGresult *r) {
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+/* a failed result: nil, message pushed (what: the call) and r cleared, 2;
+ * 0 (nothing pushed, r kept) when r succeeded */
+static int push_failed(lua_State *L, pq_ud *d, PGresult *r, const char *what) {
+    if (result_ok(r)) return 0;
+    push_error(L, what, r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
+    PQclear(r);
+    return 2;
+}
+
+/* a result without rows: true (or nil, message); clears it */
+static int push_done(lua_State *L, pq_ud *d, PGresult *r, const char *what) {
+    if (push_failed(L, d, r, what)) return 2;
+    PQclear(r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* db:exec(sql): one or more statements without parameters */
 static int l_db_exec(lua_State *L) {
     pq_ud *d = check_db(L, 1);
     const char *sql = luaL_checkstring(L, 2);
-    PGresult *r = PQexec(d->conn, sql);
-    if (!result_ok(r)) {
-        push_error(L, "exec", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
-        PQclear(r);
-        return 2;
-    }
-    PQclear(r);
-    lua_pushboolean(L, 1);
-    return 1;
+    return push_done(L, d, PQexec(d->conn, sql), "exec");
 }
 
 static void push_value(lua_State *L, PGresult *r, int row, int col) {
@@ -200,11 +209,7 @@ static void bind_params(lua_State *L, params *p) {
 /* a result as rows, changed (or nil, message); clears it */
 static int push_result(lua_State *L, pq_ud *d, PGresult *r) {
     int row, col, nrows, ncols;
-    if (!result_ok(r)) {
-        push_error(L, "query", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
-        PQclear(r);
-        return 2;
-    }
+    if (push_failed(L, d, r, "query")) return 2;
     nrows = PQntuples(r);
     ncols = PQnfields(r);
     lua_createtable(L, nrows, 0);
@@ -224,63 +229,46 @@ static int push_result(lua_State *L, pq_ud *d, PGresult *r) {
     return 2;
 }
 
-/* db:query(sql, ...): $1.. from the arguments; rows, changed */
-static int l_db_query(lua_State *L) {
+/* db:query, db:send, db:run, db:send_prepared: argument 2 is the SQL (or,
+ * prepared, the name of a prepared statement), $1.. the arguments after it.
+ * Waiting: rows, changed (or nil, message); sending: true (its result to
+ * come: db:ready, db:result) or nil, message. */
+static int exec_params(lua_State *L, int prepared, int wait) {
     pq_ud *d = check_db(L, 1);
-    const char *sql = luaL_checkstring(L, 2);
+    const char *what = luaL_checkstring(L, 2);
     params p;
     bind_params(L, &p);
-    return push_result(L, d, PQexecParams(d->conn, sql, p.n, p.types, p.values, NULL, NULL, 0));
-}
-
-/* db:send(sql, ...): the query sent, its result to come (db:ready, db:result) */
-static int l_db_send(lua_State *L) {
-    pq_ud *d = check_db(L, 1);
-    const char *sql = luaL_checkstring(L, 2);
-    params p;
-    bind_params(L, &p);
-    if (!PQsendQueryParams(d->conn, sql, p.n, p.types, p.values, NULL, NULL, 0))
+    if (wait)
+        return push_result(L, d, prepared
+                                     ? PQexecPrepared(d->conn, what, p.n, p.values, NULL, NULL, 0)
+                                     : PQexecParams(d->conn, what, p.n, p.types, p.values, NULL,
+                                                    NULL, 0));
+    if (!(prepared ? PQsendQueryPrepared(d->conn, what, p.n, p.values, NULL, NULL, 0)
+                   : PQsendQueryParams(d->conn, what, p.n, p.types, p.values, NULL, NULL, 0)))
         return push_error(L, "send", PQerrorMessage(d->conn));
     lua_pushboolean(L, 1);
     return 1;
 }
+
+/* db:query(sql, ...): $1.. from the arguments; rows, changed */
+static int l_db_query(lua_State *L) { return exec_params(L, 0, 1); }
+
+/* db:send(sql, ...): the query sent, its result to come (db:ready, db:result) */
+static int l_db_send(lua_State *L) { return exec_params(L, 0, 0); }
 
 /* db:prepare(name, sql): a statement the server parses and plans once */
 static int l_db_prepare(lua_State *L) {
     pq_ud *d = check_db(L, 1);
     const char *name = luaL_checkstring(L, 2);
     const char *sql = luaL_checkstring(L, 3);
-    PGresult *r = PQprepare(d->conn, name, sql, 0, NULL);
-    if (!result_ok(r)) {
-        push_error(L, "prepare", r ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
-        PQclear(r);
-        return 2;
-    }
-    PQclear(r);
-    lua_pushboolean(L, 1);
-    return 1;
+    return push_done(L, d, PQprepare(d->conn, name, sql, 0, NULL), "prepare");
 }
 
 /* db:run(name, ...): a prepared statement, as db:query */
-static int l_db_run(lua_State *L) {
-    pq_ud *d = check_db(L, 1);
-    const char *name = luaL_checkstring(L, 2);
-    params p;
-    bind_params(L, &p);
-    return push_result(L, d, PQexecPrepared(d->conn, name, p.n, p.values, NULL, NULL, 0));
-}
+static int l_db_run(lua_State *L) { return exec_params(L, 1, 1); }
 
 /* db:send_prepared(name, ...): a prepared statement, as db:send */
-static int l_db_send_prepared(lua_State *L) {
-    pq_ud *d = check_db(L, 1);
-    const char *name = luaL_checkstring(L, 2);
-    params p;
-    bind_params(L, &p);
-    if (!PQsendQueryPrepared(d->conn, name, p.n, p.values, NULL, NULL, 0))
-        return push_error(L, "send", PQerrorMessage(d->conn));
-    lua_pushboolean(L, 1);
-    return 1;
-}
+static int l_db_send_prepared(lua_State *L) { return exec_params(L, 1, 0); }
 
 /* db:fd(): the connection's socket, for select/poll */
 static int l_db_fd(lua_State *L) {

@@ -97,13 +97,23 @@ function _M.thread_driver(client) -- OpenResty: one light thread per batch in fl
   return d
 end
 
-function _M.sync_driver(client) -- a custom transport: one call at a time
-  local d, queue = { inflight = 0, name = "sequential" }, {}
+-- A driver that queues what it is given and answers on wait(): its table
+-- and queue, with start() and the no-op parts written once.
+local function queue_driver(fields)
+  local d, queue = fields, {}
+  d.inflight = 0
   function d.start(job)
     queue[#queue + 1] = job
     d.inflight = d.inflight + 1
     return true
   end
+  function d.waiting_ms() return 0 end
+  function d.close() end
+  return d, queue
+end
+
+function _M.sync_driver(client) -- a custom transport: one call at a time
+  local d, queue = queue_driver{ name = "sequential" }
   function d.wait()
     local job = remove(queue, 1)
     if not job then return {} end
@@ -111,37 +121,20 @@ function _M.sync_driver(client) -- a custom transport: one call at a time
     local res, err = client:_call("send", job.body)
     return { { job, res, err } }
   end
-  function d.waiting_ms() return 0 end
-  function d.close() end
   return d
 end
 
-function _M.sleep_ms(ms)
-  local ngx = rawget(_G, "ngx")
-  if ngx and ngx.sleep and ngx.get_phase and ngx.get_phase() ~= "init" then
-    ngx.sleep(ms / 1000)
-  else
-    core.sleep_ms(ms)
-  end
-end
-
-
 function _M.dry_driver() -- sends nothing: every chunk "accepted" with no batch id
-  local d, queue = { inflight = 0, name = "dry-run", dry = true }, {}
-  function d.start(job)
-    queue[#queue + 1] = job
-    d.inflight = d.inflight + 1
-    return true
-  end
+  local d, queue = queue_driver{ name = "dry-run", dry = true }
   function d.wait()
-    local out = queue
-    queue = {}
+    local out = {}
+    for i, job in ipairs(queue) do
+      out[i] = { job, { dry_run = true } }
+      queue[i] = nil
+    end
     d.inflight = 0
-    for i, job in ipairs(out) do out[i] = { job, { dry_run = true } } end
     return out
   end
-  function d.waiting_ms() return 0 end
-  function d.close() end
   return d
 end
 

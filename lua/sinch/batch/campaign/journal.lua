@@ -227,6 +227,18 @@ local function write(self, e, intent)
   return true
 end
 
+-- What both commits do first: create the file with the first intent (a run
+-- that sends nothing writes nothing).  true: there is a file to commit.
+local function before_commit(self)
+  if not self:exists() then
+    if self.intents == 0 then return false end
+    local ok, err = create(self)
+    if not ok then return nil, err end
+  end
+  self.intents, self.unsynced = 0, nil
+  return true
+end
+
 --- Group commit: writes every queued event in one write(2) and makes it
 -- durable with one fsync (the file is created by the first commit that
 -- holds an intent).  The campaign commits the intents of every chunk about
@@ -234,12 +246,8 @@ end
 -- since ride along.
 -- @return true | nil, err
 function Journal:commit()
-  if not self:exists() then
-    if self.intents == 0 then return true end
-    local ok, err = create(self)
-    if not ok then return nil, err end
-  end
-  self.intents, self.unsynced = 0, nil
+  local go, err = before_commit(self)
+  if not go then return go == false or nil, err end
   return self.w:commit()
 end
 
@@ -248,12 +256,8 @@ end
 -- own); the intents it holds are durable once commit_wait(ticket) returns.
 -- @return ticket | nil, err
 function Journal:commit_start()
-  if not self:exists() then
-    if self.intents == 0 then return true end
-    local ok, err = create(self)
-    if not ok then return nil, err end
-  end
-  self.intents, self.unsynced = 0, nil
+  local go, err = before_commit(self)
+  if not go then return go == false or nil, err end
   return self.w:commit_start()
 end
 

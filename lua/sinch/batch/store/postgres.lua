@@ -18,6 +18,7 @@
 -- @module sinch.batch.store.postgres
 local errors = require "sinch.batch.errors"
 local outcomes = require "sinch.batch.outcomes"
+local schema = require "sinch.batch.outcomes.schema"
 local redact = require("sinch.batch.store").redact
 
 local type, tostring, ipairs, format, concat = type, tostring, ipairs, string.format, table.concat
@@ -25,93 +26,13 @@ local os_time, os_date = os.time, os.date
 
 local _M = { _VERSION = "0.1.0" }
 
--- The SQLite schema's tables (sinch.batch.outcomes.schema), in PostgreSQL's
--- types; a table added there is added here too.  Created under an
--- advisory lock: two receivers starting at once would race on CREATE.
-local SCHEMA = [[
-CREATE TABLE IF NOT EXISTS receipts (
-  key TEXT PRIMARY KEY,
-  batch_id TEXT NOT NULL,
-  msg_index BIGINT,
-  message_id TEXT,
-  status TEXT,
-  reason TEXT,
-  description TEXT,
-  event_time TEXT,
-  received DOUBLE PRECISION
-);
-CREATE INDEX IF NOT EXISTS receipts_batch ON receipts (batch_id, msg_index);
-CREATE TABLE IF NOT EXISTS outcomes (
-  batch_id TEXT NOT NULL,
-  msg_index BIGINT NOT NULL,
-  rank INTEGER NOT NULL,
-  status TEXT,
-  reason TEXT,
-  description TEXT,
-  at TEXT,
-  PRIMARY KEY (batch_id, msg_index)
-);
-CREATE TABLE IF NOT EXISTS batches (
-  batch_id TEXT PRIMARY KEY,
-  campaign TEXT,
-  chunk INTEGER,
-  recipients INTEGER NOT NULL,
-  rows TEXT
-);
-CREATE INDEX IF NOT EXISTS batches_campaign ON batches (campaign);
-CREATE TABLE IF NOT EXISTS journals (
-  path TEXT PRIMARY KEY,
-  size BIGINT,
-  campaign TEXT
-);
-CREATE TABLE IF NOT EXISTS chunks (
-  campaign TEXT NOT NULL,
-  chunk INTEGER NOT NULL,
-  status TEXT,
-  batch_id TEXT,
-  recipients INTEGER,
-  first_row INTEGER,
-  last_row INTEGER,
-  reason TEXT,
-  PRIMARY KEY (campaign, chunk)
-);
-CREATE TABLE IF NOT EXISTS campaigns (
-  campaign TEXT PRIMARY KEY,
-  source TEXT,
-  rows INTEGER,
-  info TEXT
-);
--- SQLite's instr(), which the report's queries use
-CREATE OR REPLACE FUNCTION instr(s text, t text) RETURNS integer
-  AS 'SELECT strpos(s, t)' LANGUAGE sql IMMUTABLE;
-]]
+-- The store's tables and statements, in PostgreSQL's dialect
+-- (sinch.batch.outcomes.schema: the SQLite store's, from one definition; ?
+-- becomes $n in statement()).  Created under an advisory lock: two
+-- receivers starting at once would race on CREATE.
+local SCHEMA = schema.schema("postgres")
 local SCHEMA_LOCK = 0x5b1c4e21 -- pg_advisory_xact_lock key of the schema's creation
-
--- outcomes.lua's statements, in PostgreSQL's dialect (? becomes $n)
-local STATEMENTS = {
-  receipt = "INSERT INTO receipts (key, batch_id, msg_index, message_id, status, " ..
-    "reason, description, event_time, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " ..
-    "ON CONFLICT (key) DO NOTHING",
-  outcome = "INSERT INTO outcomes (batch_id, msg_index, rank, status, reason, description, at) " ..
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, msg_index) DO UPDATE SET " ..
-    "rank = excluded.rank, status = excluded.status, reason = excluded.reason, " ..
-    "description = excluded.description, at = excluded.at WHERE excluded.rank > outcomes.rank",
-  batch = "INSERT INTO batches (batch_id, campaign, chunk, recipients, rows) VALUES (?, ?, ?, ?, ?) " ..
-    "ON CONFLICT (batch_id) DO UPDATE SET campaign = excluded.campaign, chunk = excluded.chunk, " ..
-    "recipients = excluded.recipients, rows = excluded.rows",
-  campaign = "INSERT INTO campaigns (campaign, source, rows, info) VALUES (?, ?, ?, ?) " ..
-    "ON CONFLICT (campaign) DO UPDATE SET source = coalesce(excluded.source, campaigns.source), " ..
-    "rows = coalesce(excluded.rows, campaigns.rows), info = coalesce(excluded.info, campaigns.info)",
-  chunk = "INSERT INTO chunks (campaign, chunk, status, batch_id, recipients, first_row, " ..
-    "last_row, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign, chunk) DO UPDATE SET " ..
-    "status = excluded.status, batch_id = excluded.batch_id, recipients = excluded.recipients, " ..
-    "first_row = excluded.first_row, last_row = excluded.last_row, reason = excluded.reason",
-  journal = "INSERT INTO journals (path, size, campaign) VALUES (?, ?, ?) ON CONFLICT (path) " ..
-    "DO UPDATE SET size = excluded.size, campaign = excluded.campaign",
-  begin = "BEGIN",
-  commit = "COMMIT",
-  rollback = "ROLLBACK",
-}
+local STATEMENTS = schema.statements("postgres")
 
 -- A group of receipts in one statement: the new ones (by key) go into
 -- receipts, and each new one's outcome moves up as outcomes.lua's add does
