@@ -20,7 +20,7 @@ local function now()
   return tonumber(t.tv_sec) + tonumber(t.tv_nsec) / 1e9
 end
 
-local path
+local path, finish
 local reqs, share, nxt, answered, non2xx, t0 = {}, 0, 1, 0, 0, nil
 local counter = 0
 
@@ -42,20 +42,23 @@ function init(args) -- luacheck: ignore
 end
 
 function request() -- luacheck: ignore
+  if share == 0 then finish() end -- more threads than receipts: nothing to send
   t0 = t0 or now()
   local r = reqs[nxt]
   if nxt < #reqs then nxt = nxt + 1 end
   return r
 end
 
+finish = function()
+  local t1 = now()
+  local f = assert(io.open(path .. ".done", "wb"))
+  f:write(("answered %d non2xx %d from %.6f to %.6f\n"):format(answered, non2xx, t0 or t1, t1))
+  f:close()
+  wrk.thread:stop() -- luacheck: ignore (wrk: the global wrk gives)
+end
+
 function response(status) -- luacheck: ignore
   answered = answered + 1
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
-  if answered == share then
-    local t1 = now()
-    local f = assert(io.open(path .. ".done", "wb"))
-    f:write(("answered %d non2xx %d from %.6f to %.6f\n"):format(answered, non2xx, t0, t1))
-    f:close()
-    wrk.thread:stop() -- luacheck: ignore (wrk: the global wrk gives)
-  end
+  if answered == share then finish() end
 end
