@@ -48,7 +48,7 @@ case "$workers" in
   [1-9] | [1-9][0-9]) ;;
   *) echo "run.sh: SINCH_BATCH_WORKERS: expected a number of workers from 1 to 99, got '$workers'" >&2; exit 2 ;;
 esac
-nginx=${SINCH_BATCH_NGINX:-nginx}
+nginx=${SINCH_BATCH_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}  # /usr/sbin: not on a user's PATH
 if [ ! -e "$build/luajit/sinch/batch/core.so" ]; then
   echo "run.sh: no LuaJIT build of sinch.batch in $build; build it first:" >&2
   echo "  cmake -S $repo -B $build && cmake --build $build" >&2

@@ -272,8 +272,8 @@ static void test_header_errors(void) {
     CHECK(open_str("channel,identity,name,name\n", NULL, &err) == NULL);
     CHECK_STR(err.message, "header: column 4 \"name\" repeats column 3");
 
-    CHECK(sinch_batch_csv_open("/nonexistent/contacts.csv", NULL, &err) == NULL);
-    CHECK_STR(err.message, "/nonexistent/contacts.csv: No such file or directory");
+    CHECK(sinch_batch_csv_open("/nonexistent-sinch-batch-dir/contacts.csv", NULL, &err) == NULL);
+    CHECK_STR(err.message, "/nonexistent-sinch-batch-dir/contacts.csv: No such file or directory");
 }
 
 static void test_cr_and_open_quote(void) {

@@ -316,7 +316,7 @@ describe("bin/sinch-batch against the sandbox", function()
       { { "send", "--text", "x", "--to", "+46700000001", "--bodies" }, "%-%-bodies goes with %-%-dry%-run" },
       { { "send", "--text", "x", "--to", "12ab" }, '%-%-to%[1%]: "12ab" is not a phone number' },
       { { "status", "a", "b" }, 'unexpected argument "b"' },
-      { { "send", "--text", "x", "--csv", "f.csv", "--resume", "/nonexistent/j" }, "no such journal" },
+      { { "send", "--text", "x", "--csv", "f.csv", "--resume", "/nonexistent-dir/j" }, "no such journal" },
     }
     for _, case in ipairs(cases) do
       local rc, out, err = cli(case[1])

@@ -49,7 +49,16 @@ end
 
 _M.repo = abspath(".")
 _M.build = abspath(os.getenv("SINCH_BATCH_BUILD") or "build")
-_M.binary = os.getenv("SINCH_BATCH_NGINX") or "nginx"
+-- nginx from $SINCH_BATCH_NGINX, the PATH, or /usr/sbin (not on a user's
+-- PATH on Debian: the suite runs as any user)
+local function find_nginx()
+  local set = os.getenv("SINCH_BATCH_NGINX")
+  if set and set ~= "" then return set end
+  local found = capture("command -v nginx 2>/dev/null"):gsub("%s+$", "")
+  if found ~= "" then return found end
+  return "/usr/sbin/nginx"
+end
+_M.binary = find_nginx()
 
 local MODULES = {
   "/usr/lib/nginx/modules/ndk_http_module.so",
