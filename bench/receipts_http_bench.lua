@@ -13,7 +13,7 @@
 -- hold every receipt.  Everything listens on 127.0.0.1 only.
 local build = os.getenv("SINCH_BATCH_BUILD") or "build"
 local flavour = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:gsub("%D", ""))
-package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
+package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;bench/?.lua;" .. package.path
 package.cpath = build .. "/" .. flavour .. "/?.so;" .. package.cpath
 
 local socket = require "socket"
@@ -46,8 +46,19 @@ local function stored(db)
   return n
 end
 
+-- The load generator: Debian's wrk (C; bench/wrk_flood.lua feeds it
+-- pre-signed requests) when it is installed, else (or with
+-- BENCH_CLIENT=flood) the Lua flood processes.  Both keep CLIENTS x CONNS
+-- keep-alive connections busy.
+local wrk_flood = require "wrk_flood"
+local WRK = wrk_flood.available()
+
 -- POST N receipts with CLIENTS flood processes: seconds, receipts acknowledged
 local function drive(port, run)
+  if WRK then
+    return wrk_flood.drive{ ports = { port }, n = N, threads = CLIENTS, conns = CONNS, secret = SECRET,
+      run = run }
+  end
   local t0 = socket.gettime()
   local cmds, per, files = {}, math.ceil(N / CLIENTS), {}
   for k = 0, CLIENTS - 1 do
@@ -64,7 +75,7 @@ local function drive(port, run)
     os.remove(f)
   end
   assert(acked == N, ("%d of %d receipts acknowledged"):format(acked, N))
-  return s
+  return s, acked
 end
 
 -- verify only, in this process, the same receipts
@@ -95,7 +106,7 @@ local function plain(db, extra)
     socket.sleep(0.05)
   end
   assert(port, "the receiver did not start: " .. tostring(read(tmp .. ".plain.log")))
-  local ok, s = pcall(drive, port, db and "plain" or "bare")
+  local ok, s, acked = pcall(drive, port, db and "plain" or "bare")
   os.execute("kill " .. pid .. " 2>/dev/null")
   socket.sleep(0.2)
   os.remove(tmp .. ".plain.log")
@@ -103,7 +114,8 @@ local function plain(db, extra)
   if db then
     local n = stored(db)
     for _, sfx in ipairs{ "", "-wal", "-shm" } do os.remove(db .. sfx) end
-    assert(n == N, ("the store has %d receipts of %d"):format(n, N))
+    assert(n >= acked and n <= N + CLIENTS * (CONNS + 1), ("the store has %d receipts, %d acknowledged")
+      :format(n, acked))
   end
   return s
 end
@@ -112,45 +124,53 @@ local bare_s = plain(nil)
 local plain_s = plain(tmp .. ".plain.db")
 local full_s = plain(tmp .. ".full.db", "--sync FULL")
 
--- nginx: the OpenResty example (its store: <prefix>/ledger/receipts.db)
-local nginx_s, nginx_note
-local env = "SINCH_WEBHOOK_SECRET=" .. SECRET .. " SINCH_PROJECT_ID=bench SINCH_APP_ID=bench "
-  .. "SINCH_KEY_ID=bench SINCH_KEY_SECRET=bench SINCH_BATCH_BASE_URL=http://127.0.0.1:9 "
-  .. "SINCH_BATCH_BUILD=" .. q(build)
-local p = assert(io.popen(("sh -c %s"):format(q(env .. " examples/openresty/run.sh >" .. tmp
-  .. ".nginx.out 2>&1 & echo $!"))))
-local npid = p:read("*l")
-p:close()
-local url, prefix
-for _ = 1, 200 do
-  local out = read(tmp .. ".nginx.out") or ""
-  url, prefix = out:match("url (%S+)\nprefix (%S+)")
-  if prefix then break end
-  socket.sleep(0.05)
-end
-if prefix then
-  local ok, res = pcall(drive, tonumber(url:match(":(%d+)$")), "nginx")
-  if ok then
-    nginx_s = res
-    local n = stored(prefix .. "/ledger/receipts.db")
-    if n ~= N then nginx_s, nginx_note = nil, ("the store has %d receipts of %d"):format(n, N) end
-  else
-    nginx_note = tostring(res)
+-- nginx: the OpenResty example (its store: <prefix>/ledger/receipts.db), with
+-- `workers` worker processes: seconds, or nil and why not
+local function nginx(workers)
+  local nginx_s, nginx_note
+  local env = "SINCH_WEBHOOK_SECRET=" .. SECRET .. " SINCH_PROJECT_ID=bench SINCH_APP_ID=bench "
+    .. "SINCH_KEY_ID=bench SINCH_KEY_SECRET=bench SINCH_BATCH_BASE_URL=http://127.0.0.1:9 "
+    .. "SINCH_BATCH_WORKERS=" .. workers .. " SINCH_BATCH_BUILD=" .. q(build)
+  local p = assert(io.popen(("sh -c %s"):format(q(env .. " examples/openresty/run.sh >" .. tmp
+    .. ".nginx.out 2>&1 & echo $!"))))
+  local npid = p:read("*l")
+  p:close()
+  local url, prefix
+  for _ = 1, 200 do
+    local out = read(tmp .. ".nginx.out") or ""
+    url, prefix = out:match("url (%S+)\nprefix (%S+)")
+    if prefix then break end
+    socket.sleep(0.05)
   end
-else
-  nginx_note = "nginx did not start: " .. tostring(read(tmp .. ".nginx.out"))
+  if prefix then
+    local ok, res, acked = pcall(drive, tonumber(url:match(":(%d+)$")), "nginx" .. workers)
+    if ok then
+      nginx_s = res
+      local n = stored(prefix .. "/ledger/receipts.db")
+      if n < acked or n > N + CLIENTS * (CONNS + 1) then
+        nginx_s, nginx_note = nil, ("the store has %d receipts, %d acknowledged"):format(n, acked)
+      end
+    else
+      nginx_note = tostring(res)
+    end
+  else
+    nginx_note = "nginx did not start: " .. tostring(read(tmp .. ".nginx.out"))
+  end
+  os.execute("kill " .. npid .. " 2>/dev/null")
+  for _ = 1, 100 do -- run.sh stops nginx and removes its prefix
+    if not (prefix and read(prefix .. "/logs/nginx.pid")) then break end
+    socket.sleep(0.05)
+  end
+  os.remove(tmp .. ".nginx.out")
+  return nginx_s, nginx_note
 end
-os.execute("kill " .. npid .. " 2>/dev/null")
-for _ = 1, 100 do -- run.sh stops nginx and removes its prefix
-  if not (prefix and read(prefix .. "/logs/nginx.pid")) then break end
-  socket.sleep(0.05)
-end
-os.remove(tmp .. ".nginx.out")
+local nginx2_s, nginx2_note = nginx(2)
+local nginx1_s, nginx1_note = nginx(1)
 os.remove(tmp)
 
 local interp = _VERSION .. (rawget(_G, "jit") and " / LuaJIT" or "")
-print(("%s  %d signed receipts over keep-alive HTTP, %d client processes x %d connections"):format(
-  interp, N, CLIENTS, CONNS))
+print(("%s  %d signed receipts over keep-alive HTTP, %s: %d x %d connections"):format(
+  interp, N, WRK and "wrk threads" or "flood processes", CLIENTS, CONNS))
 print(("  webhook.verify only (this process)              %9.0f receipts/s"):format(verify_rate))
 print(("  plain receiver, no store (verify+parse+answer)  %9.0f receipts/s  (%.2f s)"):format(N / bare_s,
   bare_s))
@@ -158,9 +178,11 @@ print(("  plain receiver, durable (SQLite, NORMAL)        %9.0f receipts/s  (%.2
   :format(N / plain_s, plain_s, bare_s / plain_s))
 print(("  plain receiver, durable (SQLite, FULL)          %9.0f receipts/s  (%.2f s, %.2f of no store)")
   :format(N / full_s, full_s, bare_s / full_s))
-if nginx_s then
-  print(("  nginx, OpenResty example, durable (SQLite)      %9.0f receipts/s  (%.2f s, %.2f of the plain "
-    .. "receiver without a store)"):format(N / nginx_s, nginx_s, bare_s / nginx_s))
-else
-  print("  nginx: " .. nginx_note)
+for _, r in ipairs{ { 2, nginx2_s, nginx2_note }, { 1, nginx1_s, nginx1_note } } do
+  if r[2] then
+    print(("  nginx, OpenResty example, %d worker%s (SQLite)    %9.0f receipts/s  (%.2f s, %.2f of the plain "
+      .. "receiver without a store)"):format(r[1], r[1] > 1 and "s" or " ", N / r[2], r[2], bare_s / r[2]))
+  else
+    print(("  nginx, %d worker(s): %s"):format(r[1], r[3]))
+  end
 end

@@ -673,8 +673,21 @@ describe("examples/openresty", function()
     assert.matches("^http://127%.0%.0%.1:%d+$", other.url)
     assert.matches("listen 127%.0%.0%.1:" .. other.port .. ";", conf)
     assert.is_nil(conf:match("@%u+@"), "a placeholder was left in nginx.conf")
+    assert.matches("\nworker_processes 2;", conf)
     assert.not_equal(n.port, other.port)
     assert.is_nil(mock.read_file(prefix .. "/nginx.conf"), "run.sh left its prefix behind")
+  end)
+
+  it("runs as many workers as SINCH_BATCH_WORKERS says", function()
+    local one = run_example{ SINCH_BATCH_WORKERS = "1" }
+    local conf = mock.read_file(one.prefix .. "/nginx.conf")
+    local ok_run, status, body = pcall(one.post, one, "/send",
+      cjson.encode{ to = { "+46700000011" }, text = "Hi ${name}", name = "Ed" })
+    one:stop()
+    assert(ok_run, status)
+    assert.equal(200, status, body)
+    assert.matches("\nworker_processes 1;", conf)
+    assert.is_nil(conf:match("\nworker_processes 2;"))
   end)
 
   -- waits (bounded) until the sandbox has posted `count` more callbacks than
