@@ -43,9 +43,10 @@ local open = log.open
 log.open = function(...)
   local w, err = open(...)
   if not w then return nil, err end
-  local flush, commit = w.flush, w.commit
-  local committing = false
-  w.commit = function(self)
+  local flush, commit, commit_start, commit_wait = w.flush, w.commit, w.commit_start, w.commit_wait
+  local committing, groups = false, {}
+  -- a group's start: queued, then written (killed before its fsync)
+  local function group_start(self)
     local group = holds(self, '"intent"')
     if group then at("group-queued") end
     committing = true
@@ -55,9 +56,29 @@ log.open = function(...)
     elseif group then
       at("group-written")
     end
+    return group
+  end
+  w.commit = function(self)
+    local group = group_start(self)
     local ok, cerr = commit(self)
     committing = false
     if group then at("group-synced") end
+    return ok, cerr
+  end
+  -- the same group when its fsync runs beside the sends (a sync thread)
+  w.commit_start = function(self)
+    local group = group_start(self)
+    local t, cerr = commit_start(self)
+    committing = false
+    if group and t then groups[t] = true end
+    return t, cerr
+  end
+  w.commit_wait = function(self, t)
+    local ok, cerr = commit_wait(self, t)
+    if groups[t] then
+      groups[t] = nil
+      at("group-synced")
+    end
     return ok, cerr
   end
   w.flush = function(self)

@@ -15,6 +15,12 @@
  *   j:lock() -> true | false (another process holds it) | nil, err
  *                                        -- flock(LOCK_EX|LOCK_NB) until close
  *   j:sync()  j:fileno()  j:close()
+ *   j:sync_start() -> ticket | nil, err  -- fsync in a thread of its own, so the
+ *                                           caller goes on (plain Lua's group
+ *                                           commit beside the sends)
+ *   ticket:done() -> boolean             -- never waits
+ *   ticket:wait() -> true | nil, err     -- what was written before sync_start
+ *                                           is on disk once it returns true
  *   core.fsync(fd) -> true | nil, message  -- for a thread that syncs for the
  *                                           worker (OpenResty: journal.lua)
  *   core.int_list(t) -> "1,2,3"       -- t's integers (1..#t), comma-separated: a
@@ -33,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <sys/file.h>
 
 #include <openssl/evp.h>
@@ -40,6 +47,7 @@
 #include "binding.h"
 
 #define SB_JOURNAL_MT "sinch.batch.Journal"
+#define SB_SYNC_MT "sinch.batch.SyncTicket"
 
 typedef struct sb_journal {
     int fd;
@@ -167,6 +175,77 @@ static int l_journal_sync(lua_State *L) {
     if (sync_fd(j->fd) != 0) return io_fail(L, "fsync failed", "file");
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* A sync in a thread of its own: the thread fsyncs a duplicate of the
+ * journal's descriptor (the journal may be closed meanwhile) and sets done;
+ * wait() and __gc join it, so the userdata outlives the thread. */
+typedef struct sb_sync {
+    pthread_t th;
+    int fd, started, joined, err;
+    int done; /* written by the thread, read with __atomic */
+} sb_sync;
+
+static void *sync_thread(void *p) {
+    sb_sync *s = p;
+    s->err = sync_fd(s->fd) != 0 ? errno : 0;
+    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int sync_join(sb_sync *s) {
+    if (s->started && !s->joined) {
+        pthread_join(s->th, NULL);
+        s->joined = 1;
+    }
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    return s->err;
+}
+
+/* j:sync_start() -> ticket | nil, err */
+static int l_journal_sync_start(lua_State *L) {
+    sb_journal *j = luaL_checkudata(L, 1, SB_JOURNAL_MT);
+    sb_sync *s;
+    int rc;
+    if (j->fd < 0) return luaL_error(L, "attempt to use a closed journal");
+    s = lua_newuserdata(L, sizeof *s);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    luaL_setmetatable(L, SB_SYNC_MT);
+    s->fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+    if (s->fd < 0) return io_fail(L, "dup failed", "file");
+    rc = pthread_create(&s->th, NULL, sync_thread, s);
+    if (rc != 0) {
+        errno = rc;
+        return io_fail(L, "cannot start a sync thread", "file");
+    }
+    s->started = 1;
+    return 1;
+}
+
+/* ticket:done() -> true once the thread's fsync has ended */
+static int l_sync_done(lua_State *L) {
+    sb_sync *s = luaL_checkudata(L, 1, SB_SYNC_MT);
+    lua_pushboolean(L, !s->started || __atomic_load_n(&s->done, __ATOMIC_ACQUIRE));
+    return 1;
+}
+
+/* ticket:wait() -> true | nil, err */
+static int l_sync_wait(lua_State *L) {
+    sb_sync *s = luaL_checkudata(L, 1, SB_SYNC_MT);
+    int e = sync_join(s);
+    if (e != 0) {
+        errno = e;
+        return io_fail(L, "fsync failed", "file");
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_sync_gc(lua_State *L) {
+    sync_join(luaL_checkudata(L, 1, SB_SYNC_MT));
+    return 0;
 }
 
 /* j:fileno() -> the descriptor (for core.fsync in another thread) */
@@ -297,6 +376,7 @@ static const luaL_Reg journal_methods[] = {
     {"write", l_journal_write},
     {"lock", l_journal_lock},
     {"sync", l_journal_sync},
+    {"sync_start", l_journal_sync_start},
     {"fileno", l_journal_fileno},
     {"close", l_journal_close},
     {NULL, NULL},
@@ -304,6 +384,15 @@ static const luaL_Reg journal_methods[] = {
 static const luaL_Reg journal_meta[] = {
     {"__gc", l_journal_close},
     {"__close", l_journal_close},
+    {NULL, NULL},
+};
+static const luaL_Reg sync_methods[] = {
+    {"done", l_sync_done},
+    {"wait", l_sync_wait},
+    {NULL, NULL},
+};
+static const luaL_Reg sync_meta[] = {
+    {"__gc", l_sync_gc},
     {NULL, NULL},
 };
 static const luaL_Reg funcs[] = {
@@ -317,5 +406,6 @@ static const luaL_Reg funcs[] = {
 
 void sb_lua_open_journal(lua_State *L) {
     sb_lua_newclass(L, SB_JOURNAL_MT, journal_methods, journal_meta);
+    sb_lua_newclass(L, SB_SYNC_MT, sync_methods, sync_meta);
     luaL_setfuncs(L, funcs, 0);
 }

@@ -244,17 +244,23 @@ function Writer:commit()
   return true
 end
 
---- Whether a commit may end while its caller goes on: under OpenResty, in a
--- phase where a light thread may wait for a worker thread of the pool.
+--- Whether a commit may end while its caller goes on: in plain Lua (a sync
+-- thread of its own, `j:sync_start`), and under OpenResty in a phase where a
+-- light thread may wait for a worker thread of the pool.
 function _M.can_async()
   local ngx = rawget(_G, "ngx")
-  return (ngx and ngx.run_worker_thread and ngx.thread and ngx.get_phase
+  if not ngx then return _M.plain_async end
+  return (ngx.run_worker_thread and ngx.thread and ngx.get_phase
     and THREAD_PHASES[ngx.get_phase()]) and true or false
 end
+--- Plain Lua's commits may end beside the caller (false: every commit
+-- syncs before it returns).
+_M.plain_async = true
 
 --- Starts a commit: what is queued is written now (one write), and its fsync
--- runs, where can_async(), in a light thread waiting for the pool, so the
--- caller goes on; elsewhere it ends before this returns.
+-- runs, where can_async(), in a thread (plain Lua) or a light thread waiting
+-- for the pool (OpenResty), so the caller goes on; elsewhere it ends before
+-- this returns.
 -- @return a ticket for commit_done and commit_wait | nil, err
 function Writer:commit_start()
   if not _M.can_async() then
@@ -264,6 +270,12 @@ function Writer:commit_start()
   end
   local ok, err = self:flush()
   if not ok then return nil, err end
+  if not rawget(_G, "ngx") then
+    local t, terr = self.fd:sync_start()
+    if not t then return nil, terr end
+    _M.stats.thread_syncs = _M.stats.thread_syncs + 1
+    return t
+  end
   local t, serr = ngx.thread.spawn(sync, self.fd) -- luacheck: ignore 113
   if not t then return nil, errors.new("internal", "ngx.thread.spawn: " .. tostring(serr)) end
   return t
@@ -271,12 +283,15 @@ end
 
 --- Whether the commit of `ticket` has ended (never waits).
 function Writer.commit_done(_, ticket)
-  return ticket == true or coroutine.status(ticket) == "dead"
+  if ticket == true then return true end
+  if type(ticket) == "userdata" then return ticket:done() end
+  return coroutine.status(ticket) == "dead"
 end
 
 --- Waits for the commit of `ticket`: true once what it wrote is on disk.
 function Writer.commit_wait(_, ticket)
   if ticket == true then return true end
+  if type(ticket) == "userdata" then return ticket:wait() end
   local ok, res, err = ngx.thread.wait(ticket) -- luacheck: ignore 113
   if not ok then return nil, errors.new("internal", tostring(res)) end
   if not res then return nil, err end

@@ -191,7 +191,10 @@ end
 -- slots allow, after one commit of every intent not yet durable.  With no
 -- start due, the next group is made ready (and durable) meanwhile.
 function Campaign:start_due()
-  if self:stopping() then return end
+  if self:stopping() then -- a group on its way lands (its chunks are then unsent)
+    self:landed(true)
+    return
+  end
   self:landed(false)
   local driver, ready = self.driver, self.ready
   local t = now_ms()
