@@ -143,9 +143,19 @@ local function workers(n)
 end
 
 local function stop_nginx(n)
+  local left = alive(n.master) and workers(n) or {}
   run("kill " .. n.sh .. " 2>/dev/null") -- run.sh stops nginx (QUIT)
   wait_gone(n.sh, 30)
-  if alive(n.master) then run("kill -9 " .. n.master .. " 2>/dev/null") end
+  if alive(n.master) then -- still shutting down: the master and every worker it has
+    for _, w in ipairs(workers(n)) do left[#left + 1] = w end
+    left[#left + 1] = n.master
+  end
+  -- a worker whose master is gone lives on (nginx does not tie it to the
+  -- master's death): none is left behind
+  for _, pid in ipairs(left) do
+    local cmd = read_file("/proc/" .. pid .. "/cmdline") or "" -- still that nginx, not a reused pid
+    if cmd:find("^nginx") and alive(pid) then run("kill -9 " .. pid .. " 2>/dev/null") end
+  end
   run("rm -rf " .. shell_quote(n.prefix) .. " " .. shell_quote(n.out))
 end
 
