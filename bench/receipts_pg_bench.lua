@@ -27,14 +27,8 @@ local N = tonumber(arg[1]) or 50000
 local M = tonumber(arg[2]) or 1000000
 local CONNS = tonumber(arg[3]) or 4
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local mock = require "support.mock" -- shell_quote, read_file: the specs' own
+local q, read = mock.shell_quote, mock.read_file
 
 local function start_receiver(url)
   local log = os.tmpname()

@@ -17,18 +17,12 @@ local flood = require "support.flood"
 
 local _M = {}
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local mock = require "support.mock" -- shell_quote, read_file: the specs' own
+local q, read = mock.shell_quote, mock.read_file
 local function exists(path)
   local f = io.open(path, "rb")
   if f then f:close() end
   return f ~= nil
-end
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
 end
 
 function _M.available()
