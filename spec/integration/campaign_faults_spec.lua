@@ -91,13 +91,7 @@ describe_or_skip("the fault campaign (100,000 recipients, every fault, kill -9, 
       csv = { channel = "SMS" }, journal = jpath, concurrency = 4, rate = 100, settle = 2 })
     client:close()
     local st = m:stats()
-    local chunks, recipients, twice = 0, 0, 0
-    for key, e in pairs(st.by_metadata) do
-      if key:find("^sinch_campaign=" .. rep.campaign .. ":") then
-        chunks, recipients = chunks + 1, recipients + e.recipients
-        if e.batches ~= 1 then twice = twice + e.batches - 1 end
-      end
-    end
+    local chunks, recipients, twice = m:campaign_batches(rep.campaign, st)
     local j = assert(journal.read(jpath))
     local in_journal = 0
     for _ in pairs(j.batches) do in_journal = in_journal + 1 end
@@ -206,13 +200,7 @@ describe_or_skip("20 random kill -9 points in a 20,000-row campaign, then resume
     assert.is_true(last.complete, mock.read_file(base .. ".out"))
     local st = m:stats()
     local j = assert(journal.read(jpath))
-    local chunks, recipients, twice = 0, 0, 0
-    for key, e in pairs(st.by_metadata) do
-      if key:find("^sinch_campaign=" .. j.header.campaign .. ":") then
-        chunks, recipients = chunks + 1, recipients + e.recipients
-        twice = twice + e.batches - 1
-      end
-    end
+    local chunks, recipients, twice = m:campaign_batches(j.header.campaign, st)
     local in_journal = 0
     for _ in pairs(j.batches) do in_journal = in_journal + 1 end
     print(("\nkill -9: %d rows, 40 chunks of 500; %d kills in %d runs (seed %d) at journal lines %s; "

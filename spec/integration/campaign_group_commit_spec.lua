@@ -150,13 +150,7 @@ describe_or_skip("the group-committed journal, kill -9 around a group commit, re
         settle = 0.2 })
       client:close()
       local st = m:stats()
-      local chunks, recipients, twice = 0, 0, 0
-      for key, e in pairs(st.by_metadata) do
-        if key:find("^sinch_campaign=" .. rep.campaign .. ":") then
-          chunks, recipients = chunks + 1, recipients + e.recipients
-          if e.batches ~= 1 then twice = twice + e.batches - 1 end
-        end
-      end
+      local chunks, recipients, twice = m:campaign_batches(rep.campaign, st)
       assert.equal(0, twice)
       assert.equal(ROWS, recipients)
       assert.equal(ROWS / SIZE, chunks)
@@ -208,17 +202,6 @@ describe("the group-committed journal under nginx (thread-pool fsync beside the 
     return l
   end
 
-  local function once(id)
-    local chunks, recipients, twice = 0, 0, 0
-    for key, e in pairs(m:stats().by_metadata) do
-      if key:find("^sinch_campaign=" .. id .. ":") then
-        chunks, recipients = chunks + 1, recipients + e.recipients
-        twice = twice + e.batches - 1
-      end
-    end
-    return chunks, recipients, twice
-  end
-
   it("30 chunks: fewer syncs than intents, every one in the pool, every row once", function()
     m:reset()
     local jpath = base .. "-ngx1.journal"
@@ -230,7 +213,7 @@ describe("the group-committed journal under nginx (thread-pool fsync beside the 
     assert.equal(0, res.syncs.worker_syncs)
     assert.is_true(res.syncs.thread_syncs >= 2 and res.syncs.thread_syncs < 30,
       "thread syncs: " .. tostring(res.syncs.thread_syncs))
-    assert.same({ 30, 30000, 0 }, { once(res.report.campaign) })
+    assert.same({ 30, 30000, 0 }, { m:campaign_batches(res.report.campaign) })
     os.remove(jpath)
   end)
 
@@ -262,7 +245,7 @@ describe("the group-committed journal under nginx (thread-pool fsync beside the 
       journal = jpath, concurrency = 4, rate = 1000, settle = 0.2 })
     client:close()
     assert.is_true(rep.complete)
-    assert.same({ 30, 30000, 0 }, { once(rep.campaign) })
+    assert.same({ 30, 30000, 0 }, { m:campaign_batches(rep.campaign) })
     assert.equal(30, m:stats().batches_accepted)
     local found = 0
     for _, a in ipairs(rep.ambiguous) do

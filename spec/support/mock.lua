@@ -271,6 +271,20 @@ end
 
 --- The stats once pred(stats) holds, waiting (bounded, 5 s) for the
 -- sandbox's background work (callbacks); the last stats otherwise.
+--- A campaign's batches as the sandbox counted them (`st`: stats already
+-- read, else read now): its chunks accepted, their recipients, and how many
+-- acceptances were a chunk's second or later (0 when each went once).
+function Mock:campaign_batches(id, st)
+  local chunks, recipients, twice = 0, 0, 0
+  for key, e in pairs((st or self:stats()).by_metadata) do
+    if key:find("^sinch_campaign=" .. id .. ":") then
+      chunks, recipients = chunks + 1, recipients + e.recipients
+      twice = twice + e.batches - 1
+    end
+  end
+  return chunks, recipients, twice
+end
+
 function Mock:stats_when(pred)
   local st
   for _ = 1, 500 do
