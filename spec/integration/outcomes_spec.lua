@@ -29,9 +29,7 @@ describe("campaign outcomes (20,000 rows, 5 % failures, duplicates, out of order
 
   setup(function()
     base = os.tmpname()
-    recv = receiver.start{ "--secret", SECRET, "--store", path(".receipts") }
-    m = mock.start{ args = { "--webhook", "http://127.0.0.1:" .. recv.port .. "/sinch/callbacks",
-                             "--webhook-secret", SECRET, "--quiet" } }
+    recv, m = receiver.with_sandbox(SECRET, path(".receipts"))
   end)
 
   teardown(function()

@@ -4,6 +4,8 @@
 --   local receiver = require "support.receiver"
 --   local r = receiver.start{ "--secret", S, "--store", db }  -- r.port, r.pid
 --   r:kill(9)   -- or r:stop() (SIGTERM); both wait for the process
+--   local r, m = receiver.with_sandbox(SECRET, db)  -- and a sandbox whose
+--                                                    -- callbacks it stores
 local socket = require "socket"
 local mock = require "support.mock"
 
@@ -69,6 +71,19 @@ function Receiver:connect()
   c:settimeout(10)
   assert(c:connect("127.0.0.1", self.port))
   return c
+end
+
+--- A receiver storing into `store` and a sandbox (`sinch-batch-mock`) that
+-- sends it its signed callbacks: the two halves of a campaign's receipts.
+function _M.with_sandbox(secret, store)
+  local r = _M.start{ "--secret", secret, "--store", store }
+  local ok, m = pcall(mock.start, { args = { "--webhook", "http://127.0.0.1:" .. r.port .. "/sinch/callbacks",
+                                             "--webhook-secret", secret, "--quiet" } })
+  if not ok then
+    r:stop()
+    error(m, 0)
+  end
+  return r, m
 end
 
 return _M
