@@ -147,6 +147,11 @@ describe("the PostgreSQL receipts store", function()
     rows = assert(db:query("SELECT $1::int8 + 1, $2::text, $3::float8, $4::bool, NULL", 41, "x", 0.5, true))
     assert.same({ { 42, "x", 0.5, true } }, rows)
     assert.has_error(function() db:query("SELECT $1", {}) end)
+    -- libpq takes C strings: a NUL byte is refused, never cut short
+    rows, err = db:query("SELECT $1::text, $2::text", "ok", "a\0b")
+    assert.is_nil(rows)
+    assert.equal("postgresql: query: parameter $2 holds a NUL byte", err)
+    assert.same({ { "ok" } }, assert(db:query("SELECT $1::text", "ok"))) -- the connection goes on
     assert.is_nil((db:result())) -- nothing was sent
     db:close()
     db:close()

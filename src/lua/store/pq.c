@@ -11,11 +11,13 @@
  *
  * Parameters: a string or nil is sent as text of no stated type (the server
  * infers it from the query), a whole number as int8, another number as
- * float8, a boolean as bool.  Columns: int2/int4/int8 come back as integers,
- * float4/float8/numeric as numbers, bool as booleans, NULL as nil, anything
- * else as a string.  Operational failures (connection, SQL errors) return
- * nil, message; misuse (wrong types, a closed handle) raises.  Messages are
- * libpq's, which never hold the password.
+ * float8, a boolean as bool; a string holding a NUL byte is refused (nil,
+ * message: PostgreSQL's text cannot hold one, and libpq would cut it).
+ * Columns: int2/int4/int8 come back as integers, float4/float8/numeric as
+ * numbers, bool as booleans, NULL as nil, anything else as a string.
+ * Operational failures (connection, SQL errors) return nil, message; misuse
+ * (wrong types, a closed handle) raises.  Messages are libpq's, which never
+ * hold the password.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -163,8 +165,10 @@ typedef struct {
     char nums[MAX_PARAMS][32];
 } params;
 
-/* the arguments from index 3 on, as parameters $1.. */
-static void bind_params(lua_State *L, params *p) {
+/* the arguments from index 3 on, as parameters $1..; 0, or the number of
+ * the first string holding a NUL byte (libpq takes C strings: it would be
+ * cut there, and PostgreSQL's text cannot hold one anyway) */
+static int bind_params(lua_State *L, params *p) {
     int i, n = lua_gettop(L) - 2;
     Oid *types = p->types;
     const char **values = p->values;
@@ -196,14 +200,18 @@ static void bind_params(lua_State *L, params *p) {
             values[i] = nums[i];
             break;
         }
-        case LUA_TSTRING:
+        case LUA_TSTRING: {
+            size_t len;
             types[i] = 0;
-            values[i] = lua_tostring(L, idx);
+            values[i] = lua_tolstring(L, idx, &len);
+            if (strlen(values[i]) != len) return i + 1;
             break;
+        }
         default:
             luaL_argerror(L, idx, "expected nil, a boolean, a number or a string");
         }
     }
+    return 0;
 }
 
 /* a result as rows, changed (or nil, message); clears it */
@@ -237,7 +245,12 @@ static int exec_params(lua_State *L, int prepared, int wait) {
     pq_ud *d = check_db(L, 1);
     const char *what = luaL_checkstring(L, 2);
     params p;
-    bind_params(L, &p);
+    int nul = bind_params(L, &p);
+    if (nul) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "parameter $%d holds a NUL byte", nul);
+        return push_error(L, wait ? "query" : "send", msg);
+    }
     if (wait)
         return push_result(L, d, prepared
                                      ? PQexecPrepared(d->conn, what, p.n, p.values, NULL, NULL, 0)
