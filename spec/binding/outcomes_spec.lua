@@ -87,6 +87,47 @@ describe("outcomes store", function()
     s:close()
   end)
 
+  it("cleans text PostgreSQL cannot hold: NUL and each bad UTF-8 sequence become U+FFFD", function()
+    local F, clean = "\239\191\189", outcomes.clean_text
+    for _, case in ipairs{
+      { "PM0 é 😀 \239\191\189", "PM0 é 😀 \239\191\189" },      -- valid: unchanged
+      { "a\0b", "a" .. F .. "b" }, { "\0", F },
+      { "a\255\254b", "a" .. F .. F .. "b" },                   -- two bytes that start nothing
+      { "x\226\130y", "x" .. F .. "y" },                        -- a 3-byte sequence cut short: one
+      { "x\226\130", "x" .. F },                               -- cut by the end
+      { "\192\175", F .. F },                                  -- overlong "/"
+      { "\237\160\128", F .. F .. F },                          -- a surrogate
+      { "\244\144\128\128", F .. F .. F .. F },                  -- past U+10FFFF
+      { "\240\159\152", F }, { "\240\159\152\128", "\240\159\152\128" },
+    } do
+      assert.equal(case[2], clean(case[1]))
+    end
+    assert.is_nil(clean(nil))
+    assert.equal(5, clean(5))
+    -- the key keeps which bytes were bad (stable, and two such ids stay two)
+    assert.equal("PM1" .. F .. "00x|S", outcomes.receipt_key{ message_id = "PM1\0x", status = "S" })
+    assert.equal("PM1" .. F .. "FFx|S", outcomes.receipt_key{ message_id = "PM1\255x", status = "S" })
+    assert.equal("B" .. F .. "E282#3|S", outcomes.receipt_key{ batch_id = "B\226\130", message_index = 3,
+      status = "S" })
+  end)
+
+  it("stores receipts holding a NUL byte or bad UTF-8 cleaned, with their group, once", function()
+    local poison = require "support.poison"
+    local F = poison.FFFD
+    local s = fresh()
+    local evs = poison.events()
+    assert.equal(poison.COUNT, s:add_many(evs))
+    assert.equal(0, s:add_many(evs))
+    for _, ev in ipairs(evs) do assert.is_false(s:add(ev)) end
+    poison.add_batch(s)
+    local r = assert(s:report(poison.CAMPAIGN))
+    assert.same({ 3, 3, 2, 7, 1 }, { r.delivered, r.failed, r.pending, r.receipts, r.unmatched_receipts })
+    assert.same({ ["BAD" .. F .. "CODE"] = 1, [F .. F] = 1, RECIPIENT_NOT_REACHABLE = 1 }, r.failed_by_reason)
+    assert.equal("2026-11-29T10:00:0" .. F .. "3Z", r.last_receipt)
+    assert.equal(poison.COUNT, #poison.rows(s))
+    s:close()
+  end)
+
   it("reports misuse and a closed store", function()
     assert.has_error(function() outcomes.open("") end)
     assert.has_error(function() outcomes.open("x", { nope = 1 }) end)

@@ -9,9 +9,11 @@ local mock = require "support.mock"
 local pg = require "support.pg"
 local receiver = require "support.receiver"
 local flood = require "support.flood"
+local poison = require "support.poison"
 local store = require "sinch.batch.store"
 
 local SECRET = "pg-spec-secret"
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+ or 5.1
 local shell_quote = mock.shell_quote
 
 local function remove_db(db)
@@ -84,6 +86,76 @@ describe("the PostgreSQL receipts store", function()
     a:close()
     b:close()
     remove_db(db)
+  end)
+
+  it("stores receipts holding a NUL byte or bad UTF-8 with the good ones of their group, once, as SQLite",
+    function()
+    need()
+    local F = poison.FFFD
+    local db, db2 = os.tmpname(), os.tmpname()
+    remove_db(db)
+    remove_db(db2)
+    -- through the receiver, on each database: the whole group answered 200
+    -- (before, PostgreSQL refused the group's statement: 503 for every
+    -- receipt in it, again at each of Sinch's retries), and a retry too
+    local targets = { cluster:database("poison_http"), db }
+    for _, target in ipairs(targets) do
+      local r = receiver.start{ "--secret", SECRET, "--store", target }
+      assert.same(poison.all(200), poison.post(r, SECRET, "first"))
+      assert.same(poison.all(200), poison.post(r, SECRET, "retry")) -- new nonces: the store dedupes
+      r:stop()
+    end
+    -- straight into add_many: one group, counted once when it comes again
+    targets[3], targets[4] = cluster:database("poison_direct"), db2
+    for k = 3, 4 do
+      local s = assert(store.open(targets[k]))
+      local evs = poison.events()
+      assert.equal(poison.COUNT, s:add_many(evs))
+      assert.equal(0, s:add_many(evs))
+      assert.is_false(s:add(evs[2]))
+      s:close()
+    end
+    -- the same rows in all four stores, cleaned, and the same report
+    local rows, reports = {}, {}
+    for k, target in ipairs(targets) do
+      local s = assert(store.open(target))
+      poison.add_batch(s)
+      rows[k], reports[k] = poison.rows(s), assert(s:report(poison.CAMPAIGN))
+      s:close()
+    end
+    for k = 2, 4 do
+      assert.same(rows[1], rows[k])
+      assert.same(reports[1], reports[k])
+    end
+    local by_key = {}
+    for _, row in ipairs(rows[1]) do by_key[row[1]] = row end
+    assert.equal(poison.COUNT, #rows[1])
+    assert.same({ "PM1" .. F .. "00x|DELIVERED", "PB1", 1, "PM1" .. F .. "x", "DELIVERED" },
+      { unpack(by_key["PM1" .. F .. "00x|DELIVERED"], 1, 5) })
+    assert.same({ "FAILED", "BAD" .. F .. "CODE", "d" .. F .. F },
+      { unpack(by_key["PM2|FAILED"], 5, 7) })
+    assert.equal("2026-11-29T10:00:0" .. F .. "3Z", by_key["PM3" .. F .. "E282|DELIVERED"][8])
+    assert.equal("PB1" .. F .. "x", by_key["PM4|DELIVERED"][2])
+    assert.equal("DELIVERED" .. F, by_key["PM5|DELIVERED" .. F .. "00"][5])
+    assert.equal(F .. F, by_key["PB1#6|FAILED"][6])
+    local r = reports[1]
+    assert.same({ 3, 3, 2, 7, 1 }, { r.delivered, r.failed, r.pending, r.receipts, r.unmatched_receipts })
+    assert.same({ ["BAD" .. F .. "CODE"] = 1, [F .. F] = 1, RECIPIENT_NOT_REACHABLE = 1 }, r.failed_by_reason)
+    -- report --json, from the CLI: the same report from either database
+    local outs = {}
+    for k, target in ipairs(targets) do
+      local p = assert(io.popen(("%s bin/sinch-batch report --store %s --json 2>&1; echo rc=$?"):format(
+        receiver.LUA, shell_quote(target))))
+      outs[k] = p:read("*a")
+      p:close()
+      assert.matches("rc=0\n$", outs[k])
+      outs[k] = assert(cjson.decode(outs[k]:match("^[^\n]+")), outs[k]).report
+    end
+    for k = 2, 4 do assert.same(outs[1], outs[k]) end
+    assert.same({ ["BAD" .. F .. "CODE"] = 1, [F .. F] = 1, RECIPIENT_NOT_REACHABLE = 1 },
+      outs[1].failed_by_reason)
+    remove_db(db)
+    remove_db(db2)
   end)
 
   it("joins a campaign's journal and reports it (JSON, failed rows, the page) as SQLite does", function()

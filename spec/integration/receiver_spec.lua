@@ -6,6 +6,7 @@ local webhook = require "sinch.batch.webhook"
 local sqlite = require "sinch.batch.sqlite"
 local receiver = require "support.receiver"
 local flood = require "support.flood"
+local poison = require "support.poison"
 
 local SECRET = "receiver-spec-secret"
 
@@ -150,6 +151,25 @@ describe("examples/webhook_receiver.lua under abuse", function()
     assert.same({ { "BHUGE" } }, rows(db, "SELECT batch_id FROM receipts WHERE key = 'HUGE|DELIVERED' "
       .. "AND msg_index IS NULL"))
     assert.same({ { 0 } }, rows(db, "SELECT count(*) FROM outcomes WHERE batch_id = 'BHUGE'"))
+  end)
+
+  it("stores receipts holding a NUL byte or bad UTF-8 with the good ones of their group, once", function()
+    local F = poison.FFFD
+    assert.same(poison.all(200), poison.post(r, SECRET, "poison"))
+    assert.same(poison.all(200), poison.post(r, SECRET, "poison-retry")) -- new nonces: the store dedupes
+    local got = rows(db, "SELECT key, message_id, status, reason, description FROM receipts "
+      .. "WHERE batch_id LIKE 'PB1%' ORDER BY key")
+    -- the text as PostgreSQL's store keeps it too (U+FFFD), each receipt once
+    assert.same({
+      { "PB1#6|FAILED", nil, "FAILED", F .. F, "overlong" },
+      { "PM0|DELIVERED", "PM0", "DELIVERED" },
+      { "PM1" .. F .. "00x|DELIVERED", "PM1" .. F .. "x", "DELIVERED" },
+      { "PM2|FAILED", "PM2", "FAILED", "BAD" .. F .. "CODE", "d" .. F .. F },
+      { "PM3" .. F .. "E282|DELIVERED", "PM3" .. F, "DELIVERED" },
+      { "PM4|DELIVERED", "PM4", "DELIVERED" },
+      { "PM5|DELIVERED" .. F .. "00", "PM5", "DELIVERED" .. F },
+      { "PM7|FAILED", "PM7", "FAILED", "RECIPIENT_NOT_REACHABLE", "x" },
+    }, got)
   end)
 
   it("serves many connections at once, every answered receipt stored", function()

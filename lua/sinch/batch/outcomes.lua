@@ -34,6 +34,7 @@ local type, tostring, error, setmetatable, getmetatable, pcall = type, tostring,
   setmetatable, getmetatable, pcall
 local ipairs, pairs = ipairs, pairs
 local format, floor = string.format, math.floor
+local byte, sub, find, rep, concat = string.byte, string.sub, string.find, string.rep, table.concat
 local os_time, os_date = os.time, os.date
 
 local _M = { _VERSION = "0.1.0" }
@@ -117,19 +118,113 @@ local function now_iso()
   return os_date("!%Y-%m-%dT%H:%M:%SZ", os_time())
 end
 
+-- U+FFFD, the replacement character, in UTF-8
+local FFFD = "\239\191\189"
+
+-- The continuation bytes a UTF-8 lead byte takes, and the range of the
+-- first (Unicode's table 3-7: no overlong forms, no surrogates, nothing
+-- past U+10FFFF); 0 for a byte that cannot start a sequence.
+local function lead(c)
+  if c >= 0xC2 and c <= 0xDF then return 1, 0x80, 0xBF end
+  if c == 0xE0 then return 2, 0xA0, 0xBF end
+  if c == 0xED then return 2, 0x80, 0x9F end
+  if c >= 0xE1 and c <= 0xEF then return 2, 0x80, 0xBF end
+  if c == 0xF0 then return 3, 0x90, 0xBF end
+  if c >= 0xF1 and c <= 0xF3 then return 3, 0x80, 0xBF end
+  if c == 0xF4 then return 3, 0x80, 0x8F end
+  return 0
+end
+
+-- Valid UTF-8 without NUL: each NUL byte and each invalid UTF-8 sequence
+-- (its longest start that could begin a character, or else one byte:
+-- Unicode's "maximal subpart") becomes U+FFFD, followed, with `hex`, by
+-- the sequence's bytes in hex (so "a\0" and "a\255" stay apart).
+local function clean(s, hex)
+  if type(s) ~= "string" or not find(s, "[%z\128-\255]") then return s end
+  local out, n, i, from, len = {}, 0, 1, 1, #s
+  while i <= len do
+    local c = byte(s, i)
+    if c > 0 and c < 0x80 then
+      i = i + 1
+    else
+      local need, lo, hi = lead(c)
+      local j, ok = i + 1, need > 0
+      for k = 1, need do
+        local d = byte(s, j)
+        if not d or d < (k == 1 and lo or 0x80) or d > (k == 1 and hi or 0xBF) then
+          ok = false
+          break
+        end
+        j = j + 1
+      end
+      if ok then
+        i = j
+      else -- bytes i .. j - 1 (one at least) are one bad sequence
+        out[n + 1], out[n + 2], n = sub(s, from, i - 1), FFFD, n + 2
+        if hex then
+          n = n + 1
+          out[n] = format(rep("%02X", j - i), byte(s, i, j - 1))
+        end
+        i, from = j, j
+      end
+    end
+  end
+  out[n + 1] = sub(s, from)
+  return concat(out)
+end
+
+-- A receipt's text as both stores hold it (see below).
+local function clean_text(s) return (clean(s, false)) end
+--- A receipt's text as both stores hold it: valid UTF-8 without NUL.  A
+-- callback's strings are whatever its JSON said ("\u0000", raw bytes that
+-- are not UTF-8); PostgreSQL's text refuses both, SQLite would keep them.
+-- Each NUL byte and each invalid UTF-8 sequence (its longest start that
+-- could begin a character, or else one byte: Unicode's "maximal subpart")
+-- becomes U+FFFD; valid text comes back unchanged, as does anything that is
+-- not a string.  The same callback always gives the same text.
+-- @function clean_text
+-- @param s the value
+-- @return the cleaned value
+_M.clean_text = clean_text
+
 --- The key that makes a retried callback count once: the message and its
 -- status (a message has one receipt per status), or, without a message id,
--- the batch, the index and the status.
+-- the batch, the index and the status.  Text as the store holds it: each
+-- NUL byte or invalid UTF-8 sequence is U+FFFD followed by its bytes in hex
+-- (U+FFFD00 for a NUL), so a retried callback has the same key every time,
+-- in either store, and two that differ only there keep two keys.
 local function receipt_key(ev)
   local status = ev.status or ""
-  if ev.message_id then return ev.message_id .. "|" .. status end
-  return format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status)
+  if ev.message_id then return (clean(ev.message_id .. "|" .. status, true)) end
+  return (clean(format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status), true))
 end
 --- The key that makes a retried callback count once (see above).
 -- @function receipt_key
 -- @param ev a parsed delivery receipt
 -- @return the key
 _M.receipt_key = receipt_key
+
+-- The values a delivery receipt is stored as (see below).
+local function receipt_row(ev, now)
+  local index = ev.message_index
+  if not _M.index_ok(index) then index = nil end -- 1e300, NaN, -1: no outcome row
+  local reason = type(ev.reason) == "table" and ev.reason or nil
+  local code = reason and type(reason.code) == "string" and reason.code or nil
+  local desc = reason and type(reason.description) == "string" and reason.description or nil
+  local status = clean_text(ev.status)
+  return receipt_key(ev), clean_text(ev.batch_id), index, clean_text(ev.message_id), status,
+    clean_text(code), clean_text(desc), clean_text(ev.event_time or ev.accepted_time or now or now_iso()),
+    _M.STATUS_RANK[status or ""] or PENDING
+end
+--- The values a delivery receipt is stored as, the same for both stores
+-- (sinch.batch.store.postgres takes them too): its text cleaned
+-- (clean_text), an index that cannot be one dropped.
+-- @function receipt_row
+-- @param ev an event from webhook.parse (a batch's delivery receipt)
+-- @param[opt] now the time to store when the receipt has none (default: now)
+-- @return key, batch_id, index (or nil), message_id, status, reason code,
+--   reason description, time, rank
+_M.receipt_row = receipt_row
 
 -- One receipt, inside a transaction the caller holds.  Returns true when it
 -- was new, false for a duplicate, nil and an error on failure.
@@ -138,19 +233,13 @@ local function add_one(self, ev)
     error("outcomes: add: expected an event from webhook.parse, got " .. type(ev), 3)
   end
   if ev.type ~= "message_delivery" or not ev.batch_id then return false end
-  local index = ev.message_index
-  if not _M.index_ok(index) then index = nil end -- 1e300, NaN, -1: no outcome row
-  local reason = type(ev.reason) == "table" and ev.reason or nil
-  local code = reason and type(reason.code) == "string" and reason.code or nil
-  local desc = reason and type(reason.description) == "string" and reason.description or nil
-  local at = ev.event_time or ev.accepted_time or now_iso()
-  local n, err = self.st.receipt:run(receipt_key(ev), ev.batch_id, index,
-    ev.message_id, ev.status, code, desc, at, os_time())
+  local key, batch_id, index, message_id, status, code, desc, at, rank = receipt_row(ev)
+  local n, err = self.st.receipt:run(key, batch_id, index, message_id, status, code, desc, at,
+    os_time())
   if not n then return nil, store_error("insert receipt", err) end
   if n == 0 then return false end
-  local rank = _M.STATUS_RANK[ev.status or ""] or PENDING
   if index ~= nil then
-    local ok, oerr = self.st.outcome:run(ev.batch_id, index, rank, ev.status,
+    local ok, oerr = self.st.outcome:run(batch_id, index, rank, status,
       rank == FAILED and code or nil, rank == FAILED and desc or nil, at)
     if not ok then return nil, store_error("update outcome", oerr) end
   end

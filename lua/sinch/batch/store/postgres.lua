@@ -142,19 +142,12 @@ local function group_args(events)
     end
     if ev.type == "message_delivery" and ev.batch_id then
       n = n + 1
-      local reason = type(ev.reason) == "table" and ev.reason or nil
-      local index = ev.message_index
-      if not outcomes.index_ok(index) then index = nil end
-      cols[1][n] = outcomes.receipt_key(ev)
-      cols[2][n] = ev.batch_id
-      cols[3][n] = index
-      cols[4][n] = ev.message_id
-      cols[5][n] = ev.status
-      cols[6][n] = reason and type(reason.code) == "string" and reason.code or nil
-      cols[7][n] = reason and type(reason.description) == "string" and reason.description or nil
-      cols[8][n] = ev.event_time or ev.accepted_time or now_iso
-      cols[9][n] = now
-      cols[10][n] = outcomes.STATUS_RANK[ev.status or ""] or outcomes.PENDING
+      -- the values SQLite's store keeps, text cleaned the same way (outcomes.receipt_row)
+      local key, batch_id, index, message_id, status, code, desc, at, rank =
+        outcomes.receipt_row(ev, now_iso)
+      cols[1][n], cols[2][n], cols[3][n], cols[4][n], cols[5][n] = key, batch_id, index, message_id,
+        status
+      cols[6][n], cols[7][n], cols[8][n], cols[9][n], cols[10][n] = code, desc, at, now, rank
       cols[11][n] = n
     end
   end
