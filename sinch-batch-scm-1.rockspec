@@ -8,6 +8,11 @@
 --    lib/$(gcc -print-multiarch), and the compiler finds Debian's
 --    /usr/include/<multiarch>/curl/curl.h by itself.  Elsewhere, set
 --    CURL_DIR (or CURL_INCDIR / CURL_LIBDIR) as usual.
+--  * libpq (PQ, the PostgreSQL receipts store's sinch.batch.pq): Debian
+--    keeps libpq-fe.h in /usr/include/postgresql.  In the checkout,
+--    .luarocks/config-5.x.lua adds include/postgresql to where LuaRocks
+--    looks for headers; elsewhere, pass PQ_INCDIR=/usr/include/postgresql
+--    (or PQ_DIR=… for a libpq of its own prefix).
 -- The rock does not build the sandbox sinch-batch-mock (a C program, which
 -- the builtin build type cannot make): `cmake --install` installs it.
 rockspec_format = "3.0"
@@ -37,6 +42,7 @@ external_dependencies = {
   OPENSSL = { header = "openssl/hmac.h" },
   CSV = { header = "csv.h" },
   SQLITE = { header = "sqlite3.h" },
+  PQ = { header = "libpq-fe.h", library = "pq" },
 }
 build = {
   type = "builtin",
@@ -96,6 +102,14 @@ build = {
       incdirs = { "src", "src/lua", "$(SQLITE_INCDIR)" },
       libdirs = { "$(SQLITE_LIBDIR)" },
       libraries = { "sqlite3" },
+    },
+    -- the PostgreSQL receipts store's libpq calls (sinch.batch.store.postgres):
+    -- a module of its own too, so that only that store loads libpq
+    ["sinch.batch.pq"] = {
+      sources = { "src/lua/store/pq.c" },
+      incdirs = { "src", "src/lua", "$(PQ_INCDIR)" },
+      libdirs = { "$(PQ_LIBDIR)" },
+      libraries = { "pq" },
     },
     -- two C modules (src/lua/binding.h): the core without libcurl, which is
     -- all OpenResty loads, and the libcurl driver, loaded by client:call.

@@ -13,3 +13,9 @@
 if variables.LUA_DIR == "/usr" and os_getenv("SINCH_BATCH_CJSON") ~= "rock" then
   rocks_provided = { ["lua-cjson"] = "2.1.0-1" }
 end
+
+-- Debian keeps libpq's header in /usr/include/postgresql (libpq-dev): look
+-- for headers there too, after include/, so that the rock's PQ dependency
+-- (sinch.batch.pq) is found by a plain `luarocks make`.  Outside the
+-- checkout, pass PQ_INCDIR=/usr/include/postgresql instead.
+external_deps_subdirs = { include = { "include", "include/postgresql" } }

@@ -79,6 +79,41 @@ check_require() {
       "; sent batch " .. res.batch_id .. " to the sandbox")')
 }
 
+# check_pq INTERP LMOD CMOD: the PostgreSQL receipts store loads from LMOD/CMOD
+# (sinch.batch.store.postgres and its libpq module sinch.batch.pq), and a
+# URL libpq refuses (no server needed) gives a clear error without the password.
+check_pq() {
+  local interp=$1 lmod=$2 cmod=$3
+  mkdir -p "$work/outside"
+  (cd "$work/outside" && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 \
+     -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u SINCH_BATCH_BUILD \
+     LUA_PATH="$lmod/?.lua;$lmod/?/init.lua;;" LUA_CPATH="$cmod/?.so;;" \
+     SB_LMOD="$lmod" SB_CMOD="$cmod" "$interp" -e '
+    local lmod, cmod = os.getenv("SB_LMOD"), os.getenv("SB_CMOD")
+    local function where(name, path)
+      for t in path:gmatch("[^;]+") do
+        local f = t:gsub("%?", (name:gsub("%.", "/")))
+        local h = io.open(f)
+        if h then h:close(); return f end
+      end
+    end
+    local pq = require "sinch.batch.pq"
+    local so, lua = where("sinch.batch.pq", package.cpath), where("sinch.batch.store.postgres", package.path)
+    assert(so == cmod .. "/sinch/batch/pq.so", "sinch.batch.pq from " .. tostring(so))
+    assert(lua == lmod .. "/sinch/batch/store/postgres.lua", "sinch.batch.store.postgres from " .. tostring(lua))
+    assert(type(pq.open) == "function" and pq.libpq_version:match("^%d+%.%d+$"), "sinch.batch.pq")
+    local store = require "sinch.batch.store"
+    local s, err = store.open("postgresql://sinch:hunter2@127.0.0.1:notaport/receipts")
+    assert(s == nil and err, "a bad URL opened a store")
+    local msg = tostring(err.message)
+    assert(msg:find("outcomes: open postgresql://sinch:***@127.0.0.1:notaport/receipts: " ..
+      "postgresql: connect: ", 1, true) and msg:find("notaport", 1, true), "the error: " .. msg)
+    assert(not msg:find("hunter2", 1, true), "the password is in the error: " .. msg)
+    assert(package.loaded["sinch.batch.store.postgres"], "sinch.batch.store.postgres was not loaded")
+    print(_VERSION .. (rawget(_G, "jit") and " (LuaJIT)" or "") .. ": the PostgreSQL store (libpq " ..
+      pq.libpq_version .. ") from " .. cmod .. "; a bad URL: " .. msg)')
+}
+
 # check_cli BIN_DIR [INTERP]: `sinch-batch` on the PATH (from BIN_DIR, no module path
 # set) sends a batch to the sandbox at $mock_url and reads its status back
 # from the sandbox; with

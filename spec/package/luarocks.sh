@@ -3,8 +3,9 @@
 # (no flags but the Lua version and a temporary tree) from a copy of this
 # tree, offline, and uses it from outside the checkout: require "sinch.batch"
 # and a send to the sandbox MOCK with a plain interpreter (LuaJIT and PUC for
-# 5.1), and the CLI on the PATH and through a symlink sending to it (the rock
-# does not install the sandbox).
+# 5.1), the PostgreSQL store's libpq module (Debian's header directory comes
+# from .luarocks/config-5.x.lua), and the CLI on the PATH and through a
+# symlink sending to it (the rock does not install the sandbox).
 set -Eeuo pipefail
 trap 'echo "$(basename "$0"): failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,6 +35,7 @@ interps=("lua$lua")
 for interp in "${interps[@]}"; do
   command -v "$interp" >/dev/null || { echo "$interp: not installed" >&2; exit 1; }
   check_require "$interp" "$work/tree/share/lua/$lua" "$work/tree/lib/lua/$lua"
+  check_pq "$interp" "$work/tree/share/lua/$lua" "$work/tree/lib/lua/$lua"
 done
 check_cli "$work/tree/bin"
 # LuaRocks' wrapper through a symlink (it runs the Lua $lua interpreter
@@ -56,3 +58,7 @@ core_so=$work/tree/lib/lua/$lua/sinch/batch/core.so
 curl_so=$work/tree/lib/lua/$lua/sinch/batch/curl.so
 if grep -q 'NEEDED.*libcurl' <<<"$(readelf -d "$core_so")"; then echo "FAIL: $core_so links libcurl"; exit 1; fi
 grep -q 'NEEDED.*libcurl' <<<"$(readelf -d "$curl_so")" || { echo "FAIL: $curl_so lacks libcurl"; exit 1; }
+# the stores' own modules: only sinch.batch.pq loads libpq
+pq_so=$work/tree/lib/lua/$lua/sinch/batch/pq.so
+grep -q 'NEEDED.*libpq' <<<"$(readelf -d "$pq_so")" || { echo "FAIL: $pq_so lacks libpq"; exit 1; }
+if grep -q 'NEEDED.*libpq' <<<"$(readelf -d "$core_so")"; then echo "FAIL: $core_so links libpq"; exit 1; fi

@@ -40,6 +40,19 @@ describe("sinch-batch-scm-1.rockspec", function()
       for _, lib in ipairs(core.libraries) do assert.not_equal("curl", lib) end
     end)
 
+  it("builds each of the receipts store's C files (src/lua/store) as a module of its own", function()
+    local stores = files("src/lua/store/*.c")
+    assert.is_true(#stores >= 2) -- sqlite.c, pq.c
+    for _, f in ipairs(stores) do
+      local m = spec.build.modules["sinch.batch." .. f:match("([^/]+)%.c$")]
+      assert.is_table(m, f)
+      assert.same({ f }, m.sources)
+      assert.is_true(#m.libraries == 1, f) -- its database's library, nothing else
+    end
+    -- libpq's header is checked for (Debian's directory: .luarocks/config-5.x.lua)
+    assert.same({ header = "libpq-fe.h", library = "pq" }, spec.external_dependencies.PQ)
+  end)
+
   it("installs every Lua module under lua/", function()
     local listed = {}
     for name, file in pairs(spec.build.modules) do
