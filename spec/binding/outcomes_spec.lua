@@ -109,6 +109,21 @@ describe("outcomes store", function()
     assert.equal("PM1" .. F .. "FFx|S", outcomes.receipt_key{ message_id = "PM1\255x", status = "S" })
     assert.equal("B" .. F .. "E282#3|S", outcomes.receipt_key{ batch_id = "B\226\130", message_index = 3,
       status = "S" })
+    -- over 1000 bytes (an index entry's limit is 2704): cut between two characters, then "…" and the
+    -- SHA-256 of the whole; the same id, the same key; another, another
+    local core = require "sinch.batch.core"
+    local long = ("é"):rep(600) .. "x"
+    local key = outcomes.receipt_key{ message_id = long, status = "S" }
+    assert.equal(("é"):rep(450) .. "…" .. core.digest(long .. "|S"), key)
+    assert.equal(key, outcomes.receipt_key{ message_id = long, status = "S" })
+    assert.not_equal(key, outcomes.receipt_key{ message_id = long .. "y", status = "S" })
+    local k2 = outcomes.receipt_key{ message_id = "a" .. long, status = "S" } -- 900 ends inside an é
+    assert.equal("a" .. ("é"):rep(449) .. "…" .. core.digest("a" .. long .. "|S"), k2)
+    local short = ("x"):rep(995) .. "|S"
+    assert.equal(short, outcomes.receipt_key{ message_id = ("x"):rep(995), status = "S" }) -- 997: whole
+    local _, batch_id = outcomes.receipt_row{ batch_id = "B" .. long, message_index = 0, status = "S",
+      event_time = "t" }
+    assert.equal("B" .. ("é"):rep(449) .. "…" .. core.digest("B" .. long), batch_id)
   end)
 
   it("stores receipts holding a NUL byte or bad UTF-8 cleaned, with their group, once", function()
@@ -121,7 +136,7 @@ describe("outcomes store", function()
     for _, ev in ipairs(evs) do assert.is_false(s:add(ev)) end
     poison.add_batch(s)
     local r = assert(s:report(poison.CAMPAIGN))
-    assert.same({ 3, 3, 2, 7, 1 }, { r.delivered, r.failed, r.pending, r.receipts, r.unmatched_receipts })
+    assert.same({ 4, 3, 3, 8, 2 }, { r.delivered, r.failed, r.pending, r.receipts, r.unmatched_receipts })
     assert.same({ ["BAD" .. F .. "CODE"] = 1, [F .. F] = 1, RECIPIENT_NOT_REACHABLE = 1 }, r.failed_by_reason)
     assert.equal("2026-11-29T10:00:0" .. F .. "3Z", r.last_receipt)
     assert.equal(poison.COUNT, #poison.rows(s))

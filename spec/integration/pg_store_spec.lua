@@ -11,6 +11,7 @@ local receiver = require "support.receiver"
 local flood = require "support.flood"
 local poison = require "support.poison"
 local store = require "sinch.batch.store"
+local core = require "sinch.batch.core"
 
 local SECRET = "pg-spec-secret"
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+ or 5.1
@@ -138,8 +139,13 @@ describe("the PostgreSQL receipts store", function()
     assert.equal("PB1" .. F .. "x", by_key["PM4|DELIVERED"][2])
     assert.equal("DELIVERED" .. F, by_key["PM5|DELIVERED" .. F .. "00"][5])
     assert.equal(F .. F, by_key["PB1#6|FAILED"][6])
+    -- too long for an index entry (PostgreSQL refused the group): cut, with the digest of the whole
+    local long_key, long_batch = poison.LONG:sub(1, 900) .. "…", "PB1" .. poison.LONG:sub(1, 897) .. "…"
+    local long = by_key[long_key .. core.digest(poison.LONG .. "|DELIVERED")]
+    assert.same({ "PB1", 8, poison.LONG }, { long[2], long[3], long[4] })
+    assert.equal(long_batch .. core.digest("PB1" .. poison.LONG), by_key["PM9|DELIVERED"][2])
     local r = reports[1]
-    assert.same({ 3, 3, 2, 7, 1 }, { r.delivered, r.failed, r.pending, r.receipts, r.unmatched_receipts })
+    assert.same({ 4, 3, 3, 8, 2 }, { r.delivered, r.failed, r.pending, r.receipts, r.unmatched_receipts })
     assert.same({ ["BAD" .. F .. "CODE"] = 1, [F .. F] = 1, RECIPIENT_NOT_REACHABLE = 1 }, r.failed_by_reason)
     -- report --json, from the CLI: the same report from either database
     local outs = {}

@@ -1,8 +1,10 @@
 -- spec/support/poison.lua -- one group of signed delivery receipts in which
 -- some strings hold a NUL byte (JSON's "\u0000") or bytes that are not
--- UTF-8, mixed with good receipts.  The signature is valid, so a receiver
--- must store them all (PostgreSQL's text takes neither NUL nor bad UTF-8:
--- the store keeps them cleaned, U+FFFD in their place) and answer 200.
+-- UTF-8, or are too long for an index entry (3000 bytes), mixed with good
+-- receipts.  The signature is valid, so a receiver must store them all
+-- (PostgreSQL's text takes neither NUL nor bad UTF-8: the store keeps them
+-- cleaned, U+FFFD in their place; a key or batch id over 1000 bytes is cut,
+-- with its digest) and answer 200.
 --
 --   local poison = require "support.poison"
 --   poison.events()                  -- the receipts, parsed (store:add_many)
@@ -16,6 +18,18 @@ local _M = {}
 _M.BATCH, _M.CAMPAIGN = "PB1", "poison"
 _M.FFFD = "\239\191\189" -- U+FFFD in UTF-8
 
+-- 3000 letters that do not compress (PostgreSQL would compress a repeated
+-- one under its index's limit): too long for an index entry whole
+local LONG = {}
+do
+  local x = 1
+  for i = 1, 3000 do
+    x = (x * 75 + 74) % 65537 -- exact in a double: the same letters under every Lua
+    LONG[i] = string.char(65 + x % 26)
+  end
+end
+_M.LONG = table.concat(LONG)
+
 -- index, message id, status, reason code, description, event time, batch id
 local RECEIPTS = {
   { 0, "PM0", "DELIVERED" },                                           -- good
@@ -26,6 +40,8 @@ local RECEIPTS = {
   { 5, "PM5", "DELIVERED\0" },                                         -- NUL in the status
   { 6, nil, "FAILED", "\192\175", "overlong" },                        -- no message id: keyed by the index
   { 7, "PM7", "FAILED", "RECIPIENT_NOT_REACHABLE", "x" },              -- good
+  { 8, _M.LONG, "DELIVERED" },                                         -- a key too long for an index
+  { 9, "PM9", "DELIVERED", nil, nil, nil, "PB1" .. _M.LONG },          -- a batch id too long for one
 }
 _M.COUNT = #RECEIPTS
 

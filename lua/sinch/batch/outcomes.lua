@@ -187,16 +187,30 @@ local function clean_text(s) return (clean(s, false)) end
 -- @return the cleaned value
 _M.clean_text = clean_text
 
+-- The longest text an indexed column (a receipt's key, a batch id) holds
+-- whole: PostgreSQL refuses an index entry over 2704 bytes, and with it the
+-- group.  Longer (valid UTF-8) text keeps its first 900 bytes or so, cut
+-- between two characters, then "…" and the SHA-256 of all of it in hex:
+-- the same text gives the same value, two texts two values.
+local MAX_INDEXED, KEEP = 1000, 900
+local function bounded(s)
+  if type(s) ~= "string" or #s <= MAX_INDEXED then return s end
+  local cut = KEEP
+  while byte(s, cut + 1) >= 0x80 and byte(s, cut + 1) < 0xC0 do cut = cut - 1 end
+  return sub(s, 1, cut) .. "\226\128\166" .. require("sinch.batch.core").digest(s)
+end
+
 --- The key that makes a retried callback count once: the message and its
 -- status (a message has one receipt per status), or, without a message id,
 -- the batch, the index and the status.  Text as the store holds it: each
 -- NUL byte or invalid UTF-8 sequence is U+FFFD followed by its bytes in hex
 -- (U+FFFD00 for a NUL), so a retried callback has the same key every time,
--- in either store, and two that differ only there keep two keys.
+-- in either store, and two that differ only there keep two keys.  A key
+-- over 1000 bytes is cut, and the SHA-256 of the whole follows.
 local function receipt_key(ev)
   local status = ev.status or ""
-  if ev.message_id then return (clean(ev.message_id .. "|" .. status, true)) end
-  return (clean(format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status), true))
+  if ev.message_id then return bounded(clean(ev.message_id .. "|" .. status, true)) end
+  return bounded(clean(format("%s#%s|%s", ev.batch_id, tostring(ev.message_index), status), true))
 end
 --- The key that makes a retried callback count once (see above).
 -- @function receipt_key
@@ -212,13 +226,14 @@ local function receipt_row(ev, now)
   local code = reason and type(reason.code) == "string" and reason.code or nil
   local desc = reason and type(reason.description) == "string" and reason.description or nil
   local status = clean_text(ev.status)
-  return receipt_key(ev), clean_text(ev.batch_id), index, clean_text(ev.message_id), status,
+  return receipt_key(ev), bounded(clean_text(ev.batch_id)), index, clean_text(ev.message_id), status,
     clean_text(code), clean_text(desc), clean_text(ev.event_time or ev.accepted_time or now or now_iso()),
     _M.STATUS_RANK[status or ""] or PENDING
 end
 --- The values a delivery receipt is stored as, the same for both stores
 -- (sinch.batch.store.postgres takes them too): its text cleaned
--- (clean_text), an index that cannot be one dropped.
+-- (clean_text), a batch id over 1000 bytes cut as the key is (the
+-- SHA-256 of the whole follows), an index that cannot be one dropped.
 -- @function receipt_row
 -- @param ev an event from webhook.parse (a batch's delivery receipt)
 -- @param[opt] now the time to store when the receipt has none (default: now)
