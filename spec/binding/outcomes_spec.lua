@@ -143,6 +143,51 @@ describe("outcomes store", function()
     s:close()
   end)
 
+  -- every row of the receipts and outcomes tables, in key order
+  local function tables(s)
+    local out = {}
+    for _, t in ipairs{ "SELECT key, batch_id, msg_index, message_id, status, reason, description, "
+                        .. "event_time FROM receipts ORDER BY key",
+                        "SELECT * FROM outcomes ORDER BY batch_id, msg_index" } do
+      local st = assert(s.db:prepare(t))
+      out[#out + 1] = assert(st:rows())
+      st:close()
+    end
+    return out
+  end
+
+  it("writes a group with add_many as one receipt at a time with add", function()
+    local events = {
+      receipt("G", 0, "DELIVERED"), receipt("G", 0, "DELIVERED"),  -- a retry within the group
+      receipt("G", 1, "FAILED", "RECIPIENT_NOT_REACHABLE"), receipt("G", 1, "DELIVERED", nil, "G-1b"),
+      receipt("G", 2, "DELIVERED", nil, "G-2"), receipt("G", 2, "FAILED", "CHANNEL_FAILURE", "G-2"),
+      receipt("G", 3, "QUEUED_ON_CHANNEL"), receipt("G", 3, "FAILED", "X", "G-3"),
+      -- the same key again for another recipient: a duplicate, so no outcome for index 6
+      receipt("G", 5, "FAILED", "Y", "m"), receipt("G", 6, "FAILED", "Y", "m"),
+      assert(webhook.parse('{"message_delivery_report":{"message_id":"big","status":"DELIVERED"},'
+        .. '"message_metadata":"{\\"batchId\\":\\"G\\",\\"messageIndex\\":1e300}"}')),
+      assert(webhook.parse('{"message_delivery_report":{"status":"FAILED","reason":{"code":"R"}},'
+        .. '"message_metadata":"{\\"batchId\\":\\"G\\",\\"messageIndex\\":4}"}')),
+      assert(webhook.parse('{"batch_status_update":{"batch_id":"G","batch_status":"DONE"}}')),
+    }
+    local one = fresh()
+    local one_path = tmp
+    local new = 0
+    for _, ev in ipairs(events) do
+      if one:add(ev) then new = new + 1 end
+    end
+    local many = fresh()
+    assert.equal(new, many:add_many(events))
+    assert.equal(0, many:add_many(events)) -- again: nothing new, nothing moved
+    local a, b = tables(one), tables(many)
+    assert.equal(10, #a[1])
+    assert.equal(6, #a[2])
+    assert.same(a, b)
+    one:close()
+    many:close()
+    for _, sfx in ipairs({ "", "-wal", "-shm" }) do os.remove(one_path .. sfx) end
+  end)
+
   it("reports misuse and a closed store", function()
     assert.has_error(function() outcomes.open("") end)
     assert.has_error(function() outcomes.open("x", { nope = 1 }) end)
