@@ -61,6 +61,7 @@ local ledger_mod = require "sinch.batch.ledger"
 
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume,
   coroutine.yield, coroutine.status
+local byte, gmatch, lower = string.byte, string.gmatch, string.lower
 
 local function usage(msg)
   io.stderr:write("webhook_receiver: ", msg, "\n")
@@ -240,6 +241,8 @@ end
 local conns = {}       -- socket -> connection
 local nconns = 0
 local commit_queue = {} -- connections whose receipt waits for the store
+local queued_at        -- when the first of them joined it
+local MAX_LINGER = 0.002 -- seconds the group waits for more receipts at most
 
 local function fill(c)
   local data, err, partial = c.sock:receive(RECV)
@@ -318,9 +321,18 @@ local function send_all(c, data)
   return true
 end
 
+-- the answers, made once: [status][keep]
+local ANSWERS = {}
+for status, reason in pairs(REASONS) do
+  ANSWERS[status] = {}
+  for _, keep in ipairs{ true, false } do
+    ANSWERS[status][keep] = ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
+      .. "Connection: %s\r\n\r\n"):format(status, reason, keep and "keep-alive" or "close")
+  end
+end
+
 local function respond(c, status, keep)
-  return send_all(c, ("HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
-    .. "Connection: %s\r\n\r\n"):format(status, REASONS[status], keep and "keep-alive" or "close"))
+  return send_all(c, ANSWERS[status][keep and true or false])
 end
 
 local verified = 0
@@ -329,6 +341,9 @@ local verified = 0
 local function serve_one(c)
   c.deadline = socket.gettime() + 2 * opts.request_timeout -- idle keep-alive
   c.got_bytes = c.buf ~= ""
+  -- nothing buffered: wait for the socket to be readable rather than ask
+  -- it for bytes a client answered a moment ago has not sent yet
+  if not c.got_bytes then co_yield("r") end
   local line, err
   repeat -- a blank line between requests is allowed
     line, err = read_line(c)
@@ -340,14 +355,19 @@ local function serve_one(c)
   local block
   block, err = read_headers(c)
   if not block then return nil, err == "too long" and 431 or nil end
+  -- one pass: each match starts just after a newline, so a line that is
+  -- not "name: value" matches nothing and the counts differ (400)
+  local _, lines = block:gsub("\n", "\n")
+  if lines > MAX_HEADERS then return nil, 431 end
+  if block:find("\r[^\n]") then return nil, 400 end -- a CR ends a line or nothing
   local headers, n = {}, 0
-  for h in block:gmatch("([^\n]*)\n") do
+  for name, value in gmatch("\n" .. block, "\n([^:%s]+):[ \t]*([^\r\n]*)") do
     n = n + 1
-    if n > MAX_HEADERS then return nil, 431 end
-    local name, value = h:match("^([^:%s]+):[ \t]*(.-)[ \t\r]*$")
-    if not name then return nil, 400 end
-    headers[name:lower()] = value
+    local last = byte(value, -1)
+    if last == 32 or last == 9 then value = value:match("^(.-)[ \t]*$") end
+    headers[lower(name)] = value
   end
+  if n ~= lines then return nil, 400 end
   local conn_hdr = (headers["connection"] or ""):lower()
   local keep = conn_hdr ~= "close" and (minor == "1" or conn_hdr == "keep-alive")
   if method ~= "POST" then return nil, 405 end
@@ -364,6 +384,7 @@ local function serve_one(c)
   entry.path = path
   if status == 200 and entry.event and opts.store then
     c.event, c.result = entry.event, nil
+    if #commit_queue == 0 then queued_at = socket.gettime() end
     commit_queue[#commit_queue + 1] = c
     co_yield("commit")        -- the group's transaction ran: c.result says how
     if not c.result then status = 503 end
@@ -504,6 +525,7 @@ while not (opts.count and verified >= opts.count) do
     elseif c.want == "w" then writers[#writers + 1] = s end
   end
   local r, w = socket.select(readers, writers, #commit_queue > 0 and not inflight and 0 or 0.05)
+  local quiet = #r == 0 and #w == 0
   for _, s in ipairs(w) do
     local c = conns[s]
     if c and c.want == "w" then step(c) end
@@ -518,7 +540,14 @@ while not (opts.count and verified >= opts.count) do
       if c and c.want == "r" then step(c) end
     end
   end
-  commit()
+  -- The group is committed once no socket has anything more for it (a
+  -- select that waited for nothing found nothing), once every connection
+  -- waits for it, or MAX_LINGER after its first receipt came: a client that
+  -- sends its next request only once answered joins the group that is
+  -- forming rather than one of its own, and no busy socket holds it back.
+  if quiet or #commit_queue >= nconns or (#commit_queue > 0 and now - queued_at > MAX_LINGER) then
+    commit()
+  end
   io.stdout:flush()
   now = socket.gettime()
   if now - last_check >= 0.05 then
@@ -526,6 +555,11 @@ while not (opts.count and verified >= opts.count) do
     drain_waiting(false)
     last_check = now
   end
+end
+-- the group being written, and any gathered meanwhile, are answered first
+while inflight do
+  socket.select({ store.pollable }, nil, 1)
+  committed()
 end
 -- every answer sent; the batches the ledger learnt meanwhile go to the store,
 -- and waiting lines get their batch or time out

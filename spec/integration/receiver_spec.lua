@@ -109,6 +109,24 @@ describe("examples/webhook_receiver.lua under abuse", function()
     c:close()
   end)
 
+  it("reads header lines exactly: a malformed line or a bare CR is refused (400), spaces trimmed", function()
+    for _, bad in ipairs{ "Bad Name: x\r\n", "X-A: 1\rX-B: 2\r\n", "no colon here\r\n" } do
+      local c = r:connect()
+      assert(c:send("POST /callbacks HTTP/1.1\r\nHost: 127.0.0.1\r\n" .. bad
+        .. "Content-Length: 2\r\n\r\n{}"))
+      assert.equal(400, (response(c)), bad)
+      c:close()
+    end
+    -- the signature headers with spaces and tabs around their values still verify
+    local req = signed(20):gsub("\r\n(x%-sinch%-webhook%-signature%-nonce): ([^\r]*)", "\r\n%1: \t %2 \t ", 1)
+    req = req:gsub("\r\n(x%-sinch%-webhook%-signature): ([^\r]*)", "\r\n%1:%2  ", 1)
+    assert.matches("nonce: \t ", req)
+    local c = r:connect()
+    assert(c:send(req))
+    assert.equal(200, (response(c)))
+    c:close()
+  end)
+
   it("answers 408 to a request not complete within --request-timeout", function()
     local c = r:connect()
     assert(c:send("POST /callbacks HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
