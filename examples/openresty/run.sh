@@ -34,9 +34,10 @@
 # handlers beside this script, the LuaJIT modules from the build directory and
 # SINCH_BATCH_CSV) into <prefix>/app, readable by all, and points nginx.conf
 # there; the workers never read the checkout and still run unprivileged.  They
-# append to the ledger and the receipts store, so <prefix>/ledger is handed to
-# nobody (a SINCH_BATCH_LEDGER or SINCH_BATCH_RECEIPTS elsewhere needs the
-# same).  Edits to the handlers then take effect at the next run.sh.
+# append to the ledger, the receipts store and the callbacks log, so
+# <prefix>/ledger and <prefix>/logs/callbacks.log are handed to nobody (a
+# SINCH_BATCH_LEDGER, SINCH_BATCH_RECEIPTS or SINCH_BATCH_CALLBACK_LOG elsewhere
+# needs the same).  Edits to the handlers then take effect at the next run.sh.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +64,7 @@ else
 fi
 mkdir -p "$prefix/logs" "$prefix/tmp" "$prefix/ledger"
 chmod 755 "$prefix"
+: >> "$prefix/logs/callbacks.log" # the workers' callbacks log (SINCH_BATCH_CALLBACK_LOG)
 export SINCH_BATCH_CSV="${SINCH_BATCH_CSV:-$here/contacts.csv}"
 export SINCH_BATCH_LEDGER="${SINCH_BATCH_LEDGER:-$prefix/ledger/example.ledger}"
 # where nginx.conf points the workers: this checkout, or (as root) a copy
@@ -80,7 +82,7 @@ if [ "$(id -u)" = 0 ]; then
   fi
   chmod -R a+rX "$app"
   lua_root=$app handlers=$app/handlers cmods=$app
-  chown nobody "$prefix/ledger"
+  chown nobody "$prefix/ledger" "$prefix/logs/callbacks.log"
 fi
 
 # nginx.conf with this checkout's paths and the port filled in; the

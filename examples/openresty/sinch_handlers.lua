@@ -35,7 +35,8 @@ end
 
 local client, ledger, store -- per worker
 local store_receipt -- below
--- per worker: the receipts whose log line waits for their batch's ledger line
+-- per worker: the callbacks whose log line waits for the timer, by batch id
+-- (true: callbacks that wait for no batch)
 local to_log = {}
 local FLUSH_EVERY = 0.2 -- seconds
 local LOG_TRIES = 10   -- flushes a receipt's log line waits for its batch
@@ -110,6 +111,8 @@ local function get_client()
   client = c
   return client
 end
+
+local CALLBACK_OK = cjson.encode{ ok = true } .. "\n"
 
 local function reply(status, t)
   ngx.status = status
@@ -222,69 +225,63 @@ local nonces = {
   end,
 }
 
--- The group commit.  A callback joins `pending` and waits; when no write is
--- under way it leads one: it writes every pending receipt in one
--- transaction (its own among them), wakes the others with the result, and
--- hands the lead to a receipt that arrived meanwhile.
+-- The group commit.  A callback joins the open group and waits on the
+-- group's semaphore.  One writer per worker (a timer's light thread, started
+-- by init_worker) takes the open group, writes it in one transaction in the
+-- thread pool, and wakes all its callbacks at once with the result; the
+-- callbacks that arrive meanwhile form the next group.
 local semaphore = require "ngx.semaphore"
-local pending, writing = {}, false
+local open_group -- the group callbacks join; nil when none is open
+local wake = semaphore.new(0) -- the writer's: a group was opened
 
 -- only plain values cross into the pool thread (no cjson.null)
+local function v(x)
+  local t = type(x)
+  if t == "string" or t == "number" then return x end
+end
 local function plain(ev)
-  local function v(x)
-    local t = type(x)
-    if t == "string" or t == "number" then return x end
+  local reason = ev.reason
+  if type(reason) == "table" then
+    reason = { code = v(reason.code), description = v(reason.description) }
+  else
+    reason = nil
   end
-  local reason = type(ev.reason) == "table" and { code = v(ev.reason.code),
-    description = v(ev.reason.description) } or nil
   return { type = ev.type, batch_id = v(ev.batch_id), message_index = v(ev.message_index),
            message_id = v(ev.message_id), status = v(ev.status), reason = reason,
            event_time = v(ev.event_time), accepted_time = v(ev.accepted_time) }
 end
 
-local function lead()
-  while true do
-    local group = pending
-    pending = {}
-    local events = {}
-    for i, item in ipairs(group) do events[i] = item.event end
-    local n, err = write_store(events, nil)
-    for _, item in ipairs(group) do
-      item.done, item.stored, item.err = true, n ~= nil, err
-      item.sema:post(1)
-    end
-    if #pending == 0 then
-      writing = false
-      return
-    end
-    for _, item in ipairs(pending) do -- the next group's leader: one still waiting
-      if not item.gone then
-        item.lead = true
-        item.sema:post(1)
-        return
-      end
+local function writer(premature)
+  if premature then return end
+  while not ngx.worker.exiting() do
+    local g = open_group
+    if g then
+      open_group = nil -- callbacks from now on open the next group
+      local n, err = write_store(g.events, nil)
+      g.done, g.stored, g.err = true, n ~= nil, err
+      g.sema:post(g.n)
+    else
+      wake:wait(1) -- (a second at most: then it looks whether nginx is exiting)
     end
   end
 end
 
 -- true once the receipt is committed, or nil and a message
 store_receipt = function(event)
-  local item = { event = plain(event), sema = semaphore.new(0) }
-  pending[#pending + 1] = item
-  if not writing then
-    writing = true
-    lead()
+  local g = open_group
+  if not g then
+    g = { events = {}, n = 0, sema = semaphore.new(0) }
+    open_group = g
+    wake:post(1)
   end
-  while not item.done do
-    local ok = item.sema:wait(STORE_WAIT)
-    if not ok then
-      item.gone = true -- still written with its group, but answered 503
-      return nil, "no commit within " .. STORE_WAIT .. " s"
-    end
-    if item.lead and not item.done then lead() end
+  local n = g.n + 1
+  g.n, g.events[n] = n, plain(event)
+  local ok = g.sema:wait(STORE_WAIT)
+  if not ok then -- still written with its group, but answered 503
+    return nil, g.done and g.err or ("no commit within " .. STORE_WAIT .. " s")
   end
-  if item.stored then return true end
-  return nil, item.err
+  if g.stored then return true end
+  return nil, g.err
 end
 
 function _M.callback()
@@ -312,13 +309,47 @@ function _M.callback()
       return reply(503, { error = "store" })
     end
   end
-  to_log[#to_log + 1] = { event = event, tries = 0 } -- logged with its row by the timer
-  return reply(200, { ok = true })
+  -- logged with its row by the timer: receipts wait by batch, the rest at once
+  local key = event.type == "message_delivery" and event.batch_id or true
+  local w = to_log[key]
+  if not w then
+    w = { tries = 0 }
+    to_log[key] = w
+  end
+  w[#w + 1] = event
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(CALLBACK_OK) -- reply(200, { ok = true }), without encoding it each time
+  return ngx.exit(200)
 end
 
--- One log line per callback, with the recipient and the CSV row of a
--- delivery receipt when the ledger knows its batch.
-local function log_event(event, hit)
+-- The callbacks log: one JSON line per callback, with the recipient and the
+-- CSV row of a delivery receipt when the ledger knows its batch, in
+-- SINCH_BATCH_CALLBACK_LOG (default <prefix>/logs/callbacks.log).  Each
+-- flush writes its lines with one write(2) on a file opened for appending,
+-- so the workers' lines never interleave; when the file cannot be opened
+-- the lines go to the error log instead.
+local callback_log -- the open file, or false when it could not be opened
+local function write_lines(lines)
+  if #lines == 0 then return end
+  if callback_log == nil then
+    local path = os.getenv("SINCH_BATCH_CALLBACK_LOG") or (ngx.config.prefix() .. "logs/callbacks.log")
+    local f, err = io.open(path, "a")
+    if f then
+      f:setvbuf("no") -- each write below is one write(2)
+    else
+      ngx.log(ngx.WARN, "callbacks log: ", err, "; logging callbacks to the error log")
+    end
+    callback_log = f or false
+  end
+  if callback_log then
+    local ok, err = callback_log:write(table.concat(lines))
+    if ok then return end
+    ngx.log(ngx.ERR, "callbacks log: ", err)
+  end
+  for _, line in ipairs(lines) do ngx.log(ngx.NOTICE, "callback ", (line:gsub("\n$", ""))) end
+end
+
+local function log_line(lines, event, hit)
   local entry = { type = event.type, batch_id = event.batch_id, status = event.status,
                   message_index = event.message_index }
   if event.type == "message_delivery" then
@@ -328,47 +359,42 @@ local function log_event(event, hit)
       if hit.tag == CSV_TAG then entry.csv = csv_line(tonumber(hit.row)) end
     end
   end
-  ngx.log(ngx.NOTICE, "callback ", cjson.encode(entry))
+  lines[#lines + 1] = cjson.encode(entry) .. "\n"
 end
 
 -- The log timer: log lines go out once the ledger knows their batch (a
 -- receipt can overtake the ledger line: send() records the batch once the
 -- API has answered, and the API may post callbacks before that), or after
--- LOG_TRIES rounds without it.  The store joins rows whenever they come.
+-- LOG_TRIES rounds without it.  Receipts wait by batch, so a round asks the
+-- ledger once per batch, not once per receipt.  The store joins rows
+-- whenever they come.
 local function flush(premature)
-  if #to_log == 0 then return end
+  if next(to_log) == nil then return end
   local l = get_ledger()
-  local waiting = {}
-  -- whether each batch is in the ledger, asked once per batch and round: a
-  -- miss reads what the other workers appended, and thousands of receipts
-  -- of one unknown batch must not read the file thousands of times
-  local in_ledger = {}
-  for _, p in ipairs(to_log) do
-    local e = p.event
-    local known = e.type ~= "message_delivery" or not e.batch_id or not l
-    local hit = false
-    if not known then
-      local b = in_ledger[e.batch_id]
-      if b == nil then
-        b = l:entry(e.batch_id) ~= nil
-        in_ledger[e.batch_id] = b
+  local lines, still = {}, {}
+  for key, w in pairs(to_log) do
+    -- a batch the ledger does not know yet: a miss reads what the other
+    -- workers appended, so it is asked once per round
+    local known = key == true or not l or l:entry(key) ~= nil
+    if known or premature or w.tries >= LOG_TRIES then
+      for _, e in ipairs(w) do
+        log_line(lines, e, key ~= true and known and l and l:lookup(e.batch_id, e.message_index) or nil)
       end
-      hit = b and l:lookup(e.batch_id, e.message_index)
-    end
-    if known or hit or premature or p.tries >= LOG_TRIES then
-      log_event(e, hit or nil)
     else
-      p.tries = p.tries + 1
-      waiting[#waiting + 1] = p
+      w.tries = w.tries + 1
+      still[key] = w
     end
   end
-  to_log = waiting
+  to_log = still
+  write_lines(lines)
 end
 
 --- init_worker_by_lua: starts the worker's log timer.
 function _M.init_worker()
   local ok, err = ngx.timer.every(FLUSH_EVERY, flush)
   if not ok then ngx.log(ngx.ERR, "cannot start the receipts flush timer: ", err) end
+  ok, err = ngx.timer.at(0, writer)
+  if not ok then ngx.log(ngx.ERR, "cannot start the receipts writer: ", err) end
 end
 
 --- GET /report?campaign=TAG: the receipts store's report of the batches sent

@@ -176,6 +176,34 @@ describe("the OpenResty receiver killed with SIGKILL", function()
     return
   end
 
+  it("two workers log every callback once, one whole JSON line each, in logs/callbacks.log", function()
+    local n = start_nginx()
+    finally(function() stop_nginx(n) end) -- also when an assertion fails
+    local M = 6000
+    local acked = acked_of(flood(n.port, 0, M, 16, "log", M + 1, {}))
+    assert.equal(M, #acked)
+    assert.same({}, missing(acked, n.db))
+    -- the flood's batches are in no ledger: each line waits its rounds, then goes out
+    local lines
+    for _ = 1, 200 do
+      lines = {}
+      for line in ((read_file(n.prefix .. "/logs/callbacks.log") or "") .. "\n"):gmatch("([^\n]*)\n") do
+        if line ~= "" then lines[#lines + 1] = line end
+      end
+      if #lines >= M then break end
+      socket.sleep(0.05)
+    end
+    local seen = {}
+    for _, line in ipairs(lines) do
+      local e = require("cjson.safe").decode(line)
+      assert.is_table(e, line)
+      local i = tonumber(e.batch_id:match("^B(%d+)$")) * 1000 + e.message_index
+      assert.is_nil(seen[i], "logged twice: " .. line)
+      seen[i] = true
+    end
+    assert.equal(M, #lines)
+  end)
+
   it("one worker, in the middle of a flood: every receipt answered 2xx is in the store", function()
     local n = start_nginx()
     finally(function() stop_nginx(n) end) -- also when an assertion fails

@@ -705,10 +705,11 @@ describe("examples/openresty", function()
       "the callbacks did not arrive")
   end
 
-  -- the callbacks the example logged (one JSON object per line) for batch id
+  -- the callbacks the example logged (one JSON object per line of
+  -- logs/callbacks.log) for batch id
   local function logged(id)
     local out = {}
-    for json in n:error_log():gmatch("callback (%b{})") do
+    for json in (mock.read_file(n.prefix .. "/logs/callbacks.log") or ""):gmatch("[^\n]+") do
       local e = assert(cjson.decode(json), json)
       if e.batch_id == id then out[#out + 1] = e end
     end
