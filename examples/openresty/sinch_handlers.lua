@@ -253,13 +253,15 @@ end
 
 local function writer(premature)
   if premature then return end
-  while not ngx.worker.exiting() do
+  while true do
     local g = open_group
     if g then
       open_group = nil -- callbacks from now on open the next group
       local n, err = write_store(g.events, nil)
       g.done, g.stored, g.err = true, n ~= nil, err
       g.sema:post(g.n)
+    elseif ngx.worker.exiting() then -- (a group still open is written first)
+      return
     else
       wake:wait(1) -- (a second at most: then it looks whether nginx is exiting)
     end
