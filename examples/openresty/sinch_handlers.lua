@@ -251,8 +251,10 @@ local function plain(ev)
            event_time = v(ev.event_time), accepted_time = v(ev.accepted_time) }
 end
 
+local writer_running = false
 local function writer(premature)
   if premature then return end
+  writer_running = true
   while true do
     local g = open_group
     if g then
@@ -261,6 +263,7 @@ local function writer(premature)
       g.done, g.stored, g.err = true, n ~= nil, err
       g.sema:post(g.n)
     elseif ngx.worker.exiting() then -- (a group still open is written first)
+      writer_running = false
       return
     else
       wake:wait(1) -- (a second at most: then it looks whether nginx is exiting)
@@ -270,6 +273,11 @@ end
 
 -- true once the receipt is committed, or nil and a message
 store_receipt = function(event)
+  if not writer_running then -- the worker is exiting (or its timer did not start): written alone
+    local n, err = write_store({ plain(event) }, nil)
+    if n then return true end
+    return nil, err
+  end
   local g = open_group
   if not g then
     g = { events = {}, n = 0, sema = semaphore.new(0) }
