@@ -61,7 +61,7 @@ local ledger_mod = require "sinch.batch.ledger"
 
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume,
   coroutine.yield, coroutine.status
-local byte, gmatch, lower = string.byte, string.gmatch, string.lower
+local byte, find, lower = string.byte, string.find, string.lower
 
 local function usage(msg)
   io.stderr:write("webhook_receiver: ", msg, "\n")
@@ -355,19 +355,19 @@ local function serve_one(c)
   local block
   block, err = read_headers(c)
   if not block then return nil, err == "too long" and 431 or nil end
-  -- one pass: each match starts just after a newline, so a line that is
-  -- not "name: value" matches nothing and the counts differ (400)
-  local _, lines = block:gsub("\n", "\n")
-  if lines > MAX_HEADERS then return nil, 431 end
-  if block:find("\r[^\n]") then return nil, 400 end -- a CR ends a line or nothing
-  local headers, n = {}, 0
-  for name, value in gmatch("\n" .. block, "\n([^:%s]+):[ \t]*([^\r\n]*)") do
+  -- one anchored match per line: "name: value", then CRLF or LF (a line
+  -- that is anything else, a bare CR among them, is refused)
+  local headers, n, pos, size = {}, 0, 1, #block
+  while pos <= size do
+    local _, e, name, value = find(block, "^([^:%s]+):[ \t]*([^\r\n]*)\r?\n", pos)
+    if not e then return nil, 400 end
     n = n + 1
+    if n > MAX_HEADERS then return nil, 431 end
     local last = byte(value, -1)
     if last == 32 or last == 9 then value = value:match("^(.-)[ \t]*$") end
     headers[lower(name)] = value
+    pos = e + 1
   end
-  if n ~= lines then return nil, 400 end
   local conn_hdr = (headers["connection"] or ""):lower()
   local keep = conn_hdr ~= "close" and (minor == "1" or conn_hdr == "keep-alive")
   if method ~= "POST" then return nil, 405 end
