@@ -87,6 +87,18 @@ describe("outcomes store", function()
     s:close()
   end)
 
+  it("asks core.text_ok (C) whether text needs cleaning: valid UTF-8, no NUL, in each argument", function()
+    local ok = require("sinch.batch.core").text_ok
+    assert.is_true(ok("plain", "Åsa 😀", "", nil, 42, {}))
+    assert.is_true(ok())
+    for _, bad in ipairs{ "a\0b", "\255", "\192\128", "\237\160\128", "\244\144\128\128",
+                          "\226\130" } do
+      assert.is_false(ok(bad), bad)
+      assert.is_false(ok("fine", nil, bad), bad)
+      assert.are_not.equal(bad, outcomes.clean_text(bad))
+    end
+  end)
+
   it("cleans text PostgreSQL cannot hold: NUL and each bad UTF-8 sequence become U+FFFD", function()
     local F, clean = "\239\191\189", outcomes.clean_text
     for _, case in ipairs{

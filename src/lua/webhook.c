@@ -1,4 +1,4 @@
-/* webhook.c -- core.webhook_sign and core.webhook_check.
+/* webhook.c -- core.webhook_sign, core.webhook_check and core.text_ok.
  *
  * Only the HMAC runs here; header lookup, secret rotation, the timestamp
  * window and replay checks are policy and live in sinch/batch/webhook.lua.
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "json.h" /* sb_json_utf8_check */
 
 /* The core signs nonce and timestamp as C strings.  A Lua string with a NUL
  * inside would be signed only up to it, so "N\0x" would verify with the
@@ -47,7 +48,29 @@ static int l_webhook_check(lua_State *L) {
     return 1;
 }
 
+/* core.text_ok(...) -> whether each string among the arguments is valid
+ * UTF-8 without a NUL byte (other values are passed over): text a receipts
+ * store keeps as it is (sinch.batch.outcomes cleans the rest; a callback's
+ * strings are whatever its JSON said).  Every receipt asks it of each of
+ * its strings, so it is answered in C, for all of them in one call. */
+static int l_text_ok(lua_State *L) {
+    int i, n = lua_gettop(L);
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s;
+        if (lua_type(L, i) != LUA_TSTRING) continue;
+        s = lua_tolstring(L, i, &len);
+        if (memchr(s, 0, len) != NULL || sb_json_utf8_check(s, len) != len) {
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"text_ok", l_text_ok},
     {"webhook_sign", l_webhook_sign},
     {"webhook_check", l_webhook_check},
     {NULL, NULL},

@@ -34,7 +34,7 @@ local type, tostring, error, setmetatable, getmetatable, pcall = type, tostring,
   setmetatable, getmetatable, pcall
 local ipairs, pairs = ipairs, pairs
 local format, floor = string.format, math.floor
-local byte, sub, find, rep, concat = string.byte, string.sub, string.find, string.rep, table.concat
+local byte, sub, rep, concat = string.byte, string.sub, string.rep, table.concat
 local os_time, os_date = os.time, os.date
 
 local _M = { _VERSION = "0.1.0" }
@@ -139,8 +139,9 @@ end
 -- (its longest start that could begin a character, or else one byte:
 -- Unicode's "maximal subpart") becomes U+FFFD, followed, with `hex`, by
 -- the sequence's bytes in hex (so "a\0" and "a\255" stay apart).
+local text_ok = require("sinch.batch.core").text_ok -- valid UTF-8, no NUL (in C)
 local function clean(s, hex)
-  if type(s) ~= "string" or not find(s, "[%z\128-\255]") then return s end
+  if type(s) ~= "string" or text_ok(s) then return s end
   local out, n, i, from, len = {}, 0, 1, 1, #s
   while i <= len do
     local c = byte(s, i)
@@ -225,9 +226,21 @@ local function receipt_row(ev, now)
   local reason = type(ev.reason) == "table" and ev.reason or nil
   local code = reason and type(reason.code) == "string" and reason.code or nil
   local desc = reason and type(reason.description) == "string" and reason.description or nil
-  local status = clean_text(ev.status)
-  return receipt_key(ev), bounded(clean_text(ev.batch_id)), index, clean_text(ev.message_id), status,
-    clean_text(code), clean_text(desc), clean_text(ev.event_time or ev.accepted_time or now or now_iso()),
+  local status, batch_id, message_id = ev.status, ev.batch_id, ev.message_id
+  local at = ev.event_time or ev.accepted_time or now or now_iso()
+  local key
+  if text_ok(status, batch_id, message_id, code, desc, at) then -- nothing to clean (the rule)
+    if type(message_id) == "string" then
+      key = bounded(message_id .. "|" .. (status or ""))
+    else
+      key = receipt_key(ev)
+    end
+  else
+    key, status, batch_id, message_id = receipt_key(ev), clean_text(status), clean_text(batch_id),
+      clean_text(message_id)
+    code, desc, at = clean_text(code), clean_text(desc), clean_text(at)
+  end
+  return key, bounded(batch_id), index, message_id, status, code, desc, at,
     _M.STATUS_RANK[status or ""] or PENDING
 end
 --- The values a delivery receipt is stored as, the same for both stores

@@ -171,7 +171,7 @@ static void bind_args(lua_State *L, sqlite3_stmt *st, int from) {
         case LUA_TSTRING: {
             size_t len;
             const char *s = lua_tolstring(L, idx, &len);
-            sqlite3_bind_text(st, i, s, (int)len, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, i, s, (int)len, SQLITE_STATIC); /* on the stack until reset */
             break;
         }
         default:
