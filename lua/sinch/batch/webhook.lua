@@ -96,7 +96,15 @@ local default_store -- shared by every verify(…, { replay = true }) in this Lu
 -- One pass over the headers: the three we need, by lower-cased name.
 -- OpenResty's ngx.req.get_headers() may give an array for a repeated header.
 local function pick_headers(headers)
-  local sig, nonce, ts
+  -- the usual case first: the three under their lower-case names (a
+  -- receiver that lower-cases names, OpenResty's get_headers)
+  local sig, nonce, ts = rawget(headers, H_SIGNATURE), rawget(headers, H_NONCE),
+    rawget(headers, H_TIMESTAMP)
+  if type(sig) == "string" and sig ~= "" and type(nonce) == "string" and nonce ~= ""
+     and type(ts) == "string" and ts ~= "" then
+    return sig, nonce, ts
+  end
+  sig, nonce, ts = nil, nil, nil
   for name, value in pairs(headers) do
     if type(name) == "string" then
       if type(value) == "table" then value = value[1] end
