@@ -25,17 +25,20 @@ stop_mock() {
   fi
 }
 
-# check_require INTERP LMOD CMOD: with only LMOD/CMOD (and the system's
-# default paths, for lua-cjson) on the module paths, every sinch.batch module
-# loads from there, and the client sends a batch to the sandbox at $mock_url
-# (start_mock first), whose failure shows through a plain assert.
-check_require() {
+# run_outside INTERP LMOD CMOD SCRIPT: runs the Lua SCRIPT under INTERP from
+# $work/outside, with only LMOD/CMOD (and the system's default paths) on the
+# module paths; the script starts with lmod, cmod and where(name, path) (the
+# file a module would be loaded from), and reads $mock_url as SB_MOCK.
+run_outside() {
   local interp=$1 lmod=$2 cmod=$3
   mkdir -p "$work/outside"
   (cd "$work/outside" && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 \
      -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u SINCH_BATCH_BUILD \
      LUA_PATH="$lmod/?.lua;$lmod/?/init.lua;;" LUA_CPATH="$cmod/?.so;;" \
-     SB_LMOD="$lmod" SB_CMOD="$cmod" SB_MOCK="${mock_url:?start_mock first}" "$interp" -e '
+     SB_LMOD="$lmod" SB_CMOD="$cmod" SB_MOCK="${mock_url:-}" "$interp" -e "$LUA_PRELUDE
+$4")
+}
+LUA_PRELUDE='
     local lmod, cmod = os.getenv("SB_LMOD"), os.getenv("SB_CMOD")
     local function where(name, path)
       for t in path:gmatch("[^;]+") do
@@ -44,6 +47,15 @@ check_require() {
         if h then h:close(); return f end
       end
     end
+'
+
+# check_require INTERP LMOD CMOD: with only LMOD/CMOD (and the system's
+# default paths, for lua-cjson) on the module paths, every sinch.batch module
+# loads from there, and the client sends a batch to the sandbox at $mock_url
+# (start_mock first), whose failure shows through a plain assert.
+check_require() {
+  : "${mock_url:?start_mock first}"
+  run_outside "$1" "$2" "$3" '
     local batch = require "sinch.batch"
     local f = assert(where("sinch.batch", package.path))
     assert(f:sub(1, #lmod) == lmod, "sinch.batch from " .. f)
@@ -76,27 +88,14 @@ check_require() {
     c:close()
     print(_VERSION .. (rawget(_G, "jit") and " (LuaJIT)" or "") .. ": require \"sinch.batch\" " ..
       batch._VERSION .. " from " .. lmod .. ", " .. n .. " C module(s) from " .. cmod ..
-      "; sent batch " .. res.batch_id .. " to the sandbox")')
+      "; sent batch " .. res.batch_id .. " to the sandbox")'
 }
 
 # check_pq INTERP LMOD CMOD: the PostgreSQL receipts store loads from LMOD/CMOD
 # (sinch.batch.store.postgres and its libpq module sinch.batch.pq), and a
 # URL libpq refuses (no server needed) gives a clear error without the password.
 check_pq() {
-  local interp=$1 lmod=$2 cmod=$3
-  mkdir -p "$work/outside"
-  (cd "$work/outside" && env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 \
-     -u LUA_PATH_5_2 -u LUA_CPATH_5_2 -u SINCH_BATCH_BUILD \
-     LUA_PATH="$lmod/?.lua;$lmod/?/init.lua;;" LUA_CPATH="$cmod/?.so;;" \
-     SB_LMOD="$lmod" SB_CMOD="$cmod" "$interp" -e '
-    local lmod, cmod = os.getenv("SB_LMOD"), os.getenv("SB_CMOD")
-    local function where(name, path)
-      for t in path:gmatch("[^;]+") do
-        local f = t:gsub("%?", (name:gsub("%.", "/")))
-        local h = io.open(f)
-        if h then h:close(); return f end
-      end
-    end
+  run_outside "$1" "$2" "$3" '
     local pq = require "sinch.batch.pq"
     local so, lua = where("sinch.batch.pq", package.cpath), where("sinch.batch.store.postgres", package.path)
     assert(so == cmod .. "/sinch/batch/pq.so", "sinch.batch.pq from " .. tostring(so))
@@ -111,7 +110,7 @@ check_pq() {
     assert(not msg:find("hunter2", 1, true), "the password is in the error: " .. msg)
     assert(package.loaded["sinch.batch.store.postgres"], "sinch.batch.store.postgres was not loaded")
     print(_VERSION .. (rawget(_G, "jit") and " (LuaJIT)" or "") .. ": the PostgreSQL store (libpq " ..
-      pq.libpq_version .. ") from " .. cmod .. "; a bad URL: " .. msg)')
+      pq.libpq_version .. ") from " .. cmod .. "; a bad URL: " .. msg)'
 }
 
 # check_cli BIN_DIR [INTERP]: `sinch-batch` on the PATH (from BIN_DIR, no module path
