@@ -259,7 +259,8 @@ local function writer(premature)
     local g = open_group
     if g then
       open_group = nil -- callbacks from now on open the next group
-      local n, err = write_store(g.events, nil)
+      local ok, n, err = pcall(write_store, g.events, nil) -- (a raise must not stop the writer)
+      if not ok then n, err = nil, tostring(n) end
       g.done, g.stored, g.err = true, n ~= nil, err
       g.sema:post(g.n)
     elseif ngx.worker.exiting() then -- (a group still open is written first)
