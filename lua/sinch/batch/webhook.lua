@@ -370,12 +370,17 @@ function _M.parse(raw_body)
     return nil, errors.new("json", "callback body: expected a JSON object")
   end
 
+  -- every field an event may get is named here (most stay nil), so that
+  -- the table is made at its size once rather than grown twice
   local event = {
     type = "unknown", body = body,
     app_id = str(body.app_id), project_id = str(body.project_id),
     accepted_time = str(body.accepted_time), event_time = str(body.event_time),
     correlation_id = str(body.correlation_id),
     message_metadata = str(body.message_metadata),
+    trigger = nil, payload = nil, status = nil, reason = nil, message_id = nil, event_id = nil,
+    conversation_id = nil, contact_id = nil, channel_identity = nil, processing_mode = nil,
+    metadata = nil, batch_id = nil, message_index = nil,
   }
   for _, p in ipairs(PAYLOADS) do
     local payload = body[p[1]]
