@@ -295,15 +295,20 @@ store_receipt = function(event)
   return nil, g.err
 end
 
+-- the webhook secret (the environment nginx.conf's `env` passes does not
+-- change under a worker) and verify's options, once per worker
+local webhook_secret = os.getenv("SINCH_WEBHOOK_SECRET")
+local verify_opts = { replay = nonces }
+
 function _M.callback()
-  local secret = os.getenv("SINCH_WEBHOOK_SECRET")
+  local secret = webhook_secret
   if secret == nil or secret == "" then
     -- an empty key would accept callbacks anyone can sign
     ngx.log(ngx.ERR, "SINCH_WEBHOOK_SECRET is not set: refusing callbacks")
     return reply(503, { error = "not configured" })
   end
   local raw = read_body()
-  local ok, err = batch.webhook.verify(secret, ngx.req.get_headers(), raw, { replay = nonces })
+  local ok, err = batch.webhook.verify(secret, ngx.req.get_headers(), raw, verify_opts)
   if not ok then
     -- err.message names the failed check, never a secret or a signature
     ngx.log(ngx.WARN, "callback refused: ", err.message)
