@@ -28,7 +28,7 @@
 -- 800 req/s, CPU <= 0.2x the peer's, peak RSS <= 32 MB.
 local build = os.getenv("SINCH_BATCH_BUILD") or "build"
 local flavour = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:gsub("%D", ""))
-package.path = "lua/?.lua;lua/?/init.lua;spec/support/?.lua;spec/?.lua;" .. package.path
+package.path = "lua/?.lua;lua/?/init.lua;spec/support/?.lua;spec/?.lua;bench/?.lua;" .. package.path
 package.cpath = build .. "/" .. flavour .. "/?.so;" .. package.cpath
 
 local fmt = string.format
@@ -43,20 +43,7 @@ local function peak_kb()
   return tonumber(s:match("VmHWM:%s*(%d+)")) or 0
 end
 
-local function write_csv(path, n)
-  local f = assert(io.open(path, "w"))
-  f:write("phone,name,code\n")
-  local lines = {}
-  for i = 1, n do
-    lines[#lines + 1] = fmt("+4670%07d,Name %d,%04d\n", i, i, i % 10000)
-    if #lines == 1000 then
-      f:write(table.concat(lines))
-      lines = {}
-    end
-  end
-  f:write(table.concat(lines))
-  f:close()
-end
+local write_csv = require("big_csv").write
 
 ------------------------------------------------------------- child modes
 
@@ -199,12 +186,7 @@ print(fmt("campaign_bench (%s), %d-row CSV, sink %s", LUA, N, n.url))
 local b = run("build", n.url, big)
 print(fmt("  builder only (chunk.csv + C builder, no HTTP): %.2f M rows/s CPU, peak RSS %.1f MB",
   b.recipients / b.cpu / 1e6, b.rss_kb / 1024))
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local o = p:read("*a")
-  p:close()
-  return o
-end
+local capture = require("support.mock").capture
 local fs = capture(fmt("stat -f -c %%T %s 2>/dev/null", dir)):gsub("%s+$", "")
 local nj = run("campaign", n.url, big)
 local nw, nc = per_s(nj)

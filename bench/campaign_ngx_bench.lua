@@ -15,7 +15,7 @@
 -- plain lua-cjson + LuaSocket script) over the same CSV in the same run.
 -- Target (issue 19): >= 2 M recipients/s under nginx.
 local build = os.getenv("SINCH_BATCH_BUILD") or "build"
-package.path = "lua/?.lua;lua/?/init.lua;spec/support/?.lua;spec/?.lua;" .. package.path
+package.path = "lua/?.lua;lua/?/init.lua;spec/support/?.lua;spec/?.lua;bench/?.lua;" .. package.path
 local cjson = require "cjson"
 local nginx = require "support.nginx"
 
@@ -69,18 +69,7 @@ local runner = nginx.start{ log_level = "warn", main = "thread_pool default thre
 local tmp = os.tmpname()
 local dir = os.getenv("SINCH_BATCH_BENCH_DIR") or "/tmp"
 local csv, jpath = tmp .. "-big.csv", dir .. "/" .. tmp:match("[^/]*$") .. "-ngx.journal"
-local f = assert(io.open(csv, "w"))
-f:write("phone,name,code\n")
-local lines = {}
-for i = 1, N do
-  lines[#lines + 1] = fmt("+4670%07d,Name %d,%04d\n", i, i, i % 10000)
-  if #lines == 1000 then
-    f:write(table.concat(lines))
-    lines = {}
-  end
-end
-f:write(table.concat(lines))
-f:close()
+require("big_csv").write(csv, N)
 
 local function campaign(journal)
   local status, body = runner:request("GET", fmt("/campaign?sink=%s&csv=%s&journal=%s", sink.url,
@@ -91,12 +80,7 @@ local function campaign(journal)
   return r
 end
 
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local o = p:read("*a")
-  p:close()
-  return o
-end
+local capture = require("support.mock").capture
 
 print(fmt("campaign_ngx_bench: %s, %d-row CSV, sink %s, runner %s", nginx.binary, N, sink.url,
   runner.url))

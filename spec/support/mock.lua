@@ -37,6 +37,15 @@ local function run(cmd)
 end
 _M.run = run
 
+-- What a shell command printed on stdout, whole.
+local function capture(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+_M.capture = capture
+
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end

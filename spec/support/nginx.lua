@@ -33,12 +33,7 @@ local read_response = mock.read_response
 
 local shell_quote = mock.shell_quote
 
-local function capture(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local capture = mock.capture
 
 local function abspath(p)
   if p:sub(1, 1) == "/" then return p end

@@ -18,11 +18,8 @@ local _M = {}
 
 local shell_quote, run = mock.shell_quote, mock.run
 
-local function capture(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
+local function capture(cmd) -- without the trailing newline
+  return (mock.capture(cmd):gsub("%s+$", ""))
 end
 
 -- Debian keeps the server binaries out of PATH: the newest version's.
