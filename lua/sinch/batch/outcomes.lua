@@ -26,6 +26,7 @@
 -- (`timeline`, `batches`) in sinch.batch.outcomes.timeline.
 -- @module sinch.batch.outcomes
 
+local core = require "sinch.batch.core"
 local errors = require "sinch.batch.errors"
 local options = require "sinch.batch.options"
 local cjson = require "cjson.safe"
@@ -139,7 +140,7 @@ end
 -- (its longest start that could begin a character, or else one byte:
 -- Unicode's "maximal subpart") becomes U+FFFD, followed, with `hex`, by
 -- the sequence's bytes in hex (so "a\0" and "a\255" stay apart).
-local text_ok = require("sinch.batch.core").text_ok -- valid UTF-8, no NUL (in C)
+local text_ok = core.text_ok -- valid UTF-8, no NUL (in C)
 local function clean(s, hex)
   if type(s) ~= "string" or text_ok(s) then return s end
   local out, n, i, from, len = {}, 0, 1, 1, #s
@@ -198,7 +199,7 @@ local function bounded(s)
   if type(s) ~= "string" or #s <= MAX_INDEXED then return s end
   local cut = KEEP
   while byte(s, cut + 1) >= 0x80 and byte(s, cut + 1) < 0xC0 do cut = cut - 1 end
-  return sub(s, 1, cut) .. "\226\128\166" .. require("sinch.batch.core").digest(s)
+  return sub(s, 1, cut) .. "\226\128\166" .. core.digest(s)
 end
 
 --- The key that makes a retried callback count once: the message and its
@@ -228,19 +229,11 @@ local function receipt_row(ev, now)
   local desc = reason and type(reason.description) == "string" and reason.description or nil
   local status, batch_id, message_id = ev.status, ev.batch_id, ev.message_id
   local at = ev.event_time or ev.accepted_time or now or now_iso()
-  local key
-  if text_ok(status, batch_id, message_id, code, desc, at) then -- nothing to clean (the rule)
-    if type(message_id) == "string" then
-      key = bounded(message_id .. "|" .. (status or ""))
-    else
-      key = receipt_key(ev)
-    end
-  else
-    key, status, batch_id, message_id = receipt_key(ev), clean_text(status), clean_text(batch_id),
-      clean_text(message_id)
+  if not text_ok(status, batch_id, message_id, code, desc, at) then -- (one question, in C)
+    status, batch_id, message_id = clean_text(status), clean_text(batch_id), clean_text(message_id)
     code, desc, at = clean_text(code), clean_text(desc), clean_text(at)
   end
-  return key, bounded(batch_id), index, message_id, status, code, desc, at,
+  return receipt_key(ev), bounded(batch_id), index, message_id, status, code, desc, at,
     _M.STATUS_RANK[status or ""] or PENDING
 end
 --- The values a delivery receipt is stored as, the same for both stores
