@@ -557,7 +557,10 @@ while not (opts.count and verified >= opts.count) do
   end
 end
 -- the group being written, and any gathered meanwhile, are answered first
-while inflight do
+-- (for --request-timeout at most: a store that never answers leaves them
+-- unanswered, and Sinch sends them again)
+local drain_by = socket.gettime() + opts.request_timeout
+while inflight and socket.gettime() < drain_by do
   socket.select({ store.pollable }, nil, 1)
   committed()
 end
