@@ -129,6 +129,7 @@ build = {
         "src/core/http.c",
         "src/core/json.c",
         "src/core/plan.c",
+        "src/core/receipt.c",
         "src/core/rules.c",
         "src/core/jsonread.c",
         "src/core/webhook.c",

@@ -507,6 +507,40 @@ SINCH_BATCH_API int sinch_batch_webhook_check(const char *secret, size_t secret_
                                               const char *nonce, const char *timestamp,
                                               const char *signature, size_t signature_len);
 
+/* ------------------------------------------------------ delivery receipts */
+
+/* A piece of text: ptr NULL (len 0) when absent.  Not NUL-terminated. */
+typedef struct sinch_batch_text {
+    const char *ptr;
+    size_t len;
+} sinch_batch_text;
+
+#define SINCH_BATCH_RECEIPT_OTHER 1 /* not a plain delivery receipt: parse it in full */
+
+/* The fields of a delivery receipt a receipts store needs.  batch_id points
+ * into scratch_ (message_metadata, unescaped), the others into the body:
+ * valid while both live; do not copy the struct. */
+typedef struct sinch_batch_receipt {
+    sinch_batch_text batch_id;   /* message_metadata's batchId (or batch_id) */
+    long long message_index;     /* message_metadata's messageIndex, >= 0 */
+    sinch_batch_text message_id, status; /* message_delivery_report's */
+    int has_reason;              /* the report's reason is an object ... */
+    sinch_batch_text reason_code, reason_description; /* ... with these */
+    sinch_batch_text event_time, accepted_time;       /* the envelope's */
+    char scratch_[512];
+} sinch_batch_receipt;
+
+/* The fast path for a signed callback that is a plain delivery receipt:
+ * one pass over the body (strict JSON, nothing allocated).  SINCH_BATCH_OK
+ * with r filled in, or SINCH_BATCH_RECEIPT_OTHER for any other body and
+ * anything unusual in one (a number or an escape where text goes, a key
+ * given twice, a batch reference elsewhere than message_metadata, ...):
+ * then parse it in full (sinch.batch.webhook's parse), whose rules the
+ * fields given here always agree with.  Verify the signature first.
+ * Thread-safe. */
+SINCH_BATCH_API int sinch_batch_receipt_scan(const char *body, size_t len,
+                                             sinch_batch_receipt *r);
+
 /* ------------------------------------------------------------ CSV reader */
 
 /* Reads CSV (RFC 4180: quoted fields with commas, quotes and line breaks;

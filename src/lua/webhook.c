@@ -1,4 +1,5 @@
-/* webhook.c -- core.webhook_sign, core.webhook_check and core.text_ok.
+/* webhook.c -- core.webhook_sign, core.webhook_check, core.text_ok and
+ * core.receipt.
  *
  * Only the HMAC runs here; header lookup, secret rotation, the timestamp
  * window and replay checks are policy and live in sinch/batch/webhook.lua.
@@ -69,7 +70,45 @@ static int l_text_ok(lua_State *L) {
     return 1;
 }
 
+static void set_text(lua_State *L, const char *key, sinch_batch_text t) {
+    if (t.ptr == NULL) return;
+    lua_pushlstring(L, t.ptr, t.len);
+    lua_setfield(L, -2, key);
+}
+
+/* core.receipt(raw) -> the fields of a plain delivery receipt, as
+ * webhook.parse gives them (type, batch_id, message_index, message_id,
+ * status, reason = { code, description }, event_time, accepted_time), or
+ * nil for any other body (sinch_batch_receipt_scan). */
+static int l_receipt(lua_State *L) {
+    size_t len;
+    const char *body = luaL_checklstring(L, 1, &len);
+    sinch_batch_receipt r;
+    if (sinch_batch_receipt_scan(body, len, &r) != SINCH_BATCH_OK) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 8);
+    lua_pushliteral(L, "message_delivery");
+    lua_setfield(L, -2, "type");
+    set_text(L, "batch_id", r.batch_id);
+    lua_pushinteger(L, (lua_Integer)r.message_index);
+    lua_setfield(L, -2, "message_index");
+    set_text(L, "message_id", r.message_id);
+    set_text(L, "status", r.status);
+    if (r.has_reason) {
+        lua_createtable(L, 0, 2);
+        set_text(L, "code", r.reason_code);
+        set_text(L, "description", r.reason_description);
+        lua_setfield(L, -2, "reason");
+    }
+    set_text(L, "event_time", r.event_time);
+    set_text(L, "accepted_time", r.accepted_time);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"receipt", l_receipt},
     {"text_ok", l_text_ok},
     {"webhook_sign", l_webhook_sign},
     {"webhook_check", l_webhook_check},
