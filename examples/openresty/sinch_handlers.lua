@@ -272,10 +272,11 @@ local function writer(premature)
   end
 end
 
--- true once the receipt is committed, or nil and a message
+-- true once the receipt (plain values: webhook.receipt's fields) is
+-- committed, or nil and a message
 store_receipt = function(event)
   if not writer_running then -- the worker is exiting (or its timer did not start): written alone
-    local n, err = write_store({ plain(event) }, nil)
+    local n, err = write_store({ event }, nil)
     if n then return true end
     return nil, err
   end
@@ -286,7 +287,7 @@ store_receipt = function(event)
     wake:post(1)
   end
   local n = g.n + 1
-  g.n, g.events[n] = n, plain(event)
+  g.n, g.events[n] = n, event
   local ok = g.sema:wait(STORE_WAIT)
   if not ok then -- still written with its group, but answered 503
     return nil, g.done and g.err or ("no commit within " .. STORE_WAIT .. " s")
@@ -298,6 +299,7 @@ end
 -- the webhook secret (the environment nginx.conf's `env` passes does not
 -- change under a worker) and verify's options, once per worker
 local webhook_secret = os.getenv("SINCH_WEBHOOK_SECRET")
+local receipt = batch.webhook.receipt
 local verify_opts = { replay = nonces }
 
 function _M.callback()
@@ -314,9 +316,14 @@ function _M.callback()
     ngx.log(ngx.WARN, "callback refused: ", err.message)
     return reply(401, { error = "signature" })
   end
-  local event
-  event, err = batch.webhook.parse(raw)
-  if not event then return reply(400, { error = err.message }) end
+  -- a plain delivery receipt's fields, read in C (the usual case), or the
+  -- whole event
+  local event = receipt(raw)
+  if not event then
+    event, err = batch.webhook.parse(raw)
+    if not event then return reply(400, { error = err.message }) end
+    if event.type == "message_delivery" and event.batch_id then event = plain(event) end
+  end
   if event.type == "message_delivery" and event.batch_id then
     local stored, serr = store_receipt(event)
     if not stored then

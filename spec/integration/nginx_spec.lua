@@ -832,6 +832,35 @@ describe("examples/openresty", function()
     store:close()
   end)
 
+  it("stores receipts the fast path declines as the full parse reads them", function()
+    -- the batch named in the report's metadata, an escaped status, a numeric
+    -- index in a string: webhook.receipt says nil, webhook.parse decides
+    local webhook = require "sinch.batch.webhook"
+    local run = "slow-" .. os.time()
+    local bodies = {
+      ('{"message_delivery_report":{"message_id":"%s-1","status":"DELIVERED",'
+        .. '"metadata":"{\\"_batch_id\\":\\"%s\\",\\"messageIndex\\":4}"}}'):format(run, run),
+      ('{"message_delivery_report":{"message_id":"%s-2","status":"FAIL\\u0045D",'
+        .. '"reason":{"code":"RECIPIENT_NOT_REACHABLE"}},'
+        .. '"message_metadata":"{\\"batchId\\":\\"%s\\",\\"messageIndex\\":\\"5\\"}"}'):format(run, run),
+    }
+    for i, body in ipairs(bodies) do
+      assert.is_nil(webhook.receipt(body))
+      assert.equal("message_delivery", webhook.parse(body).type)
+      local headers = webhook.sign("demo-webhook", body, run .. "-" .. i, os.time())
+      assert.equal(200, (n:post("/callbacks", body, headers)))
+    end
+    -- answered 200 only once stored
+    local store = assert(require("sinch.batch.outcomes").open(n.prefix .. "/ledger/receipts.db"))
+    local q = assert(store.db:prepare("SELECT message_id, msg_index, status, reason FROM receipts "
+      .. "WHERE batch_id = ? ORDER BY message_id"))
+    local rows = assert(q:rows(run))
+    q:close()
+    store:close()
+    assert.same({ { run .. "-1", 4, "DELIVERED" }, { run .. "-2", 5, "FAILED", "RECIPIENT_NOT_REACHABLE" } },
+      rows)
+  end)
+
   it("takes a signed callback once and refuses its replay, across workers", function()
     local webhook = require "sinch.batch.webhook"
     local body = '{"app_id":"a","project_id":"p","unsupported_callback":{}}'
