@@ -1,5 +1,6 @@
 -- Benchmark (not a test): webhook signature verifications per second for a
--- 2 KB body, then a delivery receipt parsed in full and by the fast path.  Run from the repository root, once per interpreter:
+-- 2 KB body, then a delivery receipt parsed in full and by the fast path.
+-- Run from the repository root, once per interpreter:
 --   SINCH_BATCH_BUILD=build lua5.4 bench/webhook_bench.lua
 --   SINCH_BATCH_BUILD=build luajit bench/webhook_bench.lua
 local build = os.getenv("SINCH_BATCH_BUILD") or "build"
@@ -58,7 +59,8 @@ local function run_parse(name, fn)
   local t0 = os.clock()
   for _ = 1, N do fn() end
   local dt = os.clock() - t0
-  print(string.format("%-8s %-44s %9.0f receipts/s  (%.2f us each)", flavour, name, N / dt, dt / N * 1e6))
+  print(string.format("%-8s %-44s %9.0f receipts/s  (%.2f us each)",
+                      flavour, name, N / dt, dt / N * 1e6))
 end
 run_parse(("webhook.parse (%d-byte receipt)"):format(#receipt_body), function()
   assert(webhook.parse(receipt_body))

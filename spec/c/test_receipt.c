@@ -86,6 +86,7 @@ static void test_declines(void) {
         "{\"message_delivery_report\":{\"status\":5}," META("B", "1") "}",
         "{\"message_delivery_report\":{\"status\":\"\\\"D\\\"\"}," META("B", "1") "}",
         "{\"message_delivery_report\":{\"reason\":{\"code\":404}}," META("B", "1") "}",
+        "{\"message_delivery_report\":{\"reason\":[]}," META("B", "1") "}",
         "{\"event_time\":1700000000,\"message_delivery_report\":{}," META("B", "1") "}",
         /* keys given twice, or spelt with escapes */
         "{\"message_delivery_report\":{\"status\":\"A\",\"status\":\"B\"}," META("B", "1") "}",

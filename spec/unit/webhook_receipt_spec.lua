@@ -581,11 +581,10 @@ describe("webhook.receipt", function()
     assert_both(accepted, declined, 800, 1500)
   end)
 
-  -- DISAGREEMENT FOUND when this spec was written: parse() takes any table as
-  -- the report's reason, a JSON array too (so project() gives reason = {}),
-  -- while receipt() answers such a body with no reason at all.  The fast path
-  -- has to decline it (or answer reason = {}); until it does, this case fails.
-  it("DISAGREEMENT FOUND: declines or mirrors a reason that is a JSON array", function()
+  -- Found by this spec: parse() takes any table as the report's reason, a
+  -- JSON array too (so project() gives reason = {}), while receipt() once
+  -- answered such a body with no reason at all.  It now declines it.
+  it("declines or mirrors a reason that is a JSON array", function()
     for _, raw in ipairs {
       '{"message_delivery_report":{"reason":[]},'
         .. '"message_metadata":"{\\"batchId\\":\\"B\\",\\"messageIndex\\":1}"}',

@@ -350,6 +350,8 @@ int sinch_batch_receipt_scan(const char *body, size_t len, sinch_batch_receipt *
         text(&top.f[F_EVENT_TIME], &r->event_time) != 0 ||
         text(&top.f[F_ACCEPTED_TIME], &r->accepted_time) != 0)
         return SINCH_BATCH_RECEIPT_OTHER;
+    /* a reason that is an array is a table to the full parser: declined */
+    if (top.f[F_REASON].kind == V_ARR) return SINCH_BATCH_RECEIPT_OTHER;
     r->has_reason = top.f[F_REASON].kind == V_OBJ;
     if (r->has_reason && (text(&top.f[F_CODE], &r->reason_code) != 0 ||
                           text(&top.f[F_DESCRIPTION], &r->reason_description) != 0))
