@@ -35,8 +35,12 @@ end
 
 local client, ledger, store -- per worker
 local store_receipt -- below
--- per worker: the callbacks whose log line waits for the timer, by batch id
--- (true: callbacks that wait for no batch)
+-- per worker: the callbacks whose log line waits for the timer.  Receipts
+-- wait by batch id, as columns of what their line needs (status, index,
+-- reason code; false for none) rather than a table each: a receipt of a
+-- batch the ledger does not know waits up to 2 s, and thousands of tables
+-- kept that long were the GC's to walk again and again.  The other
+-- callbacks wait under `true`, whole.
 local to_log = {}
 local FLUSH_EVERY = 0.2 -- seconds
 local LOG_TRIES = 10   -- flushes a receipt's log line waits for its batch
@@ -333,13 +337,21 @@ function _M.callback()
     end
   end
   -- logged with its row by the timer: receipts wait by batch, the rest at once
-  local key = event.type == "message_delivery" and event.batch_id or true
-  local w = to_log[key]
+  local batch_id = event.type == "message_delivery" and event.batch_id
+  local w = to_log[batch_id or true]
   if not w then
-    w = { tries = 0 }
-    to_log[key] = w
+    w = { tries = 0, n = 0, status = {}, index = {}, code = {} }
+    to_log[batch_id or true] = w
   end
-  w[#w + 1] = event
+  local n = w.n + 1
+  w.n = n
+  if batch_id then
+    local reason = event.reason
+    w.status[n], w.index[n] = event.status or false, event.message_index or false
+    w.code[n] = type(reason) == "table" and reason.code or false
+  else
+    w[n] = event
+  end
   ngx.header["Content-Type"] = "application/json"
   ngx.print(CALLBACK_OK) -- reply(200, { ok = true }), without encoding it each time
   return ngx.exit(200)
@@ -369,20 +381,23 @@ local function write_lines(lines)
     if ok then return end
     ngx.log(ngx.ERR, "callbacks log: ", err)
   end
-  for _, line in ipairs(lines) do ngx.log(ngx.NOTICE, "callback ", (line:gsub("\n$", ""))) end
+  for _, line in ipairs(lines) do
+    if line ~= "\n" then ngx.log(ngx.NOTICE, "callback ", line) end
+  end
 end
 
-local function log_line(lines, event, hit)
-  local entry = { type = event.type, batch_id = event.batch_id, status = event.status,
-                  message_index = event.message_index }
-  if event.type == "message_delivery" then
-    entry.reason_code = event.reason and event.reason.code
+-- one line (and its "\n", apart: no copy of the line to join them)
+local function log_line(lines, kind, batch_id, status, index, code, hit)
+  local entry = { type = kind, batch_id = batch_id, status = status, message_index = index }
+  if kind == "message_delivery" then
+    entry.reason_code = code
     if hit then
       entry.row, entry.recipient, entry.tag = hit.row, hit.recipient, hit.tag
       if hit.tag == CSV_TAG then entry.csv = csv_line(tonumber(hit.row)) end
     end
   end
-  lines[#lines + 1] = cjson.encode(entry) .. "\n"
+  local n = #lines
+  lines[n + 1], lines[n + 2] = cjson.encode(entry), "\n"
 end
 
 -- The log timer: log lines go out once the ledger knows their batch (a
@@ -400,8 +415,19 @@ local function flush(premature)
     -- workers appended, so it is asked once per round
     local known = key == true or not l or l:entry(key) ~= nil
     if known or premature or w.tries >= LOG_TRIES then
-      for _, e in ipairs(w) do
-        log_line(lines, e, key ~= true and known and l and l:lookup(e.batch_id, e.message_index) or nil)
+      if key == true then
+        for i = 1, w.n do
+          local e = w[i]
+          log_line(lines, e.type, e.batch_id, e.status, e.message_index,
+                   type(e.reason) == "table" and e.reason.code or nil, nil)
+        end
+      else
+        local status, index, code = w.status, w.index, w.code
+        for i = 1, w.n do
+          local at = index[i] or nil
+          log_line(lines, "message_delivery", key, status[i] or nil, at, code[i] or nil,
+                   known and l and l:lookup(key, at) or nil)
+        end
       end
     else
       w.tries = w.tries + 1
