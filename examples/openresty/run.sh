@@ -26,7 +26,9 @@
 # SINCH_BATCH_CSV (default contacts.csv here), SINCH_BATCH_LEDGER (default
 # <prefix>/ledger/example.ledger), SINCH_BATCH_WORKERS (nginx's
 # worker_processes, default 2; with the SQLite store, 1 worker makes larger
-# group commits than 2 taking turns on the file: see docs/benchmarks.md).
+# group commits than 2 taking turns on the file: see docs/benchmarks.md),
+# SINCH_BATCH_NONCES (the size of lua_shared_dict sinch_nonces, default 10m:
+# the callbacks' nonces of the replay window, about 128 bytes each).
 #
 # As root, nginx runs its workers as `nobody`, who may not be able to enter
 # this checkout (a clone under /root, or in a `mktemp -d` directory, is 0700).
@@ -49,6 +51,10 @@ case "$workers" in
   [1-9] | [1-9][0-9]) ;;
   *) echo "run.sh: SINCH_BATCH_WORKERS: expected a number of workers from 1 to 99, got '$workers'" >&2; exit 2 ;;
 esac
+nonces=${SINCH_BATCH_NONCES:-10m}
+if ! printf '%s' "$nonces" | grep -Eq '^[1-9][0-9]{0,8}[kKmM]?$'; then
+  echo "run.sh: SINCH_BATCH_NONCES: expected a size such as 64k or 10m, got '$nonces'" >&2; exit 2
+fi
 nginx=${SINCH_BATCH_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}  # /usr/sbin: not on a user's PATH
 if [ ! -e "$build/luajit/sinch/batch/core.so" ]; then
   echo "run.sh: no LuaJIT build of sinch.batch in $build; build it first:" >&2
@@ -89,7 +95,8 @@ fi
 # load_module lines only where Debian's module files are (not OpenResty)
 write_conf() {
   sed -e "s|@REPO@|$lua_root|g" -e "s|@HERE@|$handlers|g" -e "s|@BUILD@|$cmods|g" -e "s|@PORT@|$1|g" \
-    -e "s|^worker_processes 2;|worker_processes $workers;|" "$here/nginx.conf" > "$prefix/nginx.conf.new"
+    -e "s|^worker_processes 2;|worker_processes $workers;|" \
+    -e "s|^\( *lua_shared_dict sinch_nonces\) 10m;|\1 $nonces;|" "$here/nginx.conf" > "$prefix/nginx.conf.new"
   if [ ! -e /usr/lib/nginx/modules/ngx_http_lua_module.so ]; then
     sed -i -e '/^load_module /d' "$prefix/nginx.conf.new"
   fi

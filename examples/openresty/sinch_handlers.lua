@@ -221,10 +221,29 @@ end
 -- JSON line with, for a delivery receipt, the recipient and the original
 -- CSV row it was sent from.
 -- Nonces seen in the last tolerance window, shared by all workers: a replayed
--- callback is refused even when another worker took the first copy.
+-- callback is refused even when another worker took the first copy.  When
+-- the dict is full, nginx drops the least recently used nonces to make room,
+-- even ones still inside the window, and a replay of one of those would be
+-- taken (the receipts store still counts its receipt once): each worker then
+-- warns, at most once a minute, so that the dict can be sized (nginx.conf).
+local NONCES_WARN_EVERY = 60 -- seconds
+local nonces_warned = -math.huge
+local function nonces_warn(what)
+  local now = ngx.now()
+  if now - nonces_warned < NONCES_WARN_EVERY then return end
+  nonces_warned = now
+  ngx.log(ngx.WARN, "lua_shared_dict sinch_nonces is full: ", what, "; a replay of those ",
+          "callbacks would not be refused: make it larger (about 128 bytes per callback ",
+          "of the last 300 s)")
+end
 local nonces = {
   seen = function(_, nonce, ttl)
-    local ok, err = ngx.shared.sinch_nonces:add(nonce, true, ttl)
+    local ok, err, forcible = ngx.shared.sinch_nonces:add(nonce, true, ttl)
+    if forcible then
+      nonces_warn("nonces still inside the replay window were dropped to make room")
+    elseif not ok and err ~= "exists" then
+      nonces_warn("a nonce could not be kept (" .. tostring(err) .. ")")
+    end
     return not ok and err == "exists"
   end,
 }

@@ -690,6 +690,34 @@ describe("examples/openresty", function()
     assert.is_nil(conf:match("\nworker_processes 2;"))
   end)
 
+  it("sizes the nonce dict from SINCH_BATCH_NONCES and warns once it is full", function()
+    local webhook = require "sinch.batch.webhook"
+    local small = run_example{ SINCH_BATCH_WORKERS = "1", SINCH_BATCH_NONCES = "64k" }
+    local conf = mock.read_file(small.prefix .. "/nginx.conf")
+    local body = '{"app_id":"a","project_id":"p","unsupported_callback":{}}'
+    local run, statuses = "full-" .. os.time(), {}
+    -- 64k holds a few hundred nonces (128 bytes each): 1200 fill it
+    local ok_run, err = pcall(function()
+      for i = 1, 1200 do
+        local st = small:post("/callbacks", body, webhook.sign("demo-webhook", body, run .. i, os.time()))
+        statuses[st] = (statuses[st] or 0) + 1
+      end
+      -- the newest nonces are still there: a replay of the last is refused
+      statuses.replay = small:post("/callbacks", body,
+        webhook.sign("demo-webhook", body, run .. 1200, os.time()))
+    end)
+    local log = mock.read_file(small.prefix .. "/logs/error.log") or ""
+    small:stop()
+    assert(ok_run, err)
+    assert.matches("\n *lua_shared_dict sinch_nonces 64k;", conf)
+    assert.same({ [200] = 1200, replay = 401 }, statuses)
+    local _, warnings = log:gsub("sinch_nonces is full: nonces still inside the replay window", "")
+    assert.equal(1, warnings, log:sub(-2000)) -- once a minute at most
+    local started, refusal = pcall(run_example, { SINCH_BATCH_NONCES = "lots" })
+    assert.is_false(started, "run.sh took SINCH_BATCH_NONCES=lots")
+    assert.matches("SINCH_BATCH_NONCES: expected a size such as 64k or 10m, got 'lots'", refusal, 1, true)
+  end)
+
   -- waits (bounded) until the sandbox has posted `count` more callbacks than
   -- `before` (stats of an earlier moment); true when every one was accepted
   local function await_callbacks(before, count)
