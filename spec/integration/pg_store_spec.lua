@@ -329,5 +329,74 @@ describe("the PostgreSQL receipts store", function()
     assert.equal(10000, r.receipts)
     assert.equal(flood.key(0), "M0|FAILED") -- the flood's receipts, as the store keys them
   end)
+
+  -- The OpenResty example on two hosts: two nginx (run.sh), one PostgreSQL
+  -- store (SINCH_BATCH_RECEIPTS).  nginx's Lua is LuaJIT: driven from the
+  -- LuaJIT run of this suite only.
+  it("takes the receipts of two OpenResty examples, one killed mid-flood: every 2xx is stored once",
+    function()
+    if not rawget(_G, "jit") then
+      pending("nginx is driven from the LuaJIT run only")
+      return
+    end
+    need()
+    local nginx = require "support.nginx"
+    local url = cluster:database("two_nginx")
+    local build = os.getenv("SINCH_BATCH_BUILD") or "build"
+    local function example()
+      return nginx.run_script("examples/openresty/run.sh", {
+        SINCH_BATCH_RECEIPTS = url, SINCH_WEBHOOK_SECRET = SECRET, SINCH_PROJECT_ID = "spec",
+        SINCH_APP_ID = "spec", SINCH_KEY_ID = "spec", SINCH_KEY_SECRET = "spec",
+        SINCH_BATCH_BASE_URL = "http://127.0.0.1:9", SINCH_BATCH_BUILD = nginx.build })
+    end
+    local a, b = example(), example()
+    finally(function()
+      a:stop()
+      b:stop()
+    end)
+    local function worker_pids(n)
+      local master = tonumber(mock.read_file(n.prefix .. "/logs/nginx.pid"))
+      local p = io.popen("pgrep -P " .. master)
+      local pids = { master }
+      for line in p:lines() do pids[#pids + 1] = tonumber(line) end
+      p:close()
+      return pids
+    end
+    -- receipts 0..5999 to the first, 4000..9999 to the second, which is
+    -- killed (master and workers, SIGKILL) at its 2000th 2xx
+    local files, cmds = {}, {}
+    local kill_b = " 2000 " .. table.concat(worker_pids(b), ",")
+    for k, spec in ipairs{ { a.port, 0, 6000, "" }, { b.port, 4000, 10000, kill_b } } do
+      files[k] = os.tmpname()
+      cmds[k] = ("SINCH_BATCH_BUILD=%s %s spec/support/flood.lua %d /callbacks %d %d 8 %s ngx%d %s%s "
+        .. ">/dev/null"):format(shell_quote(build), receiver.LUA, spec[1], spec[2], spec[3], SECRET, k,
+        shell_quote(files[k]), spec[4])
+    end
+    local ok = os.execute(cmds[1] .. " & " .. cmds[2] .. "; wait")
+    assert.is_truthy(ok == true or ok == 0)
+    a:stop()
+    local acked = {}
+    for k, f in ipairs(files) do
+      local n = 0
+      for line in io.lines(f) do
+        acked[tonumber(line)], n = true, n + 1
+      end
+      os.remove(f)
+      if k == 1 then assert.equal(6000, n) else assert.is_true(n >= 2000 and n < 6000, n .. " acked") end
+    end
+    local s = assert(store.open(url))
+    local rows = assert(s.db.conn:query("SELECT key, count(*) FROM receipts GROUP BY key"))
+    s:close()
+    local stored = {}
+    for _, row in ipairs(rows) do
+      assert.equal(1, tonumber(row[2]), row[1])
+      stored[row[1]] = true
+    end
+    local lost = {}
+    for i in pairs(acked) do
+      if not stored[flood.key(i)] then lost[#lost + 1] = i end
+    end
+    assert.same({}, lost)
+  end)
 end)
 
