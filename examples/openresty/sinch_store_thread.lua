@@ -49,6 +49,16 @@ local function close(url)
   if o.lock_fd >= 0 then ffi.C.close(o.lock_fd) end
 end
 
+-- The batches, then the events: the number of new receipts, or nil and an error.
+local function add(s, events, batches)
+  for _, b in ipairs(batches or {}) do
+    local ok, err = s:add_batch(b)
+    if not ok then return nil, err end
+  end
+  if not events or #events == 0 then return 0 end
+  return s:add_many(events)
+end
+
 --- write(url, sync, events, batches): the number of new receipts, or nil
 -- and a message.  `sync` is SQLite's synchronous (NORMAL or FULL).
 function _M.write(url, sync, events, batches)
@@ -59,19 +69,13 @@ function _M.write(url, sync, events, batches)
     if not o then return nil, err end
     stores[url] = o
   end
-  local s, fd = o.store, o.lock_fd
+  local fd = o.lock_fd
   if fd >= 0 then ffi.C.flock(fd, LOCK_EX) end
-  local n, err = true, nil
-  for _, b in ipairs(batches or {}) do
-    n, err = s:add_batch(b)
-    if not n then break end
-  end
-  if n and events and #events > 0 then
-    n, err = s:add_many(events)
-  elseif n then
-    n = 0
-  end
+  -- a write that raises (misuse caught by the store) still lets go of the
+  -- lock: the other worker's pool thread would wait on it for good
+  local ok, n, err = pcall(add, o.store, events, batches)
   if fd >= 0 then ffi.C.flock(fd, LOCK_UN) end
+  if not ok then return nil, tostring(n) end -- (the store rolled back: it stays open)
   if not n then -- a connection broken (PostgreSQL restarted): open it again next time
     close(url)
     return nil, tostring(err)
