@@ -341,13 +341,16 @@ function _M.callback()
   end
   -- a plain delivery receipt's fields, read in C (the usual case), or the
   -- whole event
-  local event = receipt(raw)
+  local event, whole = receipt(raw), false
   if not event then
     event, err = batch.webhook.parse(raw)
     if not event then return reply(400, { error = err.message }) end
-    if event.type == "message_delivery" and event.batch_id then event = plain(event) end
+    whole = true
   end
-  if event.type == "message_delivery" and event.batch_id then
+  -- a batch's delivery receipt: stored (as plain values) before the answer
+  local batch_id = event.type == "message_delivery" and event.batch_id
+  if batch_id then
+    if whole then event = plain(event) end
     local stored, serr = store_receipt(event)
     if not stored then
       -- not acknowledged: Sinch sends it again
@@ -356,7 +359,6 @@ function _M.callback()
     end
   end
   -- logged with its row by the timer: receipts wait by batch, the rest at once
-  local batch_id = event.type == "message_delivery" and event.batch_id
   local w = to_log[batch_id or true]
   if not w then
     w = { tries = 0, n = 0, status = {}, index = {}, code = {} }
