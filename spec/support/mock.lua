@@ -278,8 +278,6 @@ function Mock:client(opts)
   return assert(require("sinch.batch").client(o))
 end
 
---- The stats once pred(stats) holds, waiting (bounded, 5 s) for the
--- sandbox's background work (callbacks); the last stats otherwise.
 --- A campaign's batches as the sandbox counted them (`st`: stats already
 -- read, else read now): its chunks accepted, their recipients, and how many
 -- acceptances were a chunk's second or later (0 when each went once).
@@ -294,6 +292,8 @@ function Mock:campaign_batches(id, st)
   return chunks, recipients, twice
 end
 
+--- The stats once pred(stats) holds, waiting (bounded, 5 s) for the
+-- sandbox's background work (callbacks); the last stats otherwise.
 function Mock:stats_when(pred)
   local st
   for _ = 1, 500 do
