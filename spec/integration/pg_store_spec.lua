@@ -27,6 +27,31 @@ local function event(batch, index, status, code, message_id, at)
            reason = code and { code = code, description = "why " .. code } or nil }
 end
 
+-- Floods two receivers at once (spec/support/flood.lua, 8 keep-alive
+-- connections each).  Each target is { port, from, to }, and optionally
+-- { …, kill_at, pids }: the flood SIGKILLs pids at its kill_at-th 2xx.
+-- Returns, per target, the receipts that got a 2xx.
+local function flood_two(tag, targets)
+  local build = os.getenv("SINCH_BATCH_BUILD") or "build"
+  local files, cmds = {}, {}
+  for k, t in ipairs(targets) do
+    files[k] = os.tmpname()
+    local kill = t[4] and (" %d %s"):format(t[4], table.concat(t[5], ",")) or ""
+    cmds[k] = ("SINCH_BATCH_BUILD=%s %s spec/support/flood.lua %d /callbacks %d %d 8 %s %s%d %s%s "
+      .. ">/dev/null"):format(shell_quote(build), receiver.LUA, t[1], t[2], t[3], SECRET, tag, k,
+      shell_quote(files[k]), kill)
+  end
+  local ok = os.execute(table.concat(cmds, " & ") .. "; wait")
+  assert.is_truthy(ok == true or ok == 0)
+  local acked = {}
+  for k, f in ipairs(files) do
+    acked[k] = {}
+    for line in io.lines(f) do acked[k][#acked[k] + 1] = tonumber(line) end
+    os.remove(f)
+  end
+  return acked
+end
+
 describe("the PostgreSQL receipts store", function()
   local cluster
 
@@ -290,29 +315,18 @@ describe("the PostgreSQL receipts store", function()
     local r2 = receiver.start{ "--secret", SECRET, "--store", url }
     -- receipts 0..5999 to the first, 4000..9999 to the second: 2000 of them
     -- reach both (as Sinch's retries could), and count once
-    local build = os.getenv("SINCH_BATCH_BUILD") or "build"
-    local files, cmds = {}, {}
-    for k, spec in ipairs{ { r1.port, 0, 6000 }, { r2.port, 4000, 10000 } } do
-      files[k] = os.tmpname()
-      cmds[k] = ("SINCH_BATCH_BUILD=%s %s spec/support/flood.lua %d /callbacks %d %d 8 %s two%d %s "
-        .. ">/dev/null"):format(shell_quote(build), receiver.LUA, spec[1], spec[2], spec[3], SECRET, k,
-        shell_quote(files[k]))
-    end
-    local ok = os.execute(cmds[1] .. " & " .. cmds[2] .. "; wait")
-    assert.is_truthy(ok == true or ok == 0)
+    local acked = flood_two("two", { { r1.port, 0, 6000 }, { r2.port, 4000, 10000 } })
     r1:stop()
     r2:stop()
     -- the truth: which receipts were acknowledged
     local seen, delivered, failed = {}, 0, 0
-    for _, f in ipairs(files) do
-      for line in io.lines(f) do
-        local i = tonumber(line)
+    for _, list in ipairs(acked) do
+      for _, i in ipairs(list) do
         if not seen[i] then
           seen[i] = true
           if i % 20 == 0 then failed = failed + 1 else delivered = delivered + 1 end
         end
       end
-      os.remove(f)
     end
     assert.equal(10000, delivered + failed)
     local p = assert(io.popen(("%s bin/sinch-batch report --store %s --json 2>&1"):format(receiver.LUA,
@@ -342,7 +356,6 @@ describe("the PostgreSQL receipts store", function()
     need()
     local nginx = require "support.nginx"
     local url = cluster:database("two_nginx")
-    local build = os.getenv("SINCH_BATCH_BUILD") or "build"
     local function example()
       return nginx.run_script("examples/openresty/run.sh", {
         SINCH_BATCH_RECEIPTS = url, SINCH_WEBHOOK_SECRET = SECRET, SINCH_PROJECT_ID = "spec",
@@ -364,25 +377,13 @@ describe("the PostgreSQL receipts store", function()
     end
     -- receipts 0..5999 to the first, 4000..9999 to the second, which is
     -- killed (master and workers, SIGKILL) at its 2000th 2xx
-    local files, cmds = {}, {}
-    local kill_b = " 2000 " .. table.concat(worker_pids(b), ",")
-    for k, spec in ipairs{ { a.port, 0, 6000, "" }, { b.port, 4000, 10000, kill_b } } do
-      files[k] = os.tmpname()
-      cmds[k] = ("SINCH_BATCH_BUILD=%s %s spec/support/flood.lua %d /callbacks %d %d 8 %s ngx%d %s%s "
-        .. ">/dev/null"):format(shell_quote(build), receiver.LUA, spec[1], spec[2], spec[3], SECRET, k,
-        shell_quote(files[k]), spec[4])
-    end
-    local ok = os.execute(cmds[1] .. " & " .. cmds[2] .. "; wait")
-    assert.is_truthy(ok == true or ok == 0)
+    local got = flood_two("ngx", { { a.port, 0, 6000 }, { b.port, 4000, 10000, 2000, worker_pids(b) } })
     a:stop()
+    assert.equal(6000, #got[1])
+    assert.is_true(#got[2] >= 2000 and #got[2] < 6000, #got[2] .. " acked")
     local acked = {}
-    for k, f in ipairs(files) do
-      local n = 0
-      for line in io.lines(f) do
-        acked[tonumber(line)], n = true, n + 1
-      end
-      os.remove(f)
-      if k == 1 then assert.equal(6000, n) else assert.is_true(n >= 2000 and n < 6000, n .. " acked") end
+    for _, list in ipairs(got) do
+      for _, i in ipairs(list) do acked[i] = true end
     end
     local s = assert(store.open(url))
     local rows = assert(s.db.conn:query("SELECT key, count(*) FROM receipts GROUP BY key"))
