@@ -79,7 +79,6 @@ end
 local N = 50000
 
 describe("the plain receiver killed with SIGKILL", function()
-
   it("in the middle of a flood: every receipt answered 2xx is in the store", function()
     local db = os.tmpname()
     remove_db(db)
